@@ -1,0 +1,89 @@
+//! Command-line commands. Each command lives in its own file with its `Args` and `run`; this file
+//! parses arguments and decides exit codes in one place:
+//! 0 clean, 1 "your scripts or dialogs have problems", 2 "the tool could not run".
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod chat;
+pub mod cx;
+pub mod dev;
+pub mod emulator;
+pub mod fmt;
+pub mod serve;
+pub mod test;
+pub mod validate;
+pub mod why;
+
+/// What a command found, mapped to the process exit code by [`main`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything is fine (exit 0).
+    Clean,
+    /// The user's scripts, dialogs or files have problems (exit 1).
+    Problems,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "botrun",
+    version,
+    about = "Plain-text chatbots for Sangoma CX",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check `.bot` files and report every problem with its location
+    Validate(validate::Args),
+    /// Rewrite `.bot` files into canonical form
+    Fmt(fmt::Args),
+    /// Run dialog transcript tests against bots, offline
+    Test(test::Args),
+    /// Chat with a bot in the terminal
+    Chat(chat::Args),
+    /// Explain which rule answers a message, and why
+    Why(why::Args),
+    /// Run the service: CX webhooks and widget traffic
+    Serve(serve::Args),
+    /// Run the CX emulator, the service and the widget page together, locally
+    Dev(dev::Args),
+    /// Run the local Sangoma CX emulator alone
+    Emulator(emulator::Args),
+    /// Sangoma CX administration: credentials, inboxes, webhooks, agent bots
+    #[command(subcommand)]
+    Cx(cx::Command),
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Problems) => ExitCode::from(1),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one command. An `Err` means the tool could not do its job (exit 2).
+pub fn run(command: Command) -> miette::Result<Outcome> {
+    match command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Chat(args) => chat::run(&args),
+        Command::Why(args) => why::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Dev(args) => dev::run(&args),
+        Command::Emulator(args) => emulator::run(&args),
+        Command::Cx(command) => cx::run(&command),
+    }
+}

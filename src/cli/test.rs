@@ -1,0 +1,10 @@
+//! `botrun test`.
+
+use super::Outcome;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: &Args) -> miette::Result<Outcome> {
+    Err(miette::miette!("`botrun test` is not available in this build yet"))
+}

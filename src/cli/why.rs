@@ -1,0 +1,10 @@
+//! `botrun why`.
+
+use super::Outcome;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: &Args) -> miette::Result<Outcome> {
+    Err(miette::miette!("`botrun why` is not available in this build yet"))
+}

@@ -1,0 +1,29 @@
+//! botrun — plain-text chatbots for Sangoma CX, with a WebChat widget as the customer's front end.
+//!
+//! Module map (data flows top to bottom; see `../shared/design/architecture.md`):
+//!
+//! - [`source`]     — loaded files and byte spans shared by every stage.
+//! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
+//! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
+//! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
+//! - [`engine`]     — pure `step(program, state, event, now) -> (state, actions)`.
+//! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat` and `why`.
+//! - [`cx`]         — Sangoma CX API client (auth, endpoints, retries, rate limit) and wire types.
+//! - [`emulator`]   — a local stand-in for Sangoma CX with an agent console.
+//! - [`widget`]     — the Direct Line subset that BotFramework Web Chat speaks.
+//! - [`store`]      — durable conversation state, dedup, outbox and timers (SQLite, PostgreSQL).
+//! - [`server`]     — `botrun serve`: the only place that wires engine, store, CX and widget.
+//! - [`cli`]        — command-line commands; exit codes are decided there, in one place.
+
+pub mod check;
+pub mod cli;
+pub mod cx;
+pub mod diagnostic;
+pub mod emulator;
+pub mod engine;
+pub mod server;
+pub mod source;
+pub mod store;
+pub mod syntax;
+pub mod testing;
+pub mod widget;

@@ -1,0 +1,6 @@
+//! Syntax: the pest grammar (`grammar/bot.pest`) lowered into the spanned AST of [`ast`].
+//!
+//! Owns parsing, indentation checks, syntax errors in prose and the canonical printer used by
+//! `botrun fmt`. Pest types never leave this folder. Imports only `source` and `diagnostic`.
+
+pub mod ast;

@@ -1,0 +1,12 @@
+//! The one integration-test binary. Each area has its own module folder.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+mod check;
+mod cx;
+mod emulator;
+mod engine;
+mod server;
+mod store;
+mod syntax;
+mod testing;
+mod widget;
