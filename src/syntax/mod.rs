@@ -4,3 +4,10 @@
 //! `botrun fmt`. Pest types never leave this folder. Imports only `source` and `diagnostic`.
 
 pub mod ast;
+mod grammar;
+mod lower;
+mod lower_stmt;
+mod outline;
+mod pieces;
+
+pub use lower::parse;
