@@ -1,3 +1,54 @@
-//! Check: validation passes over parsed files (names, flow, patterns, templates, timers…) that
-//! produce every diagnostic at once, and `compile`, which turns a clean bundle into an
-//! `engine::Program`. Imports `syntax`, `source`, `diagnostic` and the engine's program types.
+//! Check: validation passes over parsed files (names, flow, phrases, variables, time, limits)
+//! that produce every diagnostic at once, the loader that follows `use`, the renderers for people,
+//! machines and GitHub, and `compile`, which turns a clean bundle into an `engine::Program`.
+//! Imports `syntax`, `source`, `diagnostic` and the engine's program types; never IO beyond
+//! reading the bot files.
+
+mod flow;
+mod limits;
+pub mod load;
+mod phrases;
+mod references;
+pub mod report;
+mod symbols;
+mod time;
+mod variables;
+pub mod visit;
+
+pub use load::{find_bot_files, Bundle, LoadError, Workspace};
+pub use phrases::build_regex;
+pub use references::{ANSWER_TYPES, CAPTURE_TYPES};
+
+use crate::diagnostic::Diagnostic;
+
+/// What the checks need to know beyond the bot files.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Hosts `fetch` may call (from the service configuration); `None` skips the check.
+    pub fetch_hosts: Option<Vec<String>>,
+}
+
+/// Runs every pass over a bundle and returns all problems, errors and warnings, in file order.
+pub fn check(bundle: &Bundle, options: &CheckOptions) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let symbols = symbols::Symbols::collect(&bundle.file, &mut out);
+    references::check(&bundle.file, &symbols, bundle.library, &mut out);
+    flow::check(&bundle.file, bundle.library, &mut out);
+    phrases::check(&bundle.file, &mut out);
+    variables::check(&bundle.file, bundle.library, &mut out);
+    time::check(&bundle.file, &mut out);
+    limits::check(&bundle.file, options.fetch_hosts.as_deref(), &mut out);
+    sort(&mut out);
+    out
+}
+
+/// Orders diagnostics by file and position, and drops exact repeats.
+pub fn sort(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start, s.end)));
+    diagnostics.dedup_by(|a, b| {
+        a.code == b.code
+            && a.message == b.message
+            && a.primary_span().map(|s| (s.file, s.start))
+                == b.primary_span().map(|s| (s.file, s.start))
+    });
+}

@@ -1,10 +1,97 @@
-//! `botrun validate`.
+//! `botrun validate [PATH…]`: checks `.bot` files and reports every problem.
+
+use std::collections::HashSet;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
 
 use super::Outcome;
+use crate::check::report::{render_github, render_human, render_json, Style, Summary};
+use crate::check::{self, CheckOptions, Workspace};
+use crate::diagnostic::Severity;
+use crate::source::FileId;
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum Format {
+    /// Readable reports with caret excerpts (colour on a terminal)
+    #[default]
+    Human,
+    /// The stable JSON shape described in docs/validate.md
+    Json,
+    /// GitHub Actions workflow annotations
+    Github,
+}
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Files or folders to check (folders are searched for `*.bot`)
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Treat warnings as problems (exit 1)
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
 
-pub fn run(_args: &Args) -> miette::Result<Outcome> {
-    Err(miette::miette!("`botrun validate` is not available in this build yet"))
+/// Everything `validate` found, for the command and for tests.
+pub struct Validation {
+    pub workspace: Workspace,
+    pub diagnostics: Vec<crate::diagnostic::Diagnostic>,
+    pub checked: Vec<FileId>,
+}
+
+/// Loads and checks the files under `paths`.
+pub fn validate(paths: &[PathBuf], options: &CheckOptions) -> miette::Result<Validation> {
+    let files = check::find_bot_files(paths).map_err(|e| miette::miette!("{e}"))?;
+    let mut workspace = Workspace::default();
+    let mut checked = Vec::new();
+    for path in &files {
+        checked.push(workspace.load_file(path).map_err(|e| miette::miette!("{e}"))?);
+    }
+    let mut diagnostics = Vec::new();
+    let mut covered: HashSet<FileId> = HashSet::new();
+    let entries: Vec<FileId> = checked
+        .iter()
+        .copied()
+        .filter(|id| workspace.parsed(*id).is_some_and(check::load::is_entry))
+        .collect();
+    for entry in entries {
+        let bundle = workspace.bundle(entry);
+        covered.extend(bundle.members.iter().copied());
+        diagnostics.extend(check::check(&bundle, options));
+    }
+    for id in checked.clone() {
+        if !covered.contains(&id) && workspace.parsed(id).is_some() {
+            let bundle = workspace.bundle(id);
+            diagnostics.extend(check::check(&bundle, options));
+        }
+    }
+    diagnostics.append(&mut workspace.diagnostics);
+    check::sort(&mut diagnostics);
+    Ok(Validation { workspace, diagnostics, checked })
+}
+
+pub fn run(args: &Args) -> miette::Result<Outcome> {
+    let validation = validate(&args.paths, &CheckOptions::default())?;
+    let Validation { workspace, diagnostics, checked } = &validation;
+    let summary = Summary::of(diagnostics, checked.len());
+    match args.format {
+        Format::Human => {
+            let style = Style::for_terminal(std::io::stderr().is_terminal());
+            eprint!("{}", render_human(diagnostics, &workspace.sources, style));
+            eprintln!("{summary}");
+        }
+        Format::Json => println!("{}", render_json(diagnostics, &workspace.sources, checked)),
+        Format::Github => print!("{}", render_github(diagnostics, &workspace.sources)),
+    }
+    let warnings_count =
+        args.deny_warnings && diagnostics.iter().any(|d| d.severity == Severity::Warning);
+    if summary.errors > 0 || warnings_count {
+        Ok(Outcome::Problems)
+    } else {
+        Ok(Outcome::Clean)
+    }
 }

@@ -158,6 +158,11 @@ fn prose_error(
     context: &str,
     error: &pest::error::Error<Rule>,
 ) -> Diagnostic {
+    if let Some(open) = unclosed_quote(text) {
+        return Diagnostic::error("botrun::syntax", "this text in quotes is never closed")
+            .at(Span::new(file, base + open, base + open + 1), "the quote opened here")
+            .with_help("add the closing `\"` at the end of the text (a quote inside a text is written `\\\"`)");
+    }
     let pos = match error.location {
         InputLocation::Pos(p) | InputLocation::Span((p, _)) => p.min(text.len()),
     };
@@ -203,6 +208,24 @@ fn prose_error(
         d = d.with_help(help);
     }
     d
+}
+
+/// Where an unclosed `"` starts, if the line has one (escaped quotes do not count).
+fn unclosed_quote(text: &str) -> Option<usize> {
+    let mut open: Option<usize> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\\' if !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => open = if open.is_some() { None } else { Some(i) },
+            _ => {}
+        }
+        escaped = false;
+    }
+    open
 }
 
 /// Problems that are clearer when named directly than as "expected …".

@@ -1,0 +1,170 @@
+//! Phrases: regexes must compile, two intents must not share an example (the bot could not tell
+//! them apart), a phrase repeated or covered by an earlier one can never win, and capture names
+//! must be unique within a phrase.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use crate::syntax::ast::{
+    AnswerType, CaptureType, File, Item, PhraseKind, PhrasePart, PhrasePartKind, RegexLit, StmtKind,
+};
+
+use super::visit::for_each_stmt;
+
+/// Flags a `/regex/` may carry: `i` ignore case, `m` multi-line, `s` dot matches new line,
+/// `x` verbose, `u` (Unicode, always on).
+pub const REGEX_FLAGS: &str = "imsxu";
+
+pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
+    // Canonical phrase text → (intent, span) of its first appearance.
+    let mut seen: HashMap<String, (&str, Span)> = HashMap::new();
+    for item in &file.items {
+        let Item::Intent(intent) = item else { continue };
+        let mut wildcard_only: Option<Span> = None;
+        for phrase in &intent.phrases {
+            let parts = match &phrase.kind {
+                PhraseKind::Regex(regex) => {
+                    check_regex(regex, out);
+                    continue;
+                }
+                PhraseKind::Pattern(parts) => parts,
+            };
+            check_capture_names(parts, out);
+            let key = canonical(parts);
+            if key.is_empty() {
+                out.push(
+                    Diagnostic::error("botrun::empty_phrase", "this phrase has no words")
+                        .at(phrase.span, "empty")
+                        .with_help("write some words between the quotes, or remove the phrase"),
+                );
+                continue;
+            }
+            if key == "*" {
+                if let Some(first) = wildcard_only {
+                    out.push(shadowed(
+                        phrase.span,
+                        first,
+                        "matches anything, like the earlier `\"*\"`",
+                    ));
+                }
+                wildcard_only.get_or_insert(phrase.span);
+            }
+            match seen.get(&key) {
+                Some((other, first)) if *other == intent.name.name => {
+                    out.push(shadowed(phrase.span, *first, "repeats an earlier phrase of this intent"));
+                }
+                Some((other, first)) => out.push(
+                    Diagnostic::error(
+                        "botrun::ambiguous_phrase",
+                        format!("intents `{}` and `{other}` share the phrase {}", intent.name.name, phrase_text(&key)),
+                    )
+                    .at(phrase.span, format!("in `{}`", intent.name.name))
+                    .also(*first, format!("also in `{other}`"))
+                    .with_help("the bot cannot tell these intents apart: keep the phrase in one intent only"),
+                ),
+                None => {
+                    seen.insert(key, (&intent.name.name, phrase.span));
+                }
+            }
+        }
+    }
+    for_each_stmt(file, &mut |stmt, _| {
+        if let StmtKind::Ask(ask) = &stmt.kind {
+            if let AnswerType::Regex(regex) = &ask.ty {
+                check_regex(regex, out);
+            }
+        }
+    });
+}
+
+fn phrase_text(key: &str) -> String {
+    format!("`\"{key}\"`")
+}
+
+fn shadowed(span: Span, first: Span, why: &str) -> Diagnostic {
+    Diagnostic::warning("botrun::shadowed_phrase", "this phrase can never win")
+        .at(span, format!("it {why}"))
+        .also(first, "the earlier phrase")
+        .with_help("remove it; the earlier phrase already answers the same messages")
+}
+
+/// A phrase's structure as lowercase text, so identical phrases compare equal.
+pub fn canonical(parts: &[PhrasePart]) -> String {
+    let mut out = Vec::new();
+    for part in parts {
+        out.push(match &part.kind {
+            PhrasePartKind::Word(w) => w.to_lowercase(),
+            PhrasePartKind::Wildcard => "*".into(),
+            PhrasePartKind::ListRef(l) => format!("@{}", l.name),
+            PhrasePartKind::Optional(inner) => format!("[{}]", canonical(inner)),
+            PhrasePartKind::Alternatives(alts) => {
+                format!("({})", alts.iter().map(|a| canonical(a)).collect::<Vec<_>>().join("|"))
+            }
+            PhrasePartKind::Capture { ty, .. } => match ty {
+                CaptureType::Default => "{text}".into(),
+                CaptureType::Named(t) => format!("{{{}}}", t.name),
+                CaptureType::List(l) => format!("{{@{}}}", l.name),
+            },
+        });
+    }
+    out.join(" ")
+}
+
+fn check_capture_names(parts: &[PhrasePart], out: &mut Vec<Diagnostic>) {
+    let mut names: HashMap<&str, Span> = HashMap::new();
+    let mut stack: Vec<&PhrasePart> = parts.iter().collect();
+    while let Some(part) = stack.pop() {
+        match &part.kind {
+            PhrasePartKind::Capture { name, .. } => {
+                if let Some(first) = names.insert(&name.name, name.span) {
+                    out.push(
+                        Diagnostic::error(
+                            "botrun::duplicate_capture",
+                            format!("`{}` is captured twice in one phrase", name.name),
+                        )
+                        .at(name.span, "again here")
+                        .also(first, "first here")
+                        .with_help("give each capture in a phrase its own name"),
+                    );
+                }
+            }
+            PhrasePartKind::Optional(inner) => stack.extend(inner.iter()),
+            PhrasePartKind::Alternatives(alts) => stack.extend(alts.iter().flatten()),
+            _ => {}
+        }
+    }
+}
+
+/// Compiles a `/regex/` as the engine will, reporting errors at the regex.
+pub fn check_regex(regex: &RegexLit, out: &mut Vec<Diagnostic>) {
+    if let Some(bad) = regex.flags.chars().find(|c| !REGEX_FLAGS.contains(*c)) {
+        out.push(
+            Diagnostic::error("botrun::bad_regex", format!("unknown regex flag `{bad}`"))
+                .at(regex.span, "after the closing `/`")
+                .with_help("the flags are `i` (ignore case), `m`, `s`, `x` and `u`"),
+        );
+        return;
+    }
+    if let Err(error) = build_regex(regex) {
+        let message = error.to_string();
+        let short =
+            message.lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ");
+        out.push(
+            Diagnostic::error("botrun::bad_regex", "this regular expression does not compile")
+                .at(regex.span, short.to_string())
+                .with_help("check brackets and escapes; regexes follow the Rust `regex` syntax (no look-around)"),
+        );
+    }
+}
+
+/// Builds the regex with its flags, with a size limit so a script cannot exhaust memory.
+pub fn build_regex(regex: &RegexLit) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&regex.pattern)
+        .case_insensitive(regex.flags.contains('i'))
+        .multi_line(regex.flags.contains('m'))
+        .dot_matches_new_line(regex.flags.contains('s'))
+        .ignore_whitespace(regex.flags.contains('x'))
+        .size_limit(1 << 20)
+        .build()
+}
