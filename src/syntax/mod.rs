@@ -9,5 +9,6 @@ mod lower;
 mod lower_stmt;
 mod outline;
 mod pieces;
+pub mod print;
 
 pub use lower::parse;
