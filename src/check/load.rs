@@ -64,6 +64,13 @@ impl Workspace {
         let parsed = match String::from_utf8(bytes) {
             Ok(text) => {
                 let source = SourceFile::new(id, path, text);
+                if source.text.trim().is_empty() {
+                    self.diagnostics.push(
+                        Diagnostic::warning("botrun::empty_file", "this file is empty")
+                            .at(Span::new(id, 0, 0), "nothing here")
+                            .with_help("write a bot in it, or delete it"),
+                    );
+                }
                 let parsed = match parse(&source) {
                     Ok(file) => Some(file),
                     Err(mut diagnostics) => {

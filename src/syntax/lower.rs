@@ -374,6 +374,10 @@ fn weekday(text: &str) -> Weekday {
 /// Parses one file into its AST, or every syntax problem found.
 pub fn parse(file: &SourceFile) -> Result<File, Vec<Diagnostic>> {
     let outline = super::outline::outline(file.id, &file.text);
+    if outline.diagnostics.iter().any(|d| d.code == "botrun::too_deep") {
+        // The tree was cut short; lowering it would only add confusing follow-up errors.
+        return Err(outline.diagnostics);
+    }
     let lowerer = Lowerer { file, diagnostics: outline.diagnostics };
     let (items, diagnostics) = lowerer.file(&outline.lines);
     if diagnostics.is_empty() {

@@ -34,6 +34,7 @@ pub fn outline(file: FileId, text: &str) -> Outline {
     // Stack of open blocks: (indent of their lines, lines collected so far).
     let mut stack: Vec<(usize, Vec<Line>)> = vec![(0, Vec::new())];
     let mut offset = 0;
+    let mut too_deep_at: Option<usize> = None;
     for raw in text.split_inclusive('\n') {
         let line_start = offset;
         offset += raw.len();
@@ -59,7 +60,14 @@ pub fn outline(file: FileId, text: &str) -> Outline {
             continue;
         }
         let span = Span::new(file, line_start + indent, line_start + content.len());
+        if too_deep_at.is_some_and(|limit| indent >= limit) {
+            continue; // already reported: one message for the whole over-deep run of lines
+        }
+        too_deep_at = None;
         if let Err(diagnostic) = place(&mut stack, Line { span, indent, children: Vec::new() }) {
+            if diagnostic.code == "botrun::too_deep" {
+                too_deep_at = Some(indent);
+            }
             out.diagnostics.push(diagnostic);
         }
     }
@@ -205,6 +213,7 @@ mod tests {
     fn depth_is_bounded_without_recursion() {
         let text: String = (0..200).map(|i| " ".repeat(i) + "x\n").collect();
         let out = outline(FileId(0), &text);
-        assert_eq!(out.diagnostics.len(), 200 - MAX_DEPTH - 1);
+        assert_eq!(out.diagnostics.len(), 1);
+        assert_eq!(out.diagnostics[0].code, "botrun::too_deep");
     }
 }
