@@ -35,7 +35,7 @@ fn every_diagnostic_input_renders_as_its_snapshot() {
 fn each_input_named_after_a_code_reports_that_code() {
     for input in diagnostic_inputs() {
         let stem = input.file_stem().expect("name").to_string_lossy().into_owned();
-        let v = validate(&[input.clone()], &CheckOptions::default()).expect("loads");
+        let v = validate(std::slice::from_ref(&input), &CheckOptions::default()).expect("loads");
         let codes: Vec<&str> = v.diagnostics.iter().map(|d| d.code).collect();
         let expected = match stem.as_str() {
             s if s.starts_with("syntax_") => "botrun::syntax",
@@ -91,7 +91,7 @@ fn fetch_hosts_are_checked_against_the_allow_list() {
     )
     .expect("write");
     let options = CheckOptions { fetch_hosts: Some(vec!["shop.example".into()]) };
-    let v = validate(&[path.clone()], &options).expect("loads");
+    let v = validate(std::slice::from_ref(&path), &options).expect("loads");
     let hosts: Vec<&str> = v
         .diagnostics
         .iter()
