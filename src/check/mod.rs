@@ -4,6 +4,7 @@
 //! Imports `syntax`, `source`, `diagnostic` and the engine's program types; never IO beyond
 //! reading the bot files.
 
+pub mod compile;
 mod flow;
 mod limits;
 pub mod load;
@@ -51,4 +52,54 @@ pub fn sort(diagnostics: &mut Vec<Diagnostic>) {
             && a.primary_span().map(|s| (s.file, s.start))
                 == b.primary_span().map(|s| (s.file, s.start))
     });
+}
+
+/// A bot ready to run, with the warnings its check produced.
+#[derive(Debug)]
+pub struct Loaded {
+    pub program: crate::engine::Program,
+    pub warnings: Vec<Diagnostic>,
+    pub sources: Vec<crate::source::SourceFile>,
+}
+
+/// Why a bot could not be loaded: its diagnostics (render them with `report::render_human`).
+#[derive(Debug)]
+pub struct LoadFailure {
+    pub sources: Vec<crate::source::SourceFile>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The validator is the loader: reads `entry` and what it uses, runs every check, and compiles
+/// it only when there are no errors. What this accepts, `botrun serve` runs.
+pub fn load_program(
+    entry: &std::path::Path,
+    options: &CheckOptions,
+) -> Result<Loaded, LoadFailure> {
+    let mut workspace = Workspace::default();
+    let id = match workspace.load_file(entry) {
+        Ok(id) => id,
+        Err(error) => {
+            return Err(LoadFailure {
+                sources: Vec::new(),
+                diagnostics: vec![Diagnostic::error("botrun::unreadable", error.to_string())
+                    .with_help("check the path and the file's permissions")],
+            })
+        }
+    };
+    let bundle = workspace.bundle(id);
+    let mut diagnostics = std::mem::take(&mut workspace.diagnostics);
+    if workspace.parsed(id).is_some() {
+        diagnostics.extend(check(&bundle, options));
+    }
+    sort(&mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) || workspace.parsed(id).is_none() {
+        return Err(LoadFailure { sources: workspace.sources, diagnostics });
+    }
+    match compile::compile(&bundle.file) {
+        Ok(program) => Ok(Loaded { program, warnings: diagnostics, sources: workspace.sources }),
+        Err(mut errors) => {
+            diagnostics.append(&mut errors);
+            Err(LoadFailure { sources: workspace.sources, diagnostics })
+        }
+    }
 }

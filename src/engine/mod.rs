@@ -4,8 +4,43 @@
 //! reqwest, axum or sqlx here. Owns the compiled program, the matching index, expressions,
 //! templates, timers as data and the per-turn step budget.
 
+mod answers;
 pub mod event;
+mod explain;
+pub(crate) mod hours;
+pub(crate) mod matcher;
+pub mod program;
+mod state;
+mod step;
+mod text;
+mod value;
 
 pub use event::{
     Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
 };
+pub use explain::{explain, ExplainedCandidate, Explanation};
+pub use program::Program;
+pub use state::{Mode, State, StateError};
+pub use step::{step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};
+pub use text::normalise_text;
+
+/// Puts a conversation in `state_name` (for tests that start mid-dialog); false if unknown.
+pub fn set_state(program: &Program, state: &mut State, state_name: &str) -> bool {
+    match program.state_index.get(state_name) {
+        Some(id) => {
+            state.position = Some(*id);
+            state.mode = Mode::WithBot;
+            state.began = true;
+            true
+        }
+        None => false,
+    }
+}
+
+/// The name of the conversation's current state.
+pub fn current_state_name<'p>(program: &'p Program, state: &State) -> Option<&'p str> {
+    state
+        .current_state_id()
+        .and_then(|id| program.states.get(usize::from(id)))
+        .map(|s| s.name.as_str())
+}

@@ -1,3 +1,7 @@
 //! Testing: the dialog transcript runner behind `botrun test` (fake clock, fixtures, mocked
-//! fetch answers, coverage), and the helpers `botrun chat` and `botrun why` share.
-//! Imports `engine` and `check`; no network.
+//! fetch answers, coverage), and the offline conversation that `botrun chat` and `botrun why`
+//! share. Imports `engine` and `check`; no network.
+
+pub mod conversation;
+
+pub use conversation::{Conversation, FetchAnswers, NoFetch, Reply};

@@ -1,0 +1,182 @@
+//! The compiled program: everything `step` needs, resolved to indices, with the matching index
+//! built once. Built by `check::compile` from a bundle that passed every check.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono_tz::Tz;
+
+use crate::syntax::ast::{Expr, Template, VarPath};
+
+use super::hours::Calendar;
+use super::matcher::Matcher;
+use super::Method;
+
+pub type BlockId = u16;
+pub type StateId = u16;
+pub type IntentId = u16;
+pub type ListId = u16;
+
+/// One compiled statement. Values and conditions keep their syntax-tree form; names are indices.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Say(Template),
+    SayOneOf(Vec<(Template, u32)>),
+    Buttons(Vec<String>),
+    Ask(Box<AskOp>),
+    Set(VarPath, Expr),
+    If(Vec<(Expr, BlockId)>, Option<BlockId>),
+    Go(StateId),
+    Handoff(Option<Template>),
+    Resolve(Option<Template>),
+    Fetch(Box<FetchOp>),
+}
+
+/// What kind of answer a question accepts.
+#[derive(Clone, Debug)]
+pub enum AnswerKind {
+    Text,
+    Word,
+    Digits,
+    Number,
+    Email,
+    Phone,
+    Date,
+    YesNo,
+    List(ListId),
+    Pattern(regex::Regex),
+}
+
+#[derive(Clone, Debug)]
+pub struct AskOp {
+    pub var: String,
+    pub kind: AnswerKind,
+    pub prompt: BlockId,
+    pub retries: Vec<Template>,
+    pub after_retries: Option<(u32, BlockId)>,
+    /// Seconds after asking, and the block to run.
+    pub timeouts: Vec<(u64, BlockId)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchOp {
+    pub method: Method,
+    pub url: Template,
+    pub into: String,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<Template>,
+    pub timeout_ms: u64,
+    pub on_error: Option<BlockId>,
+}
+
+/// A handler: the intents that trigger it and its block.
+#[derive(Clone, Debug)]
+pub struct Handler {
+    pub intents: Vec<IntentId>,
+    pub body: BlockId,
+    /// What `botrun why` and coverage call it, e.g. `state menu / when track`.
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Otherwise {
+    pub body: BlockId,
+    pub after_misses: Vec<(u32, BlockId)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StateDef {
+    pub name: String,
+    pub entry: BlockId,
+    pub handlers: Vec<Handler>,
+    pub otherwise: Option<Otherwise>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListDef {
+    pub name: String,
+    /// Entries as written, and their normalised words.
+    pub entries: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hooks {
+    pub start: Option<BlockId>,
+    pub handoff: Option<BlockId>,
+    pub returned: Option<BlockId>,
+    pub resolve: Option<BlockId>,
+}
+
+/// A compiled bot: immutable, shareable between threads.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub(crate) name: String,
+    pub(crate) timezone: Tz,
+    pub(crate) typos: bool,
+    pub(crate) accents_ignored: bool,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) intents: Vec<String>,
+    pub(crate) lists: Vec<ListDef>,
+    pub(crate) calendars: Vec<Calendar>,
+    pub(crate) calendar_index: HashMap<String, usize>,
+    pub(crate) states: Vec<StateDef>,
+    pub(crate) state_index: HashMap<String, StateId>,
+    pub(crate) hooks: Hooks,
+    pub(crate) anytime: Vec<Handler>,
+    pub(crate) idle: Vec<(u64, BlockId)>,
+    pub(crate) blocks: Vec<Vec<Op>>,
+    pub(crate) matcher: Matcher,
+}
+
+impl Program {
+    /// The name from `bot "…"`.
+    pub fn bot_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `typos tolerated` is on.
+    pub fn tolerates_typos(&self) -> bool {
+        self.typos
+    }
+
+    /// Binds the operator's `env.*` values.
+    #[must_use]
+    pub fn with_env(mut self, env: BTreeMap<String, String>) -> Program {
+        self.env = env;
+        self
+    }
+
+    pub fn state_names(&self) -> impl Iterator<Item = &str> {
+        self.states.iter().map(|s| s.name.as_str())
+    }
+
+    pub fn intent_names(&self) -> impl Iterator<Item = &str> {
+        self.intents.iter().map(String::as_str)
+    }
+
+    /// Every handler label (hooks, `anytime`, `when`, `otherwise`), for coverage reports.
+    pub fn handler_labels(&self) -> Vec<String> {
+        let mut labels = Vec::new();
+        for (hook, present) in [
+            ("on start", self.hooks.start),
+            ("on handoff", self.hooks.handoff),
+            ("on return", self.hooks.returned),
+            ("on resolve", self.hooks.resolve),
+        ] {
+            if present.is_some() {
+                labels.push(hook.to_string());
+            }
+        }
+        labels.extend(self.anytime.iter().map(|h| h.label.clone()));
+        for state in &self.states {
+            labels.extend(state.handlers.iter().map(|h| h.label.clone()));
+            if state.otherwise.is_some() {
+                labels.push(format!("state {} / otherwise", state.name));
+            }
+        }
+        labels
+    }
+
+    pub(crate) fn block(&self, id: BlockId) -> &[Op] {
+        self.blocks.get(usize::from(id)).map_or(&[], Vec::as_slice)
+    }
+}
