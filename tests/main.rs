@@ -1,5 +1,10 @@
 //! The one integration-test binary. Each area has its own module folder.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, clippy::option_option)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    clippy::option_option
+)]
 
 mod check;
 mod cx;

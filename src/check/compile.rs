@@ -196,6 +196,20 @@ impl Compiler {
                 slot.clone_from(n);
             }
         }
+        let mut intent_captures = vec![Vec::new(); intent_names.len()];
+        for item in &file.items {
+            if let Item::Intent(d) = item {
+                if let Some(slot) = self
+                    .intents
+                    .get(&d.name.name)
+                    .and_then(|id| intent_captures.get_mut(usize::from(*id)))
+                {
+                    for phrase in &d.phrases {
+                        capture_names(phrase, slot);
+                    }
+                }
+            }
+        }
         let phrase_sets: Vec<(IntentId, &[crate::syntax::ast::Phrase])> = file
             .items
             .iter()
@@ -222,6 +236,7 @@ impl Compiler {
             accents_ignored: self.fold,
             env: BTreeMap::new(),
             intents: intent_names,
+            intent_captures,
             lists: std::mem::take(&mut self.list_defs),
             calendars,
             calendar_index,
@@ -367,4 +382,32 @@ fn calendar(hours: &HoursDecl, bot_timezone: chrono_tz::Tz) -> Calendar {
         }
     }
     Calendar { name: hours.name.name.clone(), timezone, week, closed }
+}
+
+fn capture_names(phrase: &crate::syntax::ast::Phrase, out: &mut Vec<String>) {
+    use crate::syntax::ast::{PhraseKind, PhrasePart, PhrasePartKind};
+    fn walk(parts: &[PhrasePart], out: &mut Vec<String>) {
+        for part in parts {
+            match &part.kind {
+                PhrasePartKind::Capture { name, .. } if !out.contains(&name.name) => {
+                    out.push(name.name.clone())
+                }
+                PhrasePartKind::Optional(inner) => walk(inner, out),
+                PhrasePartKind::Alternatives(alts) => alts.iter().for_each(|a| walk(a, out)),
+                _ => {}
+            }
+        }
+    }
+    match &phrase.kind {
+        PhraseKind::Pattern(parts) => walk(parts, out),
+        PhraseKind::Regex(regex) => {
+            if let Ok(compiled) = super::build_regex(regex) {
+                for name in compiled.capture_names().flatten() {
+                    if !out.iter().any(|n| n == name) {
+                        out.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
 }

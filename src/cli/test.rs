@@ -1,10 +1,129 @@
-//! `botrun test`.
+//! `botrun test [PATH…]`: runs dialog transcripts (`*.test.yaml`) against their bots, offline.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 
 use super::Outcome;
+use crate::check::report::{render_human, Style};
+use crate::check::{load_program, CheckOptions};
+use crate::engine::Program;
+use crate::testing::runner::{render_failure, run_test, Coverage};
+use crate::testing::transcript::read;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Transcript files or folders (searched for `*.test.yaml`)
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Skip the coverage report
+    #[arg(long)]
+    pub no_coverage: bool,
+}
 
-pub fn run(_args: &Args) -> miette::Result<Outcome> {
-    Err(miette::miette!("`botrun test` is not available in this build yet"))
+/// Finds `*.test.yaml` files (folders recursively, sorted).
+pub fn find_transcripts(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut found)?;
+        } else if path.exists() {
+            found.push(path.clone());
+        } else {
+            return Err(miette::miette!(
+                "cannot read `{}`: no such file or folder",
+                crate::source::display_path(path)
+            ));
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> miette::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| miette::miette!("cannot read `{}`: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if path.is_dir() {
+            if !(name.starts_with('.') || name == "target" || name == "node_modules") {
+                walk(&path, found)?;
+            }
+        } else if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &Args) -> miette::Result<Outcome> {
+    let transcripts = find_transcripts(&args.paths)?;
+    let mut programs: BTreeMap<PathBuf, Option<Program>> = BTreeMap::new();
+    let mut coverage: BTreeMap<PathBuf, Coverage> = BTreeMap::new();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for path in &transcripts {
+        let transcript = match read(path) {
+            Ok(t) => t,
+            Err(error) => {
+                println!("✘ {error}");
+                failed += 1;
+                continue;
+            }
+        };
+        let program =
+            programs.entry(transcript.bot.clone()).or_insert_with(|| {
+                match load_program(&transcript.bot, &CheckOptions::default()) {
+                    Ok(loaded) => Some(loaded.program),
+                    Err(failure) => {
+                        let style = Style::for_terminal(std::io::stderr().is_terminal());
+                        eprint!("{}", render_human(&failure.diagnostics, &failure.sources, style));
+                        None
+                    }
+                }
+            });
+        let Some(program) = program.clone() else {
+            println!(
+                "✘ {}: the bot `{}` does not load (see above)",
+                crate::source::display_path(path),
+                crate::source::display_path(&transcript.bot)
+            );
+            failed += transcript.tests.len().max(1);
+            continue;
+        };
+        let program = program.with_env(transcript.fixtures.env.clone());
+        println!("{}", crate::source::display_path(path));
+        let cov = coverage.entry(transcript.bot.clone()).or_default();
+        for test in &transcript.tests {
+            let result = run_test(&program, &transcript.fixtures, transcript.strict, test, cov);
+            if result.passed() {
+                passed += 1;
+                println!("  ✔ {}", result.name);
+            } else {
+                failed += 1;
+                println!("  ✘ {}", result.name);
+                print!("{}", render_failure(&result));
+            }
+        }
+    }
+    if !args.no_coverage {
+        for (bot, cov) in &coverage {
+            let Some(Some(program)) = programs.get(bot) else { continue };
+            let missing = cov.missing(program);
+            if missing.is_empty() {
+                println!(
+                    "coverage {}: every state, intent and handler exercised",
+                    crate::source::display_path(bot)
+                );
+            } else {
+                println!(
+                    "coverage {}: not exercised: {}",
+                    crate::source::display_path(bot),
+                    missing.join(", ")
+                );
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { Outcome::Clean } else { Outcome::Problems })
 }

@@ -115,6 +115,9 @@ pub struct Program {
     pub(crate) accents_ignored: bool,
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) intents: Vec<String>,
+    /// Capture names each intent's phrases declare: cleared when the intent matches, so a
+    /// capture never leaks from an earlier message.
+    pub(crate) intent_captures: Vec<Vec<String>>,
     pub(crate) lists: Vec<ListDef>,
     pub(crate) calendars: Vec<Calendar>,
     pub(crate) calendar_index: HashMap<String, usize>,

@@ -177,7 +177,13 @@ impl Run<'_> {
             }
         }
         match self.st.waiting {
-            Waiting::Answer { block, index, wrong } => self.answer(&text, block, index, wrong),
+            Waiting::Answer { block, index, wrong } => {
+                self.answer(&text, block, index, wrong);
+                // The same question is still open: its buttons still stand.
+                if self.st.buttons.is_empty() && self.st.waiting != Waiting::Nothing {
+                    self.st.buttons = shown;
+                }
+            }
             _ => self.dispatch(&text),
         }
     }
@@ -268,6 +274,11 @@ impl Run<'_> {
         let name =
             self.program.intents.get(usize::from(candidate.intent)).cloned().unwrap_or_default();
         self.trace.intent = Some(name);
+        if let Some(names) = self.program.intent_captures.get(usize::from(candidate.intent)) {
+            for stale in names {
+                self.st.vars.remove(stale);
+            }
+        }
         for (key, value) in candidate.captures {
             self.st.vars.insert(key, value);
         }

@@ -3,5 +3,8 @@
 //! share. Imports `engine` and `check`; no network.
 
 pub mod conversation;
+pub mod render;
+pub mod runner;
+pub mod transcript;
 
 pub use conversation::{Conversation, FetchAnswers, NoFetch, Reply};
