@@ -1,1 +1,112 @@
-//! Integration tests: `testing`.
+//! Integration tests: `testing` — `botrun test`, `chat` and `why` as a user runs them.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+fn botrun(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_botrun"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("writes");
+    let out = child.wait_with_output().expect("finishes");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+const BOT: &str = "bot \"T\"\n\nintent hi\n  \"hi\"\n\nintent unused\n  \"zzz\"\n\non start\n  say \"hello\"\n  go s\n\nstate s\n  when hi\n    say \"hi yourself\"\n  when unused\n    say \"z\"\n  otherwise\n    say \"?\"\n";
+
+#[test]
+fn the_example_bots_pass_their_transcripts() {
+    let (code, stdout, _) = botrun(&["test", "bots"], "");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.lines().last().is_some_and(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+}
+
+#[test]
+fn a_failing_transcript_shows_the_first_difference_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "t.bot", BOT);
+    let test = write(dir.path(), "t.test.yaml", "bot: t.bot\ntests:\n  - name: passes\n    steps:\n      - bot: hello\n      - customer: hi\n      - bot: hi yourself\n  - name: fails\n    steps:\n      - customer: hi\n      - bot: hello there\n");
+    let (code, stdout, _) = botrun(&["test", &test], "");
+    assert_eq!(code, 1);
+    assert!(stdout.contains("✔ passes"), "{stdout}");
+    assert!(stdout.contains("✘ fails"), "{stdout}");
+    assert!(stdout.contains("✘ expected bot: \"hello there\""), "{stdout}");
+    assert!(stdout.contains("got bot: \"hi yourself\""), "{stdout}");
+    assert!(
+        stdout.contains("not exercised: intent unused, handler `state s / when unused`"),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("1 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn a_malformed_transcript_gets_a_precise_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "t.bot", BOT);
+    let test = write(
+        dir.path(),
+        "t.test.yaml",
+        "bot: t.bot\ntests:\n  - name: typo\n    steps:\n      - custmer: hi\n",
+    );
+    let (code, stdout, _) = botrun(&["test", &test], "");
+    assert_eq!(code, 1);
+    assert!(stdout.contains("unknown step `custmer` — did you mean `customer`?"), "{stdout}");
+    let (code, _, stderr) = botrun(&["test", "no/such/dir"], "");
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn strict_transcripts_fail_on_unexpected_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "t.bot", BOT);
+    let test = write(dir.path(), "t.test.yaml", "bot: t.bot\nstrict: true\ntests:\n  - name: ignores the greeting\n    steps:\n      - customer: hi\n");
+    let (code, stdout, _) = botrun(&["test", &test], "");
+    assert_eq!(code, 1);
+    assert!(stdout.contains("unexpected bot: \"hello\""), "{stdout}");
+}
+
+#[test]
+fn chat_reads_one_message_per_line_when_scripted() {
+    let (code, stdout, _) = botrun(&["chat", "bots/faq.bot"], "how much is basic\n/state\nbye\n");
+    assert_eq!(code, 0);
+    assert!(stdout.contains("bot: Basic is 19 € per month."), "{stdout}");
+    assert!(stdout.contains("state: faq"), "{stdout}");
+    assert!(stdout.contains("— conversation resolved —"), "{stdout}");
+}
+
+#[test]
+fn why_ranks_candidates_and_explains_the_winner() {
+    let (code, stdout, _) = botrun(
+        &[
+            "why",
+            "bots/order_tracking.bot",
+            "I want to talk to a real person",
+            "--state",
+            "tracking",
+        ],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(stdout.contains("state:   tracking"), "{stdout}");
+    assert!(stdout.contains("→ 1. intent `human`"), "{stdout}");
+    assert!(stdout.contains("anytime human"), "{stdout}");
+    let (code, _, stderr) =
+        botrun(&["why", "bots/order_tracking.bot", "hi", "--state", "nowhere"], "");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown state `nowhere`"), "{stderr}");
+}
