@@ -2,7 +2,9 @@
 //! indices, blocks become numbered op lists, phrases become the matching index. Never panics on
 //! an unchecked tree: anything unresolved is reported as a diagnostic.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::hours::Calendar;
@@ -415,7 +417,7 @@ fn capture_names(phrase: &crate::syntax::ast::Phrase, out: &mut Vec<String>) {
 
 /// Intent → the first handler that names it.
 fn index_handlers(handlers: &[Handler]) -> HashMap<IntentId, usize> {
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     for (i, handler) in handlers.iter().enumerate() {
         for intent in &handler.intents {
             index.entry(*intent).or_insert(i);

@@ -1,7 +1,9 @@
 //! The compiled program: everything `step` needs, resolved to indices, with the matching index
 //! built once. Built by `check::compile` from a bundle that passed every check.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono_tz::Tz;
 
