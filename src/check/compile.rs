@@ -231,7 +231,10 @@ impl Compiler {
             .enumerate()
             .map(|(i, c): (usize, &Calendar)| (c.name.clone(), i))
             .collect();
+        let blocks = std::mem::take(&mut self.blocks);
+        let fingerprint = fingerprint(&blocks);
         Program {
+            fingerprint,
             name,
             timezone,
             typos,
@@ -248,7 +251,7 @@ impl Compiler {
             anytime_for: index_handlers(&anytime),
             anytime,
             idle,
-            blocks: std::mem::take(&mut self.blocks),
+            blocks,
             matcher,
         }
     }
@@ -300,7 +303,7 @@ impl Compiler {
                     }))
                 }
                 StmtKind::Set { var, value } => Op::Set(var.clone(), value.clone()),
-                StmtKind::If { branches, otherwise } => {
+                StmtKind::If { branches, otherwise, .. } => {
                     let compiled =
                         branches.iter().map(|(c, b)| (c.clone(), self.block(b))).collect();
                     let otherwise = otherwise.as_ref().map(|b| self.block(b));
@@ -424,4 +427,13 @@ fn index_handlers(handlers: &[Handler]) -> HashMap<IntentId, usize> {
         }
     }
     index
+}
+
+/// A hash of the compiled blocks: changes whenever the statements (or their places) change.
+fn fingerprint(blocks: &[Vec<Op>]) -> u32 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = rustc_hash::FxHasher::default();
+    format!("{blocks:?}").hash(&mut hasher);
+    // Never 0: 0 means "no program recorded" in a state.
+    u32::try_from(hasher.finish() & 0x7fff_ffff).unwrap_or(1).max(1)
 }

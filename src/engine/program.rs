@@ -134,6 +134,8 @@ pub struct Program {
     pub(crate) idle: Vec<(u64, BlockId)>,
     pub(crate) blocks: Vec<Vec<Op>>,
     pub(crate) matcher: Matcher,
+    /// Identifies this exact program: suspended positions saved under another one are dropped.
+    pub(crate) fingerprint: u32,
 }
 
 impl Program {
@@ -187,6 +189,10 @@ impl Program {
 
     /// The handler a state (or, failing that, `anytime`) has for an intent, and whether it is
     /// the state's own.
+    pub(crate) fn state_id(&self, name: &str) -> Option<StateId> {
+        self.state_index.get(name).copied()
+    }
+
     pub(crate) fn handler_for(
         &self,
         state: Option<StateId>,
