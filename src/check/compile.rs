@@ -182,10 +182,10 @@ impl Compiler {
                             .map(|r| (r.count, self.block(&r.body)))
                             .collect(),
                     });
-                    state_defs.insert(
-                        id,
-                        StateDef { name: s.name.name.clone(), entry, handlers, otherwise },
-                    );
+                    let handler_for = index_handlers(&handlers);
+                    let name = s.name.name.clone();
+                    state_defs
+                        .insert(id, StateDef { name, entry, handlers, handler_for, otherwise });
                 }
                 _ => {}
             }
@@ -243,6 +243,7 @@ impl Compiler {
             states: state_defs.into_values().collect(),
             state_index: std::mem::take(&mut self.states),
             hooks,
+            anytime_for: index_handlers(&anytime),
             anytime,
             idle,
             blocks: std::mem::take(&mut self.blocks),
@@ -410,4 +411,15 @@ fn capture_names(phrase: &crate::syntax::ast::Phrase, out: &mut Vec<String>) {
             }
         }
     }
+}
+
+/// Intent → the first handler that names it.
+fn index_handlers(handlers: &[Handler]) -> HashMap<IntentId, usize> {
+    let mut index = HashMap::new();
+    for (i, handler) in handlers.iter().enumerate() {
+        for intent in &handler.intents {
+            index.entry(*intent).or_insert(i);
+        }
+    }
+    index
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, SourceFile, Span};
@@ -22,8 +23,9 @@ pub struct LoadError {
 #[derive(Clone, Debug)]
 pub struct Bundle {
     pub entry: FileId,
-    /// Every item of the entry and of the files it uses (spans keep their file).
-    pub file: File,
+    /// Every item of the entry and of the files it uses (spans keep their file). Shared with the
+    /// workspace when the bundle is a single file.
+    pub file: Arc<File>,
     /// The entry and the files it uses, entry first.
     pub members: Vec<FileId>,
     /// True when the entry has no `bot` or `on start`: a library checked on its own.
@@ -34,7 +36,7 @@ pub struct Bundle {
 #[derive(Debug, Default)]
 pub struct Workspace {
     pub sources: Vec<SourceFile>,
-    parsed: Vec<Option<File>>,
+    parsed: Vec<Option<Arc<File>>>,
     by_path: HashMap<PathBuf, FileId>,
     /// Syntax problems, unreadable `use`d files, non-UTF-8 files, `use` cycles.
     pub diagnostics: Vec<Diagnostic>,
@@ -46,7 +48,7 @@ impl Workspace {
     }
 
     pub fn parsed(&self, id: FileId) -> Option<&File> {
-        self.parsed.get(id.0 as usize).and_then(Option::as_ref)
+        self.parsed.get(id.0 as usize).and_then(Option::as_ref).map(Arc::as_ref)
     }
 
     /// Reads and parses `path` once; returns its id (also for files that fail to parse).
@@ -72,7 +74,7 @@ impl Workspace {
                     );
                 }
                 let parsed = match parse(&source) {
-                    Ok(file) => Some(file),
+                    Ok(file) => Some(Arc::new(file)),
                     Err(mut diagnostics) => {
                         self.diagnostics.append(&mut diagnostics);
                         None
@@ -149,13 +151,20 @@ impl Workspace {
                 }
             }
         }
-        let mut file = File::default();
-        for member in &members {
-            if let Some(parsed) = self.parsed(*member) {
-                file.items.extend(parsed.items.iter().cloned());
-                file.comments.extend(parsed.comments.iter().cloned());
+        let single = match members.as_slice() {
+            [only] => self.parsed.get(only.0 as usize).and_then(Clone::clone),
+            _ => None,
+        };
+        let file = single.unwrap_or_else(|| {
+            let mut merged = File::default();
+            for member in &members {
+                if let Some(parsed) = self.parsed(*member) {
+                    merged.items.extend(parsed.items.iter().cloned());
+                    merged.comments.extend(parsed.comments.iter().cloned());
+                }
             }
-        }
+            Arc::new(merged)
+        });
         let library = !self.parsed(entry).is_some_and(is_entry);
         Bundle { entry, file, members, library }
     }

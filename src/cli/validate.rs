@@ -87,11 +87,9 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         Format::Json => println!("{}", render_json(diagnostics, &workspace.sources, checked)),
         Format::Github => print!("{}", render_github(diagnostics, &workspace.sources)),
     }
-    let warnings_count =
-        args.deny_warnings && diagnostics.iter().any(|d| d.severity == Severity::Warning);
-    if summary.errors > 0 || warnings_count {
-        Ok(Outcome::Problems)
-    } else {
-        Ok(Outcome::Clean)
-    }
+    let failed = summary.errors > 0
+        || (args.deny_warnings && diagnostics.iter().any(|d| d.severity == Severity::Warning));
+    // A large bot's tree takes a while to free and the process is about to exit: skip that.
+    std::mem::forget(validation);
+    Ok(if failed { Outcome::Problems } else { Outcome::Clean })
 }

@@ -57,12 +57,9 @@ pub fn explain(program: &Program, state: &State, text: &str, now: DateTime<Utc>)
     let mut candidates = Vec::new();
     let mut best: Option<(usize, _)> = None;
     for c in &found {
-        let own = current.and_then(|s| s.handlers.iter().find(|h| h.intents.contains(&c.intent)));
-        let anytime = program.anytime.iter().find(|h| h.intents.contains(&c.intent));
-        let (handler, scope) = match (own, anytime) {
-            (Some(h), _) => (Some(h.label.clone()), 1u8),
-            (None, Some(h)) => (Some(h.label.clone()), 0u8),
-            (None, None) => (None, 0u8),
+        let (handler, scope) = match program.handler_for(state.position, c.intent) {
+            Some((h, own)) => (Some(h.label.clone()), u8::from(own)),
+            None => (None, 0u8),
         };
         if handler.is_some() {
             let key = (c.rank(), scope);

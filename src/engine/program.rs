@@ -88,6 +88,8 @@ pub struct StateDef {
     pub name: String,
     pub entry: BlockId,
     pub handlers: Vec<Handler>,
+    /// Which handler (index into `handlers`) takes each intent: the first that names it.
+    pub handler_for: HashMap<IntentId, usize>,
     pub otherwise: Option<Otherwise>,
 }
 
@@ -125,6 +127,8 @@ pub struct Program {
     pub(crate) state_index: HashMap<String, StateId>,
     pub(crate) hooks: Hooks,
     pub(crate) anytime: Vec<Handler>,
+    /// Which `anytime` handler takes each intent.
+    pub(crate) anytime_for: HashMap<IntentId, usize>,
     pub(crate) idle: Vec<(u64, BlockId)>,
     pub(crate) blocks: Vec<Vec<Op>>,
     pub(crate) matcher: Matcher,
@@ -177,6 +181,24 @@ impl Program {
             }
         }
         labels
+    }
+
+    /// The handler a state (or, failing that, `anytime`) has for an intent, and whether it is
+    /// the state's own.
+    pub(crate) fn handler_for(
+        &self,
+        state: Option<StateId>,
+        intent: IntentId,
+    ) -> Option<(&Handler, bool)> {
+        let own = state
+            .and_then(|id| self.states.get(usize::from(id)))
+            .and_then(|s| s.handler_for.get(&intent).and_then(|i| s.handlers.get(*i)));
+        match own {
+            Some(h) => Some((h, true)),
+            None => {
+                self.anytime_for.get(&intent).and_then(|i| self.anytime.get(*i)).map(|h| (h, false))
+            }
+        }
     }
 
     pub(crate) fn block(&self, id: BlockId) -> &[Op] {

@@ -209,28 +209,13 @@ impl Run<'_> {
         candidates: &'h [Candidate],
         with_state: bool,
     ) -> Option<(&'h Handler, &'h Candidate)> {
-        let state_handlers: &[Handler] = match (with_state, self.st.position) {
-            (true, Some(id)) => {
-                self.program.states.get(usize::from(id)).map_or(&[], |s| s.handlers.as_slice())
-            }
-            _ => &[],
-        };
-        let mut best: Option<(&Handler, &Candidate, (_, u8))> = None;
+        let state = if with_state { self.st.position } else { None };
+        let mut best: Option<(&Handler, &Candidate, (_, bool))> = None;
         for candidate in candidates {
-            let own = state_handlers.iter().find(|h| h.intents.contains(&candidate.intent));
-            let (handler, scope) = match own {
-                Some(h) => (h, 1u8),
-                None => match self
-                    .program
-                    .anytime
-                    .iter()
-                    .find(|h| h.intents.contains(&candidate.intent))
-                {
-                    Some(h) => (h, 0u8),
-                    None => continue,
-                },
+            let Some((handler, own)) = self.program.handler_for(state, candidate.intent) else {
+                continue;
             };
-            let key = (candidate.rank(), scope);
+            let key = (candidate.rank(), own);
             if best.as_ref().is_none_or(|(_, _, k)| key > *k) {
                 best = Some((handler, candidate, key));
             }

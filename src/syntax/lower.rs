@@ -371,6 +371,9 @@ fn weekday(text: &str) -> Weekday {
     }
 }
 
+/// Files larger than this are lowered on two threads (items are independent of each other).
+const PARALLEL_FROM_BYTES: usize = 256 * 1024;
+
 /// Parses one file into its AST, or every syntax problem found.
 pub fn parse(file: &SourceFile) -> Result<File, Vec<Diagnostic>> {
     let outline = super::outline::outline(file.id, &file.text);
@@ -378,8 +381,33 @@ pub fn parse(file: &SourceFile) -> Result<File, Vec<Diagnostic>> {
         // The tree was cut short; lowering it would only add confusing follow-up errors.
         return Err(outline.diagnostics);
     }
-    let lowerer = Lowerer { file, diagnostics: outline.diagnostics };
-    let (items, diagnostics) = lowerer.file(&outline.lines);
+    let mut diagnostics = outline.diagnostics;
+    let lines = &outline.lines;
+    let (items, mut found) = if file.text.len() >= PARALLEL_FROM_BYTES && lines.len() >= 2 {
+        let (first, second) = lines.split_at(lines.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| Lowerer { file, diagnostics: Vec::new() }.file(second));
+            let (mut items, mut found) = Lowerer { file, diagnostics: Vec::new() }.file(first);
+            match other.join() {
+                Ok((more_items, more_found)) => {
+                    items.extend(more_items);
+                    found.extend(more_found);
+                }
+                // The worker cannot panic on input (lowering reports, never panics); if it
+                // did anyway, lower that half here.
+                Err(_) => {
+                    let (more_items, more_found) =
+                        Lowerer { file, diagnostics: Vec::new() }.file(second);
+                    items.extend(more_items);
+                    found.extend(more_found);
+                }
+            }
+            (items, found)
+        })
+    } else {
+        Lowerer { file, diagnostics: Vec::new() }.file(lines)
+    };
+    diagnostics.append(&mut found);
     if diagnostics.is_empty() {
         Ok(File { items, comments: outline.comments })
     } else {

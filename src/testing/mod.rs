@@ -3,6 +3,7 @@
 //! share. Imports `engine` and `check`; no network.
 
 pub mod conversation;
+pub mod generate;
 pub mod render;
 pub mod runner;
 pub mod transcript;

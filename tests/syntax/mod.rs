@@ -37,7 +37,7 @@ fn exercise(text: &str) {
     let Ok(file) = parse(&source) else { return };
     let bundle = botrun::check::Bundle {
         entry: FileId(0),
-        file: file.clone(),
+        file: std::sync::Arc::new(file.clone()),
         members: vec![FileId(0)],
         library: false,
     };
