@@ -143,8 +143,8 @@ async fn call_cx(state: &AppState, outgoing: &Outgoing) -> Result<(), DeliveryEr
     match outgoing {
         Outgoing::Text { cx: r, text } => cx.send_text(&r.conversation_id, text, false).await,
         Outgoing::Buttons { cx: r, buttons, fallback } if state.config.buttons => {
-            let prompt = fallback.lines().next().unwrap_or_default();
-            cx.send_buttons(&r.conversation_id, prompt, buttons).await
+            // The numbered list doubles as the message text, for clients that show no buttons.
+            cx.send_buttons(&r.conversation_id, fallback, buttons).await
         }
         Outgoing::Buttons { cx: r, fallback, .. } => {
             cx.send_text(&r.conversation_id, fallback, false).await
