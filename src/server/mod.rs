@@ -13,6 +13,8 @@ pub mod intake;
 pub mod metrics;
 pub mod outbox;
 pub mod payload;
+pub mod reload;
+pub mod run;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -33,6 +35,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
+pub use run::{run, RunOptions, ServeError};
 
 /// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
 #[derive(Default)]
