@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod config;
+mod cx_link;
 pub mod intake;
 pub mod metrics;
 pub mod outbox;
@@ -33,6 +34,7 @@ use crate::store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
+pub use cx_link::connect_cx;
 pub use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
 pub use run::{run, RunOptions, ServeError};
