@@ -9,10 +9,13 @@
 
 pub mod clock;
 pub mod config;
+mod cx_link;
 pub mod intake;
 pub mod metrics;
 pub mod outbox;
 pub mod payload;
+pub mod reload;
+pub mod run;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -31,8 +34,10 @@ use crate::store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
+pub use cx_link::connect_cx;
 pub use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
+pub use run::{run, RunOptions, ServeError};
 
 /// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
 #[derive(Default)]

@@ -126,7 +126,16 @@ impl Harness {
         clock: Arc<ManualClock>,
     ) -> Harness {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots").join(bot);
-        let loaded = load_program(&path, &CheckOptions::default()).unwrap();
+        Harness::with_store_path(&path, store, config, clock)
+    }
+
+    pub fn with_store_path(
+        path: &Path,
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Arc<ManualClock>,
+    ) -> Harness {
+        let loaded = load_program(path, &CheckOptions::default()).unwrap();
         let cx = Arc::new(RecordingCx::default());
         let state = AppState::new(
             config,

@@ -7,3 +7,4 @@
 mod flow_b;
 mod harness;
 mod intake;
+mod reload;
