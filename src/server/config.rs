@@ -16,7 +16,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// How CX and browsers reach this service (used to print the webhook URL).
     pub public_url: String,
-    /// `sqlite://FILE` (embedded, default) or `postgres://…` (planned).
+    /// `sqlite://FILE` (embedded, default) or `postgres://…` (shared by replicas).
     pub store: String,
     /// The bots this service runs and the CX inbox each one serves.
     pub bots: Vec<BotConfig>,
