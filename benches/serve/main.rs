@@ -5,7 +5,7 @@
 //! CX is an in-process sink implementing the outbox's `CxOutbound` (it timestamps each call);
 //! swap in the emulator once it is available.
 //!
-//! `cargo bench --bench serve -- [conversations] [messages_per_conversation]`
+//! `cargo bench --bench serve -- [conversations] [messages_per_conversation] [--durability=process]`
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 
@@ -18,7 +18,7 @@ use botrun::check::{load_program, CheckOptions};
 use botrun::engine::Button;
 use botrun::server::outbox::CxFuture;
 use botrun::server::{app, AppState, Bots, Config, CxOutbound, SystemClock};
-use botrun::store::SqliteStore;
+use botrun::store::{Durability, SqliteStore};
 
 const QUESTIONS: [(&str, &str); 3] = [
     ("how long does delivery take", "Deliveries take 2–4 working days within the EU."),
@@ -81,9 +81,14 @@ async fn main() {
     let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let conversations = args.first().copied().unwrap_or(200);
     let per_conversation = args.get(1).copied().unwrap_or(20);
+    let durability = if std::env::args().any(|a| a == "--durability=process") {
+        Durability::Process
+    } else {
+        Durability::Full
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.unwrap());
+    let store = Arc::new(SqliteStore::open_with(&url, durability).await.unwrap());
     let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
     let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
     let sink = Arc::new(Sink::default());

@@ -18,6 +18,8 @@ pub struct Config {
     pub public_url: String,
     /// `sqlite://FILE` (embedded, default) or `postgres://…` (shared by replicas).
     pub store: String,
+    /// `full` (fsync every commit) or `process` (survives `kill -9`, not power loss).
+    pub durability: crate::store::Durability,
     /// The bots this service runs and the CX inbox each one serves.
     pub bots: Vec<BotConfig>,
     /// Sangoma CX client settings, handed to the CX client as they are.
@@ -39,6 +41,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".to_owned(),
             store: "sqlite://.botrun/botrun.db".to_owned(),
+            durability: crate::store::Durability::Full,
             bots: Vec::new(),
             cx: serde_json::Value::Null,
             webhook: WebhookConfig::default(),

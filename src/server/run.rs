@@ -93,7 +93,7 @@ pub async fn run(
     cx: Arc<dyn CxOutbound>,
     options: RunOptions,
 ) -> Result<(), ServeError> {
-    let store = crate::store::open(&config.store).await?;
+    let store = crate::store::open(&config.store, config.durability).await?;
     let (bots, watched) = load_bots(&config)?;
     let token = webhook_token(&config, options.dev)?;
     let secret =

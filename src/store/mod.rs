@@ -46,6 +46,17 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
+/// What a commit waits for before it returns (SQLite; PostgreSQL follows its own settings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// On disk, fsynced: survives power loss.
+    #[default]
+    Full,
+    /// Handed to the operating system: survives a crash of botrun (`kill -9`), not of the machine.
+    Process,
+}
+
 /// The result of recording an inbound event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
@@ -159,9 +170,12 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by a URL: `sqlite://path` (created if missing), `sqlite::memory:`
 /// or `postgres://…`.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(
+    url: &str,
+    durability: Durability,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        return Ok(std::sync::Arc::new(SqliteStore::open(url).await?));
+        return Ok(std::sync::Arc::new(SqliteStore::open_with(url, durability).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(std::sync::Arc::new(PostgresStore::open(url).await?));
