@@ -22,8 +22,8 @@ pub struct Config {
     pub durability: crate::store::Durability,
     /// The bots this service runs and the CX inbox each one serves.
     pub bots: Vec<BotConfig>,
-    /// Sangoma CX client settings, handed to the CX client as they are.
-    pub cx: serde_json::Value,
+    /// Sangoma CX client settings (see docs/cx.md).
+    pub cx: crate::cx::CxConfig,
     pub webhook: WebhookConfig,
     pub fetch: FetchConfig,
     pub limits: Limits,
@@ -43,7 +43,7 @@ impl Default for Config {
             store: "sqlite://.botrun/botrun.db".to_owned(),
             durability: crate::store::Durability::Full,
             bots: Vec::new(),
-            cx: serde_json::Value::Null,
+            cx: crate::cx::CxConfig::default(),
             webhook: WebhookConfig::default(),
             fetch: FetchConfig::default(),
             limits: Limits::default(),

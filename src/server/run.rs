@@ -28,9 +28,9 @@ pub enum ServeError {
     Token(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
-    #[error("the CX client is not part of this build yet")]
-    #[diagnostic(help("`botrun serve` needs the CX client (src/cx) to deliver replies"))]
-    CxUnavailable,
+    #[error("CX client: {0}")]
+    #[diagnostic(help("check the `cx:` section and the credential variables it names"))]
+    Cx(String),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
