@@ -52,7 +52,7 @@ async fn oversized_body_is_413() {
 #[tokio::test]
 async fn unknown_events_and_echoes_are_accepted_and_ignored() {
     let h = Harness::new("faq.bot").await;
-    let (status, answer) = h.post(&json!({"event": "webwidget_triggered", "id": 1})).await;
+    let (status, answer) = h.post(&json!({"event": "message_updated", "id": 1})).await;
     assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("ignored")));
     // Our own outgoing message echoed back, a private note, and a message while humans own it.
     let mut echo = customer_message(10, 1, "Deliveries take 2–4 working days");

@@ -4,6 +4,7 @@
 //! CX itself is stood in for by [`harness::RecordingCx`] until the CX client and emulator are
 //! on main; it records every call in order and can fail calls on demand.
 
+mod emulator_e2e;
 mod flow_b;
 mod harness;
 mod intake;
