@@ -95,3 +95,41 @@ async fn flow_b_greeting_and_answers_through_the_emulator() {
     );
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn api_faults_at_the_emulator_still_deliver_every_reply_in_order() {
+    use botrun::emulator::{Fault, FaultSpec};
+    let (emulator, _state) = start().await;
+    let faults = [
+        Fault::ServerError { status: 500 },
+        Fault::TooManyRequests { retry_after_secs: 0, http_date: false },
+    ];
+    for fault in faults {
+        emulator
+            .control()
+            .add_fault(FaultSpec {
+                path: "messages".into(),
+                fault,
+                times: None,
+                share: Some(0.3),
+                seed: 7,
+            })
+            .unwrap();
+    }
+    let conversation = emulator.control().customer_start(WIDGET_INBOX, "Bo").unwrap();
+    let questions = [
+        ("how long does delivery take", "Deliveries take 2–4 working days within the EU."),
+        ("can I pay with paypal", "You can pay by credit card, PayPal or invoice."),
+        ("is my router under warranty", "All devices come with a two-year warranty."),
+    ];
+    for (question, _) in questions {
+        emulator.control().customer_says(conversation.id, question).unwrap();
+    }
+    let texts = bot_messages(&emulator, conversation.id, 5).await;
+    let expected: Vec<&str> = questions.iter().map(|(_, a)| *a).collect();
+    assert_eq!(texts.len(), 5, "{texts:?}");
+    assert_eq!(texts[2..], expected[..], "{texts:?}");
+    let faulted = emulator.control().calls().iter().filter(|c| c.fault.is_some()).count();
+    assert!(faulted > 0, "no fault fired, the test proves nothing");
+    emulator.shutdown().await;
+}
