@@ -33,6 +33,26 @@ fn main() {
         }
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--count") {
+        // Fixed work for instruction counting: `valgrind --tool=callgrind … --count N REPLIES`.
+        let n: usize =
+            args.get(i + 1).and_then(|v| v.parse().ok()).expect("--count INTENTS REPLIES");
+        let replies: usize =
+            args.get(i + 2).and_then(|v| v.parse().ok()).expect("--count INTENTS REPLIES");
+        let text = generate::bot_file(n);
+        let file = botrun::syntax::parse(&SourceFile::new(FileId(0), "bench.bot", text.as_str()))
+            .expect("parses");
+        let program = compile(&file).expect("compiles");
+        let inputs = generate::inputs(n, replies);
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).single().expect("valid");
+        let (mut state, _) =
+            step(&program, &State::new(1), Event::Started { contact: Contact::default() }, now);
+        for input in &inputs {
+            state = step(&program, &state, Event::Text { text: input.clone() }, now).0;
+        }
+        std::hint::black_box(state);
+        return;
+    }
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).single().expect("valid");
     println!("| intents | replies/s (botrun, 1 thread) | state bytes (idle) |");
     println!("|---:|---:|---:|");

@@ -2,7 +2,9 @@
 //! indices, blocks become numbered op lists, phrases become the matching index. Never panics on
 //! an unchecked tree: anything unresolved is reported as a diagnostic.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostic::Diagnostic;
 use crate::engine::hours::Calendar;
@@ -229,7 +231,10 @@ impl Compiler {
             .enumerate()
             .map(|(i, c): (usize, &Calendar)| (c.name.clone(), i))
             .collect();
+        let blocks = std::mem::take(&mut self.blocks);
+        let fingerprint = fingerprint(&blocks);
         Program {
+            fingerprint,
             name,
             timezone,
             typos,
@@ -246,7 +251,7 @@ impl Compiler {
             anytime_for: index_handlers(&anytime),
             anytime,
             idle,
-            blocks: std::mem::take(&mut self.blocks),
+            blocks,
             matcher,
         }
     }
@@ -298,7 +303,7 @@ impl Compiler {
                     }))
                 }
                 StmtKind::Set { var, value } => Op::Set(var.clone(), value.clone()),
-                StmtKind::If { branches, otherwise } => {
+                StmtKind::If { branches, otherwise, .. } => {
                     let compiled =
                         branches.iter().map(|(c, b)| (c.clone(), self.block(b))).collect();
                     let otherwise = otherwise.as_ref().map(|b| self.block(b));
@@ -415,11 +420,20 @@ fn capture_names(phrase: &crate::syntax::ast::Phrase, out: &mut Vec<String>) {
 
 /// Intent → the first handler that names it.
 fn index_handlers(handlers: &[Handler]) -> HashMap<IntentId, usize> {
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     for (i, handler) in handlers.iter().enumerate() {
         for intent in &handler.intents {
             index.entry(*intent).or_insert(i);
         }
     }
     index
+}
+
+/// A hash of the compiled blocks: changes whenever the statements (or their places) change.
+fn fingerprint(blocks: &[Vec<Op>]) -> u32 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = rustc_hash::FxHasher::default();
+    format!("{blocks:?}").hash(&mut hasher);
+    // Never 0: 0 means "no program recorded" in a state.
+    u32::try_from(hasher.finish() & 0x7fff_ffff).unwrap_or(1).max(1)
 }

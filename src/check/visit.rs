@@ -62,7 +62,7 @@ pub fn child_blocks(stmt: &Stmt) -> Vec<&Block> {
             blocks.extend(ask.timeouts.iter().map(|r| &r.body));
             blocks
         }
-        StmtKind::If { branches, otherwise } => {
+        StmtKind::If { branches, otherwise, .. } => {
             let mut blocks: Vec<&Block> = branches.iter().map(|(_, b)| b).collect();
             blocks.extend(otherwise.iter());
             blocks

@@ -65,6 +65,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     for path in &transcripts {
         let transcript = match read(path) {
             Ok(t) => t,
+            Err(error) if error.unreadable => return Err(miette::miette!("{error}")),
             Err(error) => {
                 println!("✘ {error}");
                 failed += 1;

@@ -53,11 +53,12 @@ pub fn explain(program: &Program, state: &State, text: &str, now: DateTime<Utc>)
     };
     let tokens = tokenize(text, program.accents_ignored);
     let found = program.matcher.candidates(text, &tokens, &cx);
-    let current = state.position.and_then(|id| program.states.get(usize::from(id)));
+    let position = state.position.as_deref().and_then(|name| program.state_id(name));
+    let current = position.and_then(|id| program.states.get(usize::from(id)));
     let mut candidates = Vec::new();
     let mut best: Option<(usize, _)> = None;
     for c in &found {
-        let (handler, scope) = match program.handler_for(state.position, c.intent) {
+        let (handler, scope) = match program.handler_for(position, c.intent) {
             Some((h, own)) => (Some(h.label.clone()), u8::from(own)),
             None => (None, 0u8),
         };

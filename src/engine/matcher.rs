@@ -3,7 +3,7 @@
 //! tries the phrases that share a word with it: decision time does not grow with the number of
 //! intents. Phrases with no literal word (only captures or `*`) and regexes are always tried.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde_json::Value;
 
@@ -134,7 +134,7 @@ impl Matcher {
     }
 
     fn index(&mut self) {
-        let mut frequency: HashMap<&str, usize> = HashMap::new();
+        let mut frequency: HashMap<&str, usize> = HashMap::default();
         for seq in &self.sequences {
             for el in &seq.elements {
                 if let Element::Word(w) = el {
@@ -142,7 +142,7 @@ impl Matcher {
                 }
             }
         }
-        let mut by_word: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_word: HashMap<String, Vec<u32>> = HashMap::default();
         let mut always = Vec::new();
         for (i, seq) in self.sequences.iter().enumerate() {
             let id = u32::try_from(i).unwrap_or(u32::MAX);

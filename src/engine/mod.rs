@@ -26,9 +26,9 @@ pub use text::normalise_text;
 
 /// Puts a conversation in `state_name` (for tests that start mid-dialog); false if unknown.
 pub fn set_state(program: &Program, state: &mut State, state_name: &str) -> bool {
-    match program.state_index.get(state_name) {
-        Some(id) => {
-            state.position = Some(*id);
+    match program.state_id(state_name) {
+        Some(_) => {
+            state.position = Some(state_name.to_string());
             state.mode = Mode::WithBot;
             state.began = true;
             true
@@ -40,7 +40,8 @@ pub fn set_state(program: &Program, state: &mut State, state_name: &str) -> bool
 /// The name of the conversation's current state.
 pub fn current_state_name<'p>(program: &'p Program, state: &State) -> Option<&'p str> {
     state
-        .current_state_id()
+        .current_state()
+        .and_then(|name| program.state_id(name))
         .and_then(|id| program.states.get(usize::from(id)))
         .map(|s| s.name.as_str())
 }

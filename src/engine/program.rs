@@ -1,7 +1,9 @@
 //! The compiled program: everything `step` needs, resolved to indices, with the matching index
 //! built once. Built by `check::compile` from a bundle that passed every check.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono_tz::Tz;
 
@@ -132,6 +134,8 @@ pub struct Program {
     pub(crate) idle: Vec<(u64, BlockId)>,
     pub(crate) blocks: Vec<Vec<Op>>,
     pub(crate) matcher: Matcher,
+    /// Identifies this exact program: suspended positions saved under another one are dropped.
+    pub(crate) fingerprint: u32,
 }
 
 impl Program {
@@ -185,6 +189,10 @@ impl Program {
 
     /// The handler a state (or, failing that, `anytime`) has for an intent, and whether it is
     /// the state's own.
+    pub(crate) fn state_id(&self, name: &str) -> Option<StateId> {
+        self.state_index.get(name).copied()
+    }
+
     pub(crate) fn handler_for(
         &self,
         state: Option<StateId>,

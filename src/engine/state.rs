@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event::{Button, Contact, FetchId, TimerId};
-use super::program::{BlockId, StateId};
+use super::program::BlockId;
 
 /// Format version written in front of every snapshot.
 pub const FORMAT_VERSION: u8 = 1;
@@ -64,8 +64,12 @@ pub struct State {
     /// Set once the conversation has started at least once (so a later message means "return").
     #[serde(rename = "b", default, skip_serializing_if = "is_default")]
     pub(crate) began: bool,
+    /// The current state, by name, so it survives a reload of a changed bot.
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
-    pub(crate) position: Option<StateId>,
+    pub(crate) position: Option<String>,
+    /// Fingerprint of the program the suspended frames belong to (see `Program::fingerprint`).
+    #[serde(rename = "p", default, skip_serializing_if = "is_default")]
+    pub(crate) program: u32,
     #[serde(rename = "f", default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) frames: Vec<Frame>,
     #[serde(rename = "w", default, skip_serializing_if = "is_default")]
@@ -125,9 +129,9 @@ impl State {
         self.mode
     }
 
-    /// The current state's index (names via `Program::state_names`).
-    pub fn current_state_id(&self) -> Option<StateId> {
-        self.position
+    /// The name of the current state, if the conversation is in one.
+    pub fn current_state(&self) -> Option<&str> {
+        self.position.as_deref()
     }
 
     pub fn variables(&self) -> impl Iterator<Item = (&str, &Value)> {
@@ -176,7 +180,7 @@ mod tests {
     fn snapshots_round_trip_and_stay_small() {
         let mut state = State::new(42);
         state.mode = Mode::WithBot;
-        state.position = Some(3);
+        state.position = Some("menu".into());
         state.began = true;
         let bytes = state.to_bytes();
         assert!(bytes.len() < 64, "{} bytes", bytes.len());

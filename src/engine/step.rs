@@ -69,7 +69,9 @@ pub fn step_traced(
             | Event::HandedBack
             | Event::Reopened
     );
+    run.reconcile();
     run.handle(event);
+    run.st.program = program.fingerprint;
     if customer_activity {
         run.schedule_idle();
     }
@@ -97,6 +99,30 @@ enum Flow {
 }
 
 impl Run<'_> {
+    fn position_id(&self) -> Option<super::program::StateId> {
+        self.st.position.as_deref().and_then(|name| self.program.state_id(name))
+    }
+
+    /// A state saved by another version of the bot (after a hot reload): a suspended script
+    /// position would now point at different statements, so it is dropped; a current state that
+    /// no longer exists is forgotten.
+    fn reconcile(&mut self) {
+        let suspended = !self.st.frames.is_empty() || self.st.waiting != Waiting::Nothing;
+        if suspended && self.st.program != self.program.fingerprint {
+            self.st.frames.clear();
+            self.st.waiting = Waiting::Nothing;
+            self.cancel_timers(|k| matches!(k, TimerKind::Ask { .. }));
+            self.trace.notes.push(
+                "the bot changed while this conversation waited: its open question was dropped"
+                    .into(),
+            );
+        }
+        if self.st.position.is_some() && self.position_id().is_none() {
+            let gone = self.st.position.take().unwrap_or_default();
+            self.trace.notes.push(format!("state `{gone}` no longer exists in this bot"));
+        }
+    }
+
     fn handle(&mut self, event: Event) {
         match event {
             Event::Started { contact } => {
@@ -209,7 +235,7 @@ impl Run<'_> {
         candidates: &'h [Candidate],
         with_state: bool,
     ) -> Option<(&'h Handler, &'h Candidate)> {
-        let state = if with_state { self.st.position } else { None };
+        let state = if with_state { self.position_id() } else { None };
         let mut best: Option<(&Handler, &Candidate, (_, bool))> = None;
         for candidate in candidates {
             let Some((handler, own)) = self.program.handler_for(state, candidate.intent) else {
@@ -233,8 +259,7 @@ impl Run<'_> {
             return;
         }
         let otherwise = self
-            .st
-            .position
+            .position_id()
             .and_then(|id| self.program.states.get(usize::from(id)))
             .and_then(|s| s.otherwise.clone().map(|o| (s.name.clone(), o)));
         let Some((state_name, otherwise)) = otherwise else {
@@ -517,9 +542,9 @@ impl Run<'_> {
                 self.st.frames.clear();
                 self.st.waiting = Waiting::Nothing;
                 self.cancel_timers(|k| matches!(k, TimerKind::Ask { .. }));
-                self.st.position = Some(*target);
                 self.st.misses = 0;
                 if let Some(state) = self.program.states.get(usize::from(*target)) {
+                    self.st.position = Some(state.name.clone());
                     self.trace.states.push(state.name.clone());
                     self.st.frames.push(Frame { block: state.entry, index: 0 });
                 }

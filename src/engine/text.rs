@@ -16,6 +16,14 @@ pub struct Token {
 
 /// Normalises one word: lowercase, letters and digits only, accents folded if asked.
 pub fn normalise_word(word: &str, fold_accents: bool) -> String {
+    if word.is_ascii() {
+        // Most messages: no Unicode tables needed.
+        return word
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+    }
     let lower = word.to_lowercase();
     if fold_accents {
         lower.nfd().filter(|c| !is_combining_mark(*c)).filter(|c| c.is_alphanumeric()).collect()

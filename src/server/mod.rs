@@ -1,2 +1,195 @@
-//! Server: `botrun serve` — the axum app, configuration, webhook intake, outbox sender, timers,
-//! hot reload, health and metrics. The only place that wires engine, store, CX and widget.
+//! Server: `botrun serve` — the axum app, configuration, webhook intake, per-conversation
+//! workers, the outbox sender, timers, health and metrics. The only place that wires engine,
+//! store, CX and widget together; nothing else may import it.
+//!
+//! The path of one customer message: `intake` verifies and decodes the webhook, records it in
+//! the store (dedup + queue, one transaction) and answers 2xx; `worker` then runs the engine
+//! for that conversation, commits state + outbox + timers in one transaction, and `outbox`
+//! delivers the replies in order through [`CxOutbound`].
+
+pub mod clock;
+pub mod config;
+mod cx_link;
+pub mod intake;
+pub mod metrics;
+pub mod outbox;
+pub mod payload;
+pub mod reload;
+pub mod run;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::engine::Program;
+use crate::store::Store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use cx_link::connect_cx;
+pub use metrics::Metrics;
+pub use outbox::{CxOutbound, DeliveryError};
+pub use run::{run, RunOptions, ServeError};
+
+/// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
+#[derive(Default)]
+pub struct Bots {
+    programs: Vec<RwLock<Arc<Program>>>,
+    inboxes: Vec<Option<u64>>,
+}
+
+impl Bots {
+    /// Bots from `(inbox, program)` pairs; `None` answers inboxes no other bot names.
+    pub fn new(bots: Vec<(Option<u64>, Program)>) -> Bots {
+        let (inboxes, programs) =
+            bots.into_iter().map(|(inbox, p)| (inbox, RwLock::new(Arc::new(p)))).unzip();
+        Bots { programs, inboxes }
+    }
+
+    /// The index of the bot serving `inbox`.
+    pub fn index_for_inbox(&self, inbox: Option<u64>) -> Option<usize> {
+        let exact = inbox.and_then(|id| self.inboxes.iter().position(|b| *b == Some(id)));
+        exact.or_else(|| self.inboxes.iter().position(Option::is_none))
+    }
+
+    /// The current program of bot `index`.
+    pub fn program(&self, index: usize) -> Option<Arc<Program>> {
+        let slot = self.programs.get(index)?;
+        // A poisoned lock still holds a whole `Arc`: swapping is one pointer write.
+        let guard = slot.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(Arc::clone(&guard))
+    }
+
+    /// Replaces bot `index`'s program atomically; conversations pick it up on their next turn.
+    pub fn replace(&self, index: usize, program: Program) {
+        if let Some(slot) = self.programs.get(index) {
+            let mut guard = slot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *guard = Arc::new(program);
+        }
+    }
+}
+
+/// Everything the handlers and workers share.
+pub struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bots: Bots,
+    pub cx: Arc<dyn CxOutbound>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// The secret path segment of `/webhooks/cx/{token}`.
+    pub webhook_token: String,
+    /// HMAC secret for `X-Chatwoot-Signature`, when configured.
+    pub signing_secret: Option<String>,
+    /// One shared HTTP client for `fetch`.
+    pub http: reqwest::Client,
+    pub(crate) workers: Mutex<HashMap<String, Arc<worker::Slot>>>,
+}
+
+/// Cheap to clone: handlers and workers hold the same [`Shared`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state; `config` supplies limits, fetch allow-list and button policy.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        bots: Bots,
+        cx: Arc<dyn CxOutbound>,
+        clock: Arc<dyn Clock>,
+        webhook_token: String,
+    ) -> AppState {
+        AppState(Arc::new(Shared {
+            config,
+            store,
+            bots,
+            cx,
+            clock,
+            metrics: Metrics::default(),
+            webhook_token,
+            signing_secret: None,
+            http: reqwest::Client::new(),
+            workers: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Sets the webhook signing secret (only before the state is shared).
+    #[must_use]
+    pub fn with_signing_secret(mut self, secret: Option<String>) -> AppState {
+        if let Some(shared) = Arc::get_mut(&mut self.0) {
+            shared.signing_secret = secret;
+        }
+        self
+    }
+
+    /// Starts a worker for every conversation with queued work (after a restart).
+    pub async fn resume(&self) -> Result<usize, crate::store::StoreError> {
+        let conversations = self.store.conversations_with_work().await?;
+        for conversation in &conversations {
+            worker::wake(self, conversation);
+        }
+        Ok(conversations.len())
+    }
+
+    /// Queues every timer due now and wakes its conversation; returns how many fired.
+    pub async fn fire_timers(&self) -> Result<usize, crate::store::StoreError> {
+        let conversations = self.store.fire_due_timers(self.clock.now()).await?;
+        for conversation in &conversations {
+            worker::wake(self, conversation);
+        }
+        Ok(conversations.len())
+    }
+
+    /// True when no conversation worker is running (tests wait for it).
+    pub fn idle(&self) -> bool {
+        self.workers.lock().is_ok_and(|w| w.is_empty())
+    }
+}
+
+/// The HTTP routes with their tower layers; tests drive it without a socket.
+pub fn app(state: AppState) -> Router {
+    let limits = state.config.limits.clone();
+    Router::new()
+        .route("/webhooks/cx/{token}", post(intake::cx_webhook))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(metrics::ready))
+        .route("/metrics", get(metrics::exposition))
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(ConcurrencyLimitLayer::new(limits.concurrent_requests))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(limits.request_timeout_ms),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.
+pub async fn run_timer_loop(state: AppState) {
+    loop {
+        if let Err(error) = state.fire_timers().await {
+            tracing::error!(%error, "cannot fire timers");
+        }
+        let wait = match state.store.next_timer_due().await {
+            Ok(Some(due)) => (due - state.clock.now()).to_std().unwrap_or(Duration::ZERO),
+            _ => Duration::from_secs(1),
+        };
+        tokio::time::sleep(wait.clamp(Duration::from_millis(10), Duration::from_secs(1))).await;
+    }
+}

@@ -1,3 +1,175 @@
-//! Store: durable conversation state, dedup keys, the outbox and timers, written in one
-//! transaction. A `Store` trait with SQLite (embedded default) and PostgreSQL backends and one
-//! conformance suite. Imports nothing but serde types.
+//! Store: durable conversation state, dedup keys, the inbound queue, the outbox and timers,
+//! written in one transaction per turn. A [`Store`] trait with a SQLite backend (the embedded
+//! default) and one conformance suite (`tests/store/conformance.rs`) every backend runs.
+//!
+//! The store knows nothing about CX, the engine or HTTP: conversations are opaque keys, states
+//! are opaque bytes (the engine's snapshot), and inbound events, outbox items and timer events
+//! are opaque JSON strings the server defines. It must not import `server`, `cx` or `engine`.
+
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+
+pub use sqlite::SqliteStore;
+
+/// What every store call returns: a boxed future so `Arc<dyn Store>` works.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer committed a turn for this conversation first; reload and retry.
+    #[error("conversation `{conversation}` changed underneath (expected version {expected}, found {found})")]
+    Conflict { conversation: String, expected: i64, found: i64 },
+    /// The store URL cannot be used.
+    #[error("store url `{url}` is not supported: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> StoreError {
+        StoreError::Database(format!("migration failed: {error}"))
+    }
+}
+
+/// The result of recording an inbound event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored for processing, with its queue id.
+    Accepted(i64),
+    /// This dedup key was seen before: nothing stored.
+    Duplicate,
+}
+
+/// One queued inbound event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inbound {
+    pub id: i64,
+    pub conversation: String,
+    pub payload: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A conversation's stored state and its version (for compare-and-swap).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub version: i64,
+    pub state: Vec<u8>,
+}
+
+/// A timer row to schedule: `payload` is queued as an inbound event when `due` passes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimerRow {
+    pub key: String,
+    pub due: DateTime<Utc>,
+    pub payload: String,
+}
+
+/// Everything one turn changes, committed atomically.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Turn {
+    pub conversation: String,
+    /// The version read before the turn; 0 for a conversation never stored.
+    pub expected_version: i64,
+    pub state: Vec<u8>,
+    /// Outbox items, delivered in this order after any earlier ones of the conversation.
+    pub outbox: Vec<String>,
+    pub add_timers: Vec<TimerRow>,
+    /// Timer keys to forget.
+    pub cancel_timers: Vec<String>,
+    /// The inbound event this turn consumed (removed from the queue in the same transaction).
+    pub processed: Option<i64>,
+}
+
+/// One outbox item waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub conversation: String,
+    pub payload: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Do not try again before this instant.
+    pub not_before: DateTime<Utc>,
+}
+
+/// Durable storage for `botrun serve`. Every method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// Remembers `dedup_key` and queues `payload` for `conversation`, or reports a duplicate.
+    fn record_inbound<'a>(
+        &'a self,
+        dedup_key: &'a str,
+        conversation: &'a str,
+        payload: &'a str,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<'a, Recorded>;
+
+    /// The oldest queued inbound event of a conversation.
+    fn next_inbound<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Inbound>>;
+
+    /// Drops a queued inbound event that produced no turn (e.g. ignored by the bot's owner).
+    fn discard_inbound(&self, id: i64) -> StoreFuture<'_, ()>;
+
+    /// How many inbound events a conversation has queued.
+    fn queued_inbound(&self, conversation: &str) -> StoreFuture<'_, u64>;
+
+    /// The stored state of a conversation, if any.
+    fn load_conversation<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Snapshot>>;
+
+    /// Commits a turn if the conversation is still at `expected_version`; returns the new
+    /// version, or [`StoreError::Conflict`] and changes nothing.
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, i64>;
+
+    /// The first undelivered outbox item of a conversation (items go out strictly in order).
+    fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>>;
+
+    /// Removes a delivered item.
+    fn mark_sent(&self, id: i64) -> StoreFuture<'_, ()>;
+
+    /// Records a failed attempt; returns the number of failed attempts so far.
+    fn mark_failed(&self, id: i64, retry_at: DateTime<Utc>) -> StoreFuture<'_, u32>;
+
+    /// Conversations with queued inbound events or undelivered outbox items (restart recovery).
+    fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>>;
+
+    /// Moves every timer due at `now` into its conversation's inbound queue, in one
+    /// transaction, and returns the conversations that received work.
+    fn fire_due_timers(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>>;
+
+    /// The earliest scheduled timer, so the timer loop knows how long to sleep.
+    fn next_timer_due(&self) -> StoreFuture<'_, Option<DateTime<Utc>>>;
+
+    /// Undelivered outbox items across all conversations (a metric).
+    fn outbox_depth(&self) -> StoreFuture<'_, u64>;
+}
+
+/// Opens the store named by a URL: `sqlite://path` (created if missing) or `sqlite::memory:`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        return Ok(std::sync::Arc::new(SqliteStore::open(url).await?));
+    }
+    Err(StoreError::BadUrl {
+        url: url.to_owned(),
+        reason: "this build supports `sqlite://FILE` (PostgreSQL is planned)".to_owned(),
+    })
+}
+
+pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

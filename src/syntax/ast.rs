@@ -316,10 +316,11 @@ pub enum StmtKind {
         var: VarPath,
         value: Expr,
     },
-    /// `if … / else if … / else`
+    /// `if … / else if … / else`; `else_at` is where the `else` line starts.
     If {
         branches: Vec<(Expr, Block)>,
         otherwise: Option<Block>,
+        else_at: Option<Span>,
     },
     /// `go tracking`
     Go(Ident),
@@ -378,6 +379,8 @@ pub struct Fetch {
     /// `timeout 5s` (default 10s).
     pub timeout: Option<Duration>,
     pub on_error: Option<Block>,
+    /// Where the `on error` line starts.
+    pub on_error_at: Option<Span>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,6 +56,7 @@ impl<'f> Lowerer<'f> {
         let mut span = first_span;
         let mut branches = Vec::new();
         let mut otherwise = None;
+        let mut else_at = None;
         for (parsed, head, line) in chain {
             span = span.to(line.span);
             let cx = Cx { line: parsed };
@@ -64,13 +65,14 @@ impl<'f> Lowerer<'f> {
             let body = self.block(&line.children, word);
             if head.as_rule() == Rule::else_stmt {
                 otherwise = Some(body);
+                else_at = Some(line.span);
             } else {
                 let condition = head.clone().into_inner().next()?;
                 let condition = self.keep(cx.expr(&condition))?;
                 branches.push((condition, body));
             }
         }
-        Some(Stmt { kind: StmtKind::If { branches, otherwise }, span })
+        Some(Stmt { kind: StmtKind::If { branches, otherwise, else_at }, span })
     }
 
     fn misplaced(&mut self, line: &Line, word: &str, belongs: &str) {
@@ -346,6 +348,7 @@ impl<'f> Lowerer<'f> {
             body: None,
             timeout: None,
             on_error: None,
+            on_error_at: None,
         };
         for child in &line.children {
             let Some(parsed) = self.parse(LineKind::FetchOption, child, " under `fetch`") else {
@@ -375,6 +378,7 @@ impl<'f> Lowerer<'f> {
                 Rule::on_error => {
                     self.needs_children(child, "`on error`", "      handoff");
                     fetch.on_error = Some(self.block(&child.children, "`on error`"));
+                    fetch.on_error_at = Some(child.span);
                 }
                 _ => self.report(option_cx.unexpected(&option)),
             }

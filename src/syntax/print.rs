@@ -66,7 +66,7 @@ impl Printer<'_> {
             let line = format!("{}#{}", "  ".repeat(depth), comment.text);
             match (comment.trailing, self.lines.last_mut()) {
                 (true, Some(last)) if !last.is_empty() => {
-                    last.push_str(" #");
+                    last.push_str("  #");
                     last.push_str(&comment.text);
                 }
                 _ => self.lines.push(line),
@@ -230,7 +230,7 @@ impl Printer<'_> {
             StmtKind::Set { var, value } => {
                 self.emit(depth, at, &format!("set {} to {}", var.dotted(), expr(value, 0)))
             }
-            StmtKind::If { branches, otherwise } => {
+            StmtKind::If { branches, otherwise, else_at } => {
                 for (i, (condition, body)) in branches.iter().enumerate() {
                     let keyword = if i == 0 { "if" } else { "else if" };
                     let offset = if i == 0 { at } else { condition.span.start };
@@ -238,7 +238,7 @@ impl Printer<'_> {
                     self.block(body, depth + 1);
                 }
                 if let Some(body) = otherwise {
-                    let offset = body.first().map_or(at, |s| s.span.start.saturating_sub(1));
+                    let offset = else_at.map_or(at, |s| s.start);
                     self.emit(depth, offset, "else");
                     self.block(body, depth + 1);
                 }
@@ -310,7 +310,7 @@ impl Printer<'_> {
             );
         }
         if let Some(block) = &fetch.on_error {
-            let offset = block.first().map_or(at, |s| s.span.start.saturating_sub(1));
+            let offset = fetch.on_error_at.map_or(at, |s| s.start);
             self.emit(depth + 1, offset, "on error");
             self.block(block, depth + 2);
         }

@@ -134,6 +134,9 @@ impl Step {
 pub struct TranscriptError {
     pub path: String,
     pub message: String,
+    /// The file could not be read at all (the tool cannot run: exit 2), as opposed to a
+    /// transcript with mistakes in it (exit 1).
+    pub unreadable: bool,
 }
 
 const STEP_WORDS: &[&str] = &[
@@ -154,8 +157,13 @@ const STEP_WORDS: &[&str] = &[
 /// Reads and checks a transcript file.
 pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
     let shown = crate::source::display_path(path);
-    let fail = |message: String| TranscriptError { path: shown.clone(), message };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let fail =
+        |message: String| TranscriptError { path: shown.clone(), message, unreadable: false };
+    let text = std::fs::read_to_string(path).map_err(|e| TranscriptError {
+        path: shown.clone(),
+        message: format!("cannot read: {e}"),
+        unreadable: true,
+    })?;
     let yaml: Yaml =
         serde_norway::from_str(&text).map_err(|e| fail(format!("not valid YAML: {e}")))?;
     parse(path, &yaml).map_err(fail)
@@ -169,11 +177,17 @@ fn parse(path: &Path, yaml: &Yaml) -> Result<Transcript, String> {
     let bot = path.parent().unwrap_or(Path::new(".")).join(bot);
     let fixtures = match map.get("fixtures") {
         Some(f) => fixtures(f)?,
-        None => Fixtures::default(),
+        None => Fixtures { seed: 1, ..Fixtures::default() },
     };
-    let strict = map.get("strict").and_then(Yaml::as_bool).unwrap_or(false);
+    let strict = match map.get("strict") {
+        None => false,
+        Some(value) => value.as_bool().ok_or("`strict` must be `true` or `false`")?,
+    };
     let tests_yaml =
         map.get("tests").and_then(Yaml::as_sequence).ok_or("missing `tests:` — a list of tests")?;
+    if tests_yaml.is_empty() {
+        return Err("`tests:` is empty — add at least one test".into());
+    }
     let mut tests = Vec::new();
     for (i, t) in tests_yaml.iter().enumerate() {
         tests.push(dialog_test(t).map_err(|e| format!("tests[{i}]: {e}"))?);
@@ -228,7 +242,8 @@ fn contact(value: &Yaml) -> Result<Contact, String> {
         phone: map.get("phone").and_then(scalar_text),
         ..Contact::default()
     };
-    if let Some(attrs) = map.get("attributes").and_then(Yaml::as_mapping) {
+    if let Some(attrs) = map.get("attributes") {
+        let attrs = attrs.as_mapping().ok_or("`attributes` must be a mapping of names to texts")?;
         for (k, v) in attrs {
             c.attributes.insert(
                 k.as_str().unwrap_or_default().to_string(),
@@ -279,11 +294,14 @@ fn fetch_fixture(value: &Yaml) -> Result<FetchFixture, String> {
     let answer = match get_str(map, "fail")? {
         Some(reason) => FetchAnswer::Fail(reason.to_string()),
         None => FetchAnswer::Ok {
-            status: map
-                .get("status")
-                .and_then(Yaml::as_u64)
-                .and_then(|s| u16::try_from(s).ok())
-                .unwrap_or(200),
+            status: match map.get("status") {
+                None => 200,
+                Some(s) => s
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .filter(|s| (100..600).contains(s))
+                    .ok_or("`status` must be an HTTP status such as 200 or 404")?,
+            },
             body: map.get("body").map(to_json).transpose()?.unwrap_or(Value::Null),
         },
     };
@@ -353,8 +371,10 @@ fn step(value: &Yaml) -> Result<Step, String> {
                 .as_sequence()
                 .ok_or("`buttons` takes a list of labels")?
                 .iter()
-                .map(|b| scalar_text(b).unwrap_or_default())
-                .collect(),
+                .map(|b| {
+                    scalar_text(b).ok_or_else(|| "each button label must be a text".to_string())
+                })
+                .collect::<Result<_, _>>()?,
         ),
         "handoff" => match value {
             Yaml::Null | Yaml::Bool(true) => Step::Handoff(None),
@@ -395,7 +415,11 @@ fn text_expect(value: &Yaml) -> Result<TextExpect, String> {
         return Ok(TextExpect::Matches(regex));
     }
     if let Some(list) = map.get("one_of").and_then(Yaml::as_sequence) {
-        return Ok(TextExpect::OneOf(list.iter().filter_map(scalar_text).collect()));
+        let options = list
+            .iter()
+            .map(|o| scalar_text(o).ok_or("`one_of` takes a list of texts"))
+            .collect::<Result<_, _>>()?;
+        return Ok(TextExpect::OneOf(options));
     }
     Err("expected `contains`, `matches` or `one_of`".into())
 }

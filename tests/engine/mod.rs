@@ -402,3 +402,43 @@ fn explain_ranks_candidates_and_names_the_winner() {
     );
     assert!(why.reason.contains("exact words beat captures"));
 }
+
+#[test]
+fn a_changed_bot_drops_a_stale_open_question_but_keeps_the_state() {
+    let before = program(ASK);
+    let after = program(
+        &ASK.replace("Your order number?", "Which order number?")
+            .replace("Anything else?", "More?"),
+    );
+    let mut c = Conversation::new(&before, 1, tuesday_afternoon());
+    c.start(Contact::default());
+    assert!(c.state().is_asking());
+    let (state, actions, trace) = botrun::engine::step_traced(
+        &after,
+        c.state(),
+        botrun::engine::Event::Text { text: "42".into() },
+        tuesday_afternoon(),
+    );
+    assert!(trace.notes.iter().any(|n| n.contains("the bot changed")), "{trace:?}");
+    assert!(!state.is_asking());
+    assert_eq!(state.current_state(), Some("ask_number"));
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::CancelTimer { .. })),
+        "the old question's timeouts are cancelled"
+    );
+}
+
+#[test]
+fn state_snapshots_round_trip_through_bytes_mid_question() {
+    let p = program(ASK);
+    let mut c = Conversation::new(&p, 1, tuesday_afternoon());
+    c.start(Contact::default());
+    let restored = botrun::engine::State::from_bytes(&c.state().to_bytes()).expect("reads back");
+    let (_, actions) = botrun::engine::step(
+        &p,
+        &restored,
+        botrun::engine::Event::Text { text: "42".into() },
+        tuesday_afternoon(),
+    );
+    assert!(actions.contains(&Action::SendText { text: "Got 42".into() }));
+}

@@ -1,1 +1,3 @@
-//! Integration tests: `store`.
+//! Integration tests: `store` — the conformance suite, run against every backend.
+
+mod conformance;

@@ -1,0 +1,154 @@
+//! Counters and the Prometheus text exposition at `/metrics`, plus `/readyz`. Hand-written:
+//! a handful of atomics needs no metrics library.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+/// Upper bounds (seconds) of the CX latency histogram buckets.
+const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// Every counter the service exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    events_in: AtomicU64,
+    ignored: AtomicU64,
+    rejected: AtomicU64,
+    duplicates: AtomicU64,
+    replies_out: AtomicU64,
+    handoffs: AtomicU64,
+    resolves: AtomicU64,
+    misses: AtomicU64,
+    cx_errors: AtomicU64,
+    escalations: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_micros_sum: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    pub fn count_event_in(&self) {
+        bump(&self.events_in);
+    }
+    pub fn count_ignored(&self) {
+        bump(&self.ignored);
+    }
+    pub fn count_rejected(&self) {
+        bump(&self.rejected);
+    }
+    pub fn count_duplicate(&self) {
+        bump(&self.duplicates);
+    }
+    pub fn count_reply(&self) {
+        bump(&self.replies_out);
+    }
+    pub fn count_handoff(&self) {
+        bump(&self.handoffs);
+    }
+    pub fn count_resolve(&self) {
+        bump(&self.resolves);
+    }
+    pub fn count_miss(&self) {
+        bump(&self.misses);
+    }
+    pub fn count_cx_error(&self) {
+        bump(&self.cx_errors);
+    }
+    /// Delivery failed past the retry budget and the conversation went to a human.
+    pub fn count_escalation(&self) {
+        bump(&self.escalations);
+    }
+
+    /// Records the duration of one CX call.
+    pub fn observe_cx_latency(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
+            if seconds <= *bound {
+                bump(bucket);
+            }
+        }
+        bump(&self.latency_count);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency_micros_sum.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Duplicate deliveries seen so far (tests read it).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Conversations escalated to a human after delivery failures.
+    pub fn escalations(&self) -> u64 {
+        self.escalations.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text format.
+    pub fn render(&self, outbox_depth: u64) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("botrun_events_in_total", "webhook events accepted for decoding", &self.events_in),
+            ("botrun_events_ignored_total", "events botrun does not act on", &self.ignored),
+            (
+                "botrun_requests_rejected_total",
+                "webhooks refused (token, signature, JSON)",
+                &self.rejected,
+            ),
+            ("botrun_dedup_hits_total", "duplicate deliveries dropped", &self.duplicates),
+            ("botrun_replies_out_total", "messages delivered to CX", &self.replies_out),
+            ("botrun_handoffs_total", "conversations delivered to an agent", &self.handoffs),
+            ("botrun_resolves_total", "conversations finished by the bot", &self.resolves),
+            ("botrun_misses_total", "customer messages no rule matched", &self.misses),
+            ("botrun_cx_errors_total", "failed CX calls", &self.cx_errors),
+            (
+                "botrun_delivery_escalations_total",
+                "conversations handed to a human because delivery kept failing",
+                &self.escalations,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP botrun_outbox_depth undelivered outbox items\n# TYPE botrun_outbox_depth gauge"
+        );
+        let _ = writeln!(out, "botrun_outbox_depth {outbox_depth}");
+        let name = "botrun_cx_request_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} CX API call latency\n# TYPE {name} histogram");
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
+            let _ =
+                writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        #[expect(clippy::cast_precision_loss, reason = "a metric sum tolerates rounding")]
+        let sum = self.latency_micros_sum.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub async fn exposition(State(state): State<AppState>) -> impl IntoResponse {
+    let depth = state.store.outbox_depth().await.unwrap_or(0);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(depth))
+}
+
+/// `GET /readyz`: ready when the store answers.
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.outbox_depth().await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+    }
+}

@@ -1,0 +1,199 @@
+//! The outbox sender: delivers a conversation's queued items strictly in order through
+//! [`CxOutbound`], retries transient failures with capped full-jitter backoff (the item stays
+//! durable meanwhile), performs `fetch` items for the engine, and hands the conversation to a
+//! human when an item fails past the retry budget.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::payload::{CxRef, InboundPayload, Outgoing};
+use super::AppState;
+use crate::engine::{Button, Event, FetchRequest, FetchResult, Method};
+use crate::store::{OutboxItem, StoreError};
+
+/// A boxed future of a CX call.
+pub type CxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
+
+/// Why a CX call failed.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DeliveryError {
+    /// Worth trying again (408/425/429/5xx, connection errors).
+    pub retryable: bool,
+    /// What the server asked for (`Retry-After`).
+    pub retry_after: Option<Duration>,
+    pub message: String,
+}
+
+/// The CX calls the outbox needs (implemented by the CX client).
+pub trait CxOutbound: Send + Sync + 'static {
+    /// An outgoing (bot) message; `private` makes it an internal note for agents.
+    fn send_text<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        text: &'a str,
+        private: bool,
+    ) -> CxFuture<'a>;
+    /// An `input_select` message with quick-reply buttons.
+    fn send_buttons<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+    ) -> CxFuture<'a>;
+    fn deliver_to_agent<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
+    fn finish<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
+}
+
+/// Longest pause between two attempts of one item.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Full jitter: a random pause up to `base * 2^attempts`, capped.
+fn backoff(attempts: u32) -> Duration {
+    let ceiling = BASE_BACKOFF.saturating_mul(1 << attempts.min(16)).min(MAX_BACKOFF);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
+}
+
+/// Delivers `conversation`'s outbox until it is empty.
+pub async fn drain(state: &AppState, conversation: &str) -> Result<(), StoreError> {
+    while let Some(item) = state.store.next_outbox(conversation).await? {
+        let wait = (item.not_before - state.clock.now()).to_std().unwrap_or(Duration::ZERO);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait.min(MAX_BACKOFF)).await;
+        }
+        deliver_one(state, &item).await?;
+    }
+    Ok(())
+}
+
+async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<(), StoreError> {
+    let outgoing: Outgoing = match serde_json::from_str(&item.payload) {
+        Ok(outgoing) => outgoing,
+        Err(error) => {
+            tracing::error!(id = item.id, %error, "dropping an unreadable outbox item");
+            return state.store.mark_sent(item.id).await;
+        }
+    };
+    if let Outgoing::Fetch { cx, request } = &outgoing {
+        let result = perform_fetch(state, request).await;
+        let payload = InboundPayload::Engine {
+            cx: cx.clone(),
+            event: Event::FetchDone { fetch: request.id, result },
+        };
+        let text = serde_json::to_string(&payload).unwrap_or_default();
+        // Recorded before the item is removed: a crash in between repeats the fetch, and the
+        // dedup key drops its second answer.
+        let dedup = format!("fetch:{}:{}:{}", item.conversation, item.id, request.id.0);
+        state.store.record_inbound(&dedup, &item.conversation, &text, state.clock.now()).await?;
+        return state.store.mark_sent(item.id).await;
+    }
+    let started = Instant::now();
+    let result = call_cx(state, &outgoing).await;
+    state.metrics.observe_cx_latency(started.elapsed());
+    match result {
+        Ok(()) => {
+            match outgoing {
+                Outgoing::Text { .. } | Outgoing::Buttons { .. } => state.metrics.count_reply(),
+                Outgoing::DeliverToAgent { .. } => state.metrics.count_handoff(),
+                Outgoing::Finish { .. } => state.metrics.count_resolve(),
+                Outgoing::Note { .. } | Outgoing::Fetch { .. } => {}
+            }
+            state.store.mark_sent(item.id).await
+        }
+        Err(error) => {
+            state.metrics.count_cx_error();
+            let budget = state.config.limits.outbox_retry_budget;
+            if error.retryable && item.attempts + 1 < budget {
+                let pause = error.retry_after.unwrap_or_else(|| backoff(item.attempts));
+                let retry_at = state.clock.now()
+                    + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::zero());
+                tracing::warn!(conversation = %item.conversation, kind = outgoing.kind(),
+                    attempt = item.attempts + 1, %error, "CX call failed, will retry");
+                state.store.mark_failed(item.id, retry_at).await?;
+                if error.retry_after.is_none() || retry_at <= state.clock.now() {
+                    tokio::time::sleep(pause.min(MAX_BACKOFF)).await;
+                }
+                return Ok(());
+            }
+            escalate(state, outgoing.cx(), &outgoing, &error).await;
+            state.store.mark_sent(item.id).await
+        }
+    }
+}
+
+/// Gives up on one item and makes sure a human sees the conversation instead of silence.
+async fn escalate(state: &AppState, cx: &CxRef, outgoing: &Outgoing, error: &DeliveryError) {
+    state.metrics.count_escalation();
+    tracing::error!(conversation = %cx.conversation_id, kind = outgoing.kind(), %error,
+        "CX delivery failed past the retry budget; handing the conversation to a human");
+    if !matches!(outgoing, Outgoing::DeliverToAgent { .. }) {
+        if let Err(error) = state.cx.deliver_to_agent(&cx.conversation_id).await {
+            tracing::error!(conversation = %cx.conversation_id, %error, "handing to a human failed too");
+        }
+    }
+}
+
+async fn call_cx(state: &AppState, outgoing: &Outgoing) -> Result<(), DeliveryError> {
+    let cx = &state.cx;
+    match outgoing {
+        Outgoing::Text { cx: r, text } => cx.send_text(&r.conversation_id, text, false).await,
+        Outgoing::Buttons { cx: r, buttons, fallback } if state.config.buttons => {
+            // The numbered list doubles as the message text, for clients that show no buttons.
+            cx.send_buttons(&r.conversation_id, fallback, buttons).await
+        }
+        Outgoing::Buttons { cx: r, fallback, .. } => {
+            cx.send_text(&r.conversation_id, fallback, false).await
+        }
+        Outgoing::Note { cx: r, text } => cx.send_text(&r.conversation_id, text, true).await,
+        Outgoing::DeliverToAgent { cx: r } => cx.deliver_to_agent(&r.conversation_id).await,
+        Outgoing::Finish { cx: r } => cx.finish(&r.conversation_id).await,
+        Outgoing::Fetch { .. } => Ok(()),
+    }
+}
+
+/// Performs a bot's `fetch`, refusing hosts outside `fetch.allow_hosts`.
+async fn perform_fetch(state: &AppState, request: &FetchRequest) -> FetchResult {
+    let failed = |reason: String| FetchResult::Failed { reason };
+    let Ok(url) = url::Url::parse(&request.url) else {
+        return failed(format!("`{}` is not a URL", request.url));
+    };
+    let host = url.host_str().unwrap_or_default();
+    if !state.config.fetch.allow_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host)) {
+        return failed(format!("host `{host}` is not in fetch.allow_hosts"));
+    }
+    let method = match request.method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    };
+    let mut builder =
+        state.http.request(method, url).timeout(Duration::from_millis(request.timeout_ms.max(1)));
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let response = match builder.send().await {
+        Ok(response) => response,
+        Err(error) => return failed(format!("request failed: {error}")),
+    };
+    let status = response.status().as_u16();
+    if !response.status().is_success() {
+        return failed(format!("status {status}"));
+    }
+    match response.text().await {
+        Ok(text) => {
+            let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+            FetchResult::Ok { status, body }
+        }
+        Err(error) => failed(format!("reading the body failed: {error}")),
+    }
+}

@@ -1,0 +1,100 @@
+//! The JSON the server keeps in the store: queued inbound events and outbox items. Both carry
+//! what the worker needs without the original webhook (which is not kept).
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Button, Contact, Event, FetchRequest};
+
+/// Which CX conversation, and in which inbox (picks the bot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CxRef {
+    pub conversation_id: String,
+    pub inbox_id: Option<u64>,
+}
+
+impl CxRef {
+    /// The store key of the conversation.
+    pub fn key(&self) -> String {
+        format!("cx:{}", self.conversation_id)
+    }
+}
+
+/// A queued inbound event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboundPayload {
+    /// The customer wrote (or picked a button: `button` holds its value).
+    Message { cx: CxRef, text: String, button: Option<String>, contact: Contact },
+    /// CX created or opened the conversation.
+    ConversationStarted { cx: CxRef, contact: Contact },
+    /// CX changed the conversation's status.
+    StatusChanged { cx: CxRef, previous: Option<String>, current: String },
+    /// An event the service produced itself (timer due, fetch result).
+    Engine { cx: CxRef, event: Event },
+}
+
+impl InboundPayload {
+    pub fn cx(&self) -> &CxRef {
+        match self {
+            InboundPayload::Message { cx, .. }
+            | InboundPayload::ConversationStarted { cx, .. }
+            | InboundPayload::StatusChanged { cx, .. }
+            | InboundPayload::Engine { cx, .. } => cx,
+        }
+    }
+}
+
+/// One outbox item: a CX call or a fetch, performed in order per conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outgoing {
+    Text {
+        cx: CxRef,
+        text: String,
+    },
+    Buttons {
+        cx: CxRef,
+        buttons: Vec<Button>,
+        fallback: String,
+    },
+    /// A private note for the agent.
+    Note {
+        cx: CxRef,
+        text: String,
+    },
+    DeliverToAgent {
+        cx: CxRef,
+    },
+    Finish {
+        cx: CxRef,
+    },
+    Fetch {
+        cx: CxRef,
+        request: FetchRequest,
+    },
+}
+
+impl Outgoing {
+    pub fn cx(&self) -> &CxRef {
+        match self {
+            Outgoing::Text { cx, .. }
+            | Outgoing::Buttons { cx, .. }
+            | Outgoing::Note { cx, .. }
+            | Outgoing::DeliverToAgent { cx }
+            | Outgoing::Finish { cx }
+            | Outgoing::Fetch { cx, .. } => cx,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outgoing::Text { .. } => "text",
+            Outgoing::Buttons { .. } => "buttons",
+            Outgoing::Note { .. } => "note",
+            Outgoing::DeliverToAgent { .. } => "deliver_to_agent",
+            Outgoing::Finish { .. } => "finish",
+            Outgoing::Fetch { .. } => "fetch",
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Hot reload: watches each bot's files and swaps in the new program only when it validates.
+//! An invalid edit keeps the running version and logs the rendered diagnostics, so a typo in
+//! production never takes a bot down.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::AppState;
+use crate::check::report::{render_human, Style};
+use crate::check::{load_program, CheckOptions};
+
+/// How long to wait for an editor's burst of writes to settle before reloading.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// Loads bot `index` from `path` and swaps it in; on failure returns the rendered diagnostics
+/// and leaves the running program untouched.
+pub fn reload_bot(state: &AppState, index: usize, path: &Path) -> Result<(), String> {
+    let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
+    match load_program(path, &options) {
+        Ok(loaded) => {
+            state.bots.replace(index, loaded.program);
+            tracing::info!(bot = %path.display(), "bot reloaded");
+            Ok(())
+        }
+        Err(failure) => {
+            let style = Style { colour: false, width: 100 };
+            let rendered = render_human(&failure.diagnostics, &failure.sources, style);
+            tracing::error!(bot = %path.display(), diagnostics = %rendered,
+                "edited bot does not validate; still running the previous version");
+            Err(rendered)
+        }
+    }
+}
+
+/// A bot's files: its entry and every file it uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedBot {
+    pub index: usize,
+    pub entry: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+/// Keeps the file watcher alive; dropping it stops hot reload.
+pub struct HotReload {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// Watches the directories of `bots` (index, entry file, every file it uses) and reloads a
+/// bot when one of its files changes. Directories, not files, are watched because editors
+/// often save by replacing the file.
+pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if matches!(event.kind, notify::EventKind::Create(_) | notify::EventKind::Modify(_)) {
+                for path in event.paths {
+                    let _ = tx.send(path);
+                }
+            }
+        }
+    })?;
+    let mut dirs: Vec<PathBuf> = bots
+        .iter()
+        .flat_map(|bot| std::iter::once(&bot.entry).chain(&bot.files))
+        .filter_map(|file| file.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in &dirs {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    let canon = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    let bots: Arc<Vec<WatchedBot>> = Arc::new(
+        bots.iter()
+            .map(|bot| WatchedBot {
+                index: bot.index,
+                entry: canon(&bot.entry),
+                files: bot.files.iter().map(canon).collect(),
+            })
+            .collect(),
+    );
+    let state = state.clone();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut changed = vec![first];
+            tokio::time::sleep(SETTLE).await;
+            while let Ok(more) = rx.try_recv() {
+                changed.push(more);
+            }
+            let changed: Vec<PathBuf> = changed
+                .iter()
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+                .collect();
+            for bot in bots.iter() {
+                if changed.iter().any(|c| *c == bot.entry || bot.files.contains(c)) {
+                    let (state, entry, index) = (state.clone(), bot.entry.clone(), bot.index);
+                    let _ = tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry))
+                        .await;
+                }
+            }
+        }
+    });
+    Ok(HotReload { _watcher: watcher })
+}

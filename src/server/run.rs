@@ -1,0 +1,165 @@
+//! Starting and stopping the service: open the store, load the bots (refusing to start on
+//! invalid ones), resume queued work, start the timer loop and hot reload, serve HTTP, and on
+//! SIGTERM or Ctrl-C stop accepting, let workers finish within the deadline, and exit. Work
+//! not finished by then stays in the store and resumes at the next start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::config::{check_token, generate_token, Config};
+use super::reload::{self, WatchedBot};
+use super::{app, run_timer_loop, AppState, Bots, CxOutbound, SystemClock};
+use crate::check::report::{render_human, Style};
+use crate::check::{load_program, CheckOptions};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ServeError {
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("bot `{path}` does not validate:\n{rendered}")]
+    #[diagnostic(help("run `botrun validate {path}` and fix the errors"))]
+    InvalidBot { path: String, rendered: String },
+    #[error("no bots configured")]
+    #[diagnostic(help("add `bots: [{{file: bots/my.bot}}]` to the configuration"))]
+    NoBots,
+    #[error("webhook token: {0}")]
+    #[diagnostic(help("set the variable named by `webhook.token_env` to a random secret"))]
+    Token(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("the CX client is not part of this build yet")]
+    #[diagnostic(help("`botrun serve` needs the CX client (src/cx) to deliver replies"))]
+    CxUnavailable,
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How `run` behaves beyond the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `botrun dev`: weak or missing tokens are allowed (a missing one is generated).
+    pub dev: bool,
+    /// Watch bot files and reload them when they change.
+    pub hot_reload: bool,
+}
+
+/// Loads every configured bot; any invalid bot stops the start with its diagnostics.
+pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError> {
+    if config.bots.is_empty() {
+        return Err(ServeError::NoBots);
+    }
+    let options = CheckOptions { fetch_hosts: Some(config.fetch.allow_hosts.clone()) };
+    let mut programs = Vec::new();
+    let mut watched = Vec::new();
+    for (index, bot) in config.bots.iter().enumerate() {
+        match load_program(&bot.file, &options) {
+            Ok(loaded) => {
+                let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
+                watched.push(WatchedBot { index, entry: bot.file.clone(), files });
+                programs.push((bot.inbox_id, loaded.program));
+            }
+            Err(failure) => {
+                let style = Style { colour: false, width: 100 };
+                return Err(ServeError::InvalidBot {
+                    path: bot.file.display().to_string(),
+                    rendered: render_human(&failure.diagnostics, &failure.sources, style),
+                });
+            }
+        }
+    }
+    Ok((Bots::new(programs), watched))
+}
+
+/// The webhook token from the environment; `dev` generates one when it is missing.
+pub fn webhook_token(config: &Config, dev: bool) -> Result<String, ServeError> {
+    let token = match std::env::var(&config.webhook.token_env) {
+        Ok(token) => token,
+        Err(_) if dev => generate_token(),
+        Err(_) => {
+            return Err(ServeError::Token(format!(
+                "environment variable `{}` is not set",
+                config.webhook.token_env
+            )))
+        }
+    };
+    check_token(&token, dev).map_err(ServeError::Token)?;
+    Ok(token)
+}
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub async fn run(
+    config: Config,
+    cx: Arc<dyn CxOutbound>,
+    options: RunOptions,
+) -> Result<(), ServeError> {
+    let store = crate::store::open(&config.store).await?;
+    let (bots, watched) = load_bots(&config)?;
+    let token = webhook_token(&config, options.dev)?;
+    let secret =
+        config.webhook.signing_secret_env.as_ref().and_then(|name| std::env::var(name).ok());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr()?;
+    let deadline = Duration::from_secs(config.limits.shutdown_deadline_secs);
+    let public = config.public_url.trim_end_matches('/').to_owned();
+    let state = AppState::new(config, store, bots, cx, Arc::new(SystemClock), token.clone())
+        .with_signing_secret(secret);
+    let resumed = state.resume().await?;
+    let timers = tokio::spawn(run_timer_loop(state.clone()));
+    let _reload = if options.hot_reload {
+        match reload::watch(&state, &watched) {
+            Ok(watcher) => Some(watcher),
+            Err(error) => {
+                tracing::warn!(%error, "hot reload unavailable");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    tracing::info!(%addr, resumed, "botrun serve listening");
+    if options.dev {
+        println!("CX webhook URL: {public}/webhooks/cx/{token}");
+    } else {
+        println!(
+            "CX webhook URL: {public}/webhooks/cx/<token from ${}>",
+            state.config.webhook.token_env
+        );
+    }
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    timers.abort();
+    tracing::info!("shutting down: finishing in-flight conversations");
+    let stop_by = tokio::time::Instant::now() + deadline;
+    while !state.idle() && tokio::time::Instant::now() < stop_by {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !state.idle() {
+        tracing::warn!(
+            "shutdown deadline reached; unfinished work stays queued for the next start"
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,205 @@
+//! Per-conversation workers: at most one task per conversation, so its events run through the
+//! engine strictly in arrival order and its replies leave in order. A worker takes the oldest
+//! queued event, steps the engine, commits state + outbox + timers + "event consumed" in one
+//! transaction, delivers the outbox, and exits when the conversation has nothing left to do.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::payload::{CxRef, InboundPayload, Outgoing};
+use super::{outbox, AppState};
+use crate::engine::{self, Action, Event, Mode, State};
+use crate::store::{Inbound, StoreError, TimerRow, Turn};
+
+/// A running worker's mailbox flag: set when new work arrived while it was busy.
+#[derive(Debug, Default)]
+pub struct Slot {
+    dirty: AtomicBool,
+}
+
+/// Makes sure a worker runs for `conversation` and will see its newest work.
+pub fn wake(state: &AppState, conversation: &str) {
+    let Ok(mut workers) = state.workers.lock() else { return };
+    if let Some(slot) = workers.get(conversation) {
+        slot.dirty.store(true, Ordering::SeqCst);
+        return;
+    }
+    let slot = Arc::new(Slot::default());
+    workers.insert(conversation.to_owned(), Arc::clone(&slot));
+    drop(workers);
+    let state = state.clone();
+    let conversation = conversation.to_owned();
+    tokio::spawn(async move { run(state, conversation, slot).await });
+}
+
+async fn run(state: AppState, conversation: String, slot: Arc<Slot>) {
+    loop {
+        slot.dirty.store(false, Ordering::SeqCst);
+        if let Err(error) = work(&state, &conversation).await {
+            tracing::error!(%conversation, %error, "conversation worker failed; retrying");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        // Checked under the map lock that `wake` holds while setting the flag, so no wake-up
+        // is lost between "nothing left" and "worker gone".
+        let Ok(mut workers) = state.workers.lock() else { return };
+        if !slot.dirty.load(Ordering::SeqCst) {
+            workers.remove(&conversation);
+            return;
+        }
+    }
+}
+
+/// Runs every queued event, delivering replies after each one.
+async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
+    outbox::drain(state, conversation).await?;
+    while let Some(inbound) = state.store.next_inbound(conversation).await? {
+        process(state, &inbound).await?;
+        outbox::drain(state, conversation).await?;
+    }
+    Ok(())
+}
+
+fn seed_for(conversation: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    conversation.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// One inbound event → one committed turn (or a discarded event).
+async fn process(state: &AppState, inbound: &Inbound) -> Result<(), StoreError> {
+    let payload: InboundPayload = match serde_json::from_str(&inbound.payload) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(id = inbound.id, %error, "dropping an unreadable inbound event");
+            return state.store.discard_inbound(inbound.id).await;
+        }
+    };
+    let cx = payload.cx().clone();
+    let Some(bot) = state.bots.index_for_inbox(cx.inbox_id) else {
+        tracing::warn!(inbox = ?cx.inbox_id, "no bot serves this inbox; event ignored");
+        return state.store.discard_inbound(inbound.id).await;
+    };
+    let Some(program) = state.bots.program(bot) else {
+        return state.store.discard_inbound(inbound.id).await;
+    };
+    loop {
+        let snapshot = state.store.load_conversation(&inbound.conversation).await?;
+        let (version, current) = match &snapshot {
+            Some(s) => match State::from_bytes(&s.state) {
+                Ok(current) => (s.version, current),
+                Err(error) => {
+                    tracing::error!(conversation = %inbound.conversation, %error,
+                        "stored state unreadable; starting the conversation over");
+                    (s.version, State::new(seed_for(&inbound.conversation)))
+                }
+            },
+            None => (0, State::new(seed_for(&inbound.conversation))),
+        };
+        let events = events_for(&payload, &current, snapshot.is_some());
+        if events.is_empty() {
+            return state.store.discard_inbound(inbound.id).await;
+        }
+        let now = state.clock.now();
+        let mut next = current;
+        let mut turn = Turn {
+            conversation: inbound.conversation.clone(),
+            expected_version: version,
+            processed: Some(inbound.id),
+            ..Turn::default()
+        };
+        for event in events {
+            let is_text = matches!(event, Event::Text { .. });
+            let (stepped, actions, trace) = engine::step_traced(&program, &next, event, now);
+            if is_text
+                && trace.intent.is_none()
+                && trace.handlers.iter().any(|h| h.contains("otherwise"))
+            {
+                state.metrics.count_miss();
+            }
+            next = stepped;
+            add_actions(&mut turn, &cx, actions);
+        }
+        turn.state = next.to_bytes();
+        match state.store.commit_turn(&turn, now).await {
+            Ok(_) => return Ok(()),
+            // Another replica committed first: reload its state and run the event again.
+            Err(StoreError::Conflict { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// What the engine should hear for a stored event, given the conversation's state.
+fn events_for(payload: &InboundPayload, current: &State, known: bool) -> Vec<Event> {
+    match payload {
+        InboundPayload::Message { button: Some(value), .. } => {
+            vec![Event::Button { value: value.clone() }]
+        }
+        InboundPayload::Message { text, .. } => vec![Event::Text { text: text.clone() }],
+        InboundPayload::ConversationStarted { contact, .. } if !known => {
+            vec![Event::Started { contact: contact.clone() }]
+        }
+        InboundPayload::ConversationStarted { .. } => Vec::new(),
+        InboundPayload::StatusChanged { previous, current: status, .. } => {
+            match (previous.as_deref(), status.as_str()) {
+                (Some("open"), "pending") if current.mode() == Mode::WithHuman => {
+                    vec![Event::HandedBack]
+                }
+                (Some("resolved"), "pending") if known && current.mode() == Mode::Idle => {
+                    vec![Event::Reopened]
+                }
+                (_, "resolved") if current.mode() != Mode::Idle => vec![Event::ResolvedElsewhere],
+                _ => Vec::new(),
+            }
+        }
+        InboundPayload::Engine { event, .. } => vec![event.clone()],
+    }
+}
+
+fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) {
+    let mut push = |item: Outgoing| {
+        if let Ok(text) = serde_json::to_string(&item) {
+            turn.outbox.push(text);
+        }
+    };
+    let mut timers = Vec::new();
+    let mut cancels = Vec::new();
+    for action in actions {
+        match action {
+            Action::SendText { text } => push(Outgoing::Text { cx: cx.clone(), text }),
+            Action::SendButtons { buttons, fallback } => {
+                push(Outgoing::Buttons { cx: cx.clone(), buttons, fallback });
+            }
+            Action::Handoff { note } => {
+                if let Some(text) = note {
+                    push(Outgoing::Note { cx: cx.clone(), text });
+                }
+                push(Outgoing::DeliverToAgent { cx: cx.clone() });
+            }
+            Action::Resolve => push(Outgoing::Finish { cx: cx.clone() }),
+            Action::Fetch(request) => push(Outgoing::Fetch { cx: cx.clone(), request }),
+            Action::ScheduleTimer { id, due } => {
+                let payload =
+                    InboundPayload::Engine { cx: cx.clone(), event: Event::TimerDue { timer: id } };
+                if let Ok(payload) = serde_json::to_string(&payload) {
+                    timers.push(TimerRow { key: id.0.to_string(), due, payload });
+                }
+            }
+            Action::CancelTimer { id } => {
+                // The store applies cancels before adds, so a timer scheduled and cancelled
+                // in the same turn is simply never added.
+                let key = id.0.to_string();
+                let before = timers.len();
+                timers.retain(|t: &TimerRow| t.key != key);
+                if timers.len() == before {
+                    cancels.push(key);
+                }
+            }
+        }
+    }
+    turn.cancel_timers.extend(cancels);
+    turn.add_timers.extend(timers);
+}

@@ -1,0 +1,192 @@
+//! The store conformance suite: every backend must pass every check here. Each check takes an
+//! `&dyn Store`, so a new backend only adds one `#[tokio::test]` per check below.
+
+use botrun::store::{Recorded, SqliteStore, Store, StoreError, TimerRow, Turn};
+use chrono::{DateTime, Duration, Utc};
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+}
+
+fn turn(conversation: &str, expected: i64, state: &[u8], outbox: &[&str]) -> Turn {
+    Turn {
+        conversation: conversation.to_owned(),
+        expected_version: expected,
+        state: state.to_vec(),
+        outbox: outbox.iter().map(|s| (*s).to_owned()).collect(),
+        ..Turn::default()
+    }
+}
+
+async fn cas_conflicts(store: &dyn Store) {
+    assert_eq!(store.load_conversation("c1").await.unwrap(), None);
+    let v1 = store.commit_turn(&turn("c1", 0, b"one", &[]), t(0)).await.unwrap();
+    assert_eq!(v1, 1);
+    // A second writer that also read "nothing" loses, and changes nothing.
+    let err = store.commit_turn(&turn("c1", 0, b"stale", &["lost"]), t(1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { expected: 0, found: 1, .. }), "{err}");
+    assert_eq!(store.next_outbox("c1").await.unwrap(), None);
+    let v2 = store.commit_turn(&turn("c1", 1, b"two", &[]), t(2)).await.unwrap();
+    assert_eq!(v2, 2);
+    let snap = store.load_conversation("c1").await.unwrap().unwrap();
+    assert_eq!((snap.version, snap.state.as_slice()), (2, &b"two"[..]));
+}
+
+async fn dedup(store: &dyn Store) {
+    let first = store.record_inbound("msg:1", "c2", "hello", t(0)).await.unwrap();
+    assert!(matches!(first, Recorded::Accepted(_)));
+    let again = store.record_inbound("msg:1", "c2", "hello", t(1)).await.unwrap();
+    assert_eq!(again, Recorded::Duplicate);
+    assert_eq!(store.queued_inbound("c2").await.unwrap(), 1);
+    // The key stays remembered after the event was processed.
+    let inbound = store.next_inbound("c2").await.unwrap().unwrap();
+    let mut done = turn("c2", 0, b"s", &[]);
+    done.processed = Some(inbound.id);
+    store.commit_turn(&done, t(2)).await.unwrap();
+    assert_eq!(store.queued_inbound("c2").await.unwrap(), 0);
+    let later = store.record_inbound("msg:1", "c2", "hello", t(3)).await.unwrap();
+    assert_eq!(later, Recorded::Duplicate);
+}
+
+async fn per_conversation_order(store: &dyn Store) {
+    for (i, (conversation, text)) in
+        [("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2"), ("a", "a3")].iter().enumerate()
+    {
+        store.record_inbound(&format!("k{i}"), conversation, text, t(0)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut version = 0;
+    while let Some(inbound) = store.next_inbound("a").await.unwrap() {
+        seen.push(inbound.payload.clone());
+        let mut next = turn("a", version, b"s", &[]);
+        next.processed = Some(inbound.id);
+        version = store.commit_turn(&next, t(1)).await.unwrap();
+    }
+    assert_eq!(seen, ["a1", "a2", "a3"]);
+    assert_eq!(store.queued_inbound("b").await.unwrap(), 2);
+    // A failed commit must not consume the inbound event.
+    let head = store.next_inbound("b").await.unwrap().unwrap();
+    let mut stale = turn("b", 7, b"s", &[]);
+    stale.processed = Some(head.id);
+    assert!(store.commit_turn(&stale, t(2)).await.is_err());
+    assert_eq!(store.next_inbound("b").await.unwrap().unwrap().payload, "b1");
+    let mut work = store.conversations_with_work().await.unwrap();
+    work.sort();
+    assert_eq!(work, ["b"]);
+}
+
+async fn outbox_order_and_retries(store: &dyn Store) {
+    let v = store.commit_turn(&turn("o", 0, b"s", &["r1", "r2"]), t(0)).await.unwrap();
+    store.commit_turn(&turn("o", v, b"s", &["r3"]), t(1)).await.unwrap();
+    store.commit_turn(&turn("other", 0, b"s", &["x1"]), t(1)).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 4);
+    let head = store.next_outbox("o").await.unwrap().unwrap();
+    assert_eq!((head.payload.as_str(), head.attempts), ("r1", 0));
+    // A failure keeps the item at the head, counts the attempt and records when to retry.
+    assert_eq!(store.mark_failed(head.id, t(30)).await.unwrap(), 1);
+    assert_eq!(store.mark_failed(head.id, t(60)).await.unwrap(), 2);
+    let head = store.next_outbox("o").await.unwrap().unwrap();
+    assert_eq!((head.payload.as_str(), head.attempts, head.not_before), ("r1", 2, t(60)));
+    store.mark_sent(head.id).await.unwrap();
+    let mut rest = Vec::new();
+    while let Some(item) = store.next_outbox("o").await.unwrap() {
+        rest.push(item.payload.clone());
+        store.mark_sent(item.id).await.unwrap();
+    }
+    assert_eq!(rest, ["r2", "r3"]);
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+}
+
+async fn timers(store: &dyn Store) {
+    let mut first = turn("tm", 0, b"s", &[]);
+    first.add_timers = vec![
+        TimerRow { key: "1".into(), due: t(10), payload: "timer 1".into() },
+        TimerRow { key: "2".into(), due: t(20), payload: "timer 2".into() },
+        TimerRow { key: "3".into(), due: t(5), payload: "timer 3".into() },
+    ];
+    let v = store.commit_turn(&first, t(0)).await.unwrap();
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t(5)));
+    let mut cancel = turn("tm", v, b"s", &[]);
+    cancel.cancel_timers = vec!["3".into()];
+    store.commit_turn(&cancel, t(1)).await.unwrap();
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t(10)));
+    assert!(store.fire_due_timers(t(9)).await.unwrap().is_empty());
+    assert_eq!(store.fire_due_timers(t(15)).await.unwrap(), ["tm"]);
+    assert_eq!(store.next_inbound("tm").await.unwrap().unwrap().payload, "timer 1");
+    // Fired timers are gone: firing again queues nothing new.
+    assert!(store.fire_due_timers(t(15)).await.unwrap().is_empty());
+    assert_eq!(store.queued_inbound("tm").await.unwrap(), 1);
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t(10) + Duration::seconds(10)));
+}
+
+async fn memory() -> SqliteStore {
+    SqliteStore::open("sqlite::memory:").await.unwrap()
+}
+
+#[tokio::test]
+async fn sqlite_cas_conflicts() {
+    cas_conflicts(&memory().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_dedup() {
+    dedup(&memory().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_per_conversation_order() {
+    per_conversation_order(&memory().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_outbox_order_and_retries() {
+    outbox_order_and_retries(&memory().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_timers() {
+    timers(&memory().await).await;
+}
+
+/// Everything queued survives closing and reopening the database file.
+#[tokio::test]
+async fn sqlite_outbox_and_queue_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sub/botrun.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    store.commit_turn(&turn("r", 0, b"s", &["first", "second"]), t(0)).await.unwrap();
+    store.record_inbound("m1", "r", "pending", t(1)).await.unwrap();
+    store.close().await;
+    drop(store);
+    let store = SqliteStore::open(&url).await.unwrap();
+    let head = store.next_outbox("r").await.unwrap().unwrap();
+    assert_eq!(head.payload, "first");
+    store.mark_sent(head.id).await.unwrap();
+    assert_eq!(store.next_outbox("r").await.unwrap().unwrap().payload, "second");
+    assert_eq!(store.next_inbound("r").await.unwrap().unwrap().payload, "pending");
+    assert_eq!(store.record_inbound("m1", "r", "again", t(2)).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(store.load_conversation("r").await.unwrap().unwrap().version, 1);
+}
+
+/// Concurrent writers on one conversation: exactly one of each pair of racing commits wins.
+#[tokio::test]
+async fn sqlite_concurrent_commits_serialise() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("race.db").display());
+    let store = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.commit_turn(&turn("race", 0, format!("{i}").as_bytes(), &["x"]), t(0)).await
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        if task.await.unwrap().is_ok() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+}
