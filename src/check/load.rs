@@ -180,6 +180,15 @@ pub fn is_entry(file: &File) -> bool {
 /// Expands files and folders into `.bot` files (folders recursively, sorted; hidden folders,
 /// `target` and `node_modules` skipped).
 pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    find_files(paths, |name| Path::new(name).extension().is_some_and(|e| e == "bot"))
+}
+
+/// Expands files and folders into the files whose name `wanted` accepts (files named directly
+/// are always kept).
+pub fn find_files(
+    paths: &[PathBuf],
+    wanted: impl Fn(&str) -> bool + Copy,
+) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| LoadError {
@@ -187,7 +196,7 @@ pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             reason: e.to_string(),
         })?;
         if meta.is_dir() {
-            walk_dir(path, &mut found)?;
+            walk_dir(path, wanted, &mut found)?;
         } else {
             found.push(path.clone());
         }
@@ -195,7 +204,11 @@ pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(found)
 }
 
-fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk_dir(
+    dir: &Path,
+    wanted: impl Fn(&str) -> bool + Copy,
+    found: &mut Vec<PathBuf>,
+) -> Result<(), LoadError> {
     let error = |e: std::io::Error| LoadError {
         path: crate::source::display_path(dir),
         reason: e.to_string(),
@@ -207,9 +220,9 @@ fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if path.is_dir() {
             if !(name.starts_with('.') || name == "target" || name == "node_modules") {
-                walk_dir(&path, found)?;
+                walk_dir(&path, wanted, found)?;
             }
-        } else if path.extension().is_some_and(|e| e == "bot") {
+        } else if wanted(&name) {
             found.push(path);
         }
     }
