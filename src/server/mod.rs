@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod config;
 mod cx_link;
+pub mod flow_a;
 pub mod intake;
 pub mod metrics;
 pub mod outbox;

@@ -1,1 +1,515 @@
-//! Integration tests: `widget`.
+//! The Direct Line subset over real sockets: tokens, start, echo, polling, the WebSocket stream
+//! with replay, persistence across a restart (SQLite), CORS and every refusal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use botrun::widget::token::{self, Claims};
+use botrun::widget::{
+    router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, WidgetConfig,
+    WidgetHost, WidgetService, WidgetStore, WidgetUser,
+};
+use futures_util::future::BoxFuture;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const KEY: &[u8] = b"test-signing-key";
+const SECRET: &str = "site-secret";
+const ORIGIN: &str = "http://shop.example";
+
+/// The test's own bot: greets on start and echoes every message, with a quick reply.
+struct EchoBot;
+
+impl WidgetHost for EchoBot {
+    fn conversation_started<'a>(
+        &'a self,
+        widget: &'a WidgetService,
+        conversation: &'a str,
+        _user: &'a WidgetUser,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let greeting = OutgoingActivity::Message {
+                from: Sender::bot("Echo"),
+                text: "Hello!".into(),
+                suggested_actions: vec![],
+            };
+            widget.push(conversation, greeting).await.unwrap();
+        })
+    }
+
+    fn customer_activity<'a>(
+        &'a self,
+        widget: &'a WidgetService,
+        conversation: &'a str,
+        activity: CustomerActivity,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(text) = activity.text else { return };
+            let from = Sender::bot("Echo");
+            widget
+                .push(conversation, OutgoingActivity::Typing { from: from.clone() })
+                .await
+                .unwrap();
+            let reply = OutgoingActivity::Message {
+                from,
+                text: format!("You said: {text}"),
+                suggested_actions: vec!["Again".into()],
+            };
+            widget.push(conversation, reply).await.unwrap();
+        })
+    }
+}
+
+fn site(anonymous: bool, per_minute: u32) -> Site {
+    Site {
+        id: "shop".into(),
+        secret: SECRET.into(),
+        origins: vec![ORIGIN.into()],
+        anonymous_start: anonymous,
+        new_conversations_per_minute: per_minute,
+    }
+}
+
+struct Server {
+    base: String,
+    widget: WidgetService,
+    http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn serve_with(store: Arc<dyn WidgetStore>, site: Site) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = WidgetConfig {
+        public_base_url: format!("http://{address}"),
+        token_key: KEY.to_vec(),
+        token_lifetime: Duration::from_secs(3600),
+        keep_alive: Duration::from_millis(300),
+        sites: vec![site],
+    };
+    let widget = WidgetService::new(config, store, Arc::new(EchoBot));
+    let app = axum::Router::new().nest("/v3/directline", router(widget.clone()));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Server {
+        base: format!("http://{address}/v3/directline"),
+        widget,
+        http: reqwest::Client::new(),
+        task,
+    }
+}
+
+async fn serve() -> Server {
+    serve_with(Arc::new(botrun::widget::MemoryWidgetStore::default()), site(false, 100)).await
+}
+
+impl Server {
+    async fn mint(&self) -> (String, String) {
+        let response = self
+            .http
+            .post(format!("{}/tokens/generate", self.base))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["expires_in"].as_u64().unwrap() > 15 * 60);
+        (
+            body["conversationId"].as_str().unwrap().to_owned(),
+            body["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn start(&self) -> (String, String, Value) {
+        let (conversation, token) = self.mint().await;
+        let response = self
+            .http
+            .post(format!("{}/conversations", self.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["conversationId"], conversation.as_str());
+        (conversation, token, body)
+    }
+
+    async fn post(&self, conversation: &str, token: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/conversations/{conversation}/activities", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn poll(&self, conversation: &str, token: &str, watermark: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!(
+                "{}/conversations/{conversation}/activities?watermark={watermark}",
+                self.base
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// Polls until `count` activities are stored.
+    async fn history(&self, conversation: &str, token: &str, count: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let (status, body) = self.poll(conversation, token, "").await;
+            assert_eq!(status, 200);
+            let activities = body["activities"].as_array().unwrap().clone();
+            if activities.len() >= count {
+                return activities;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {count} activities arrived");
+    }
+}
+
+fn texts(activities: &[Value]) -> Vec<String> {
+    activities.iter().map(|a| a["text"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn echo_keeps_client_id_overwrites_from_and_numbers_the_history() {
+    let server = serve().await;
+    let (conversation, token, started) = server.start().await;
+    let stream_url = started["streamUrl"].as_str().unwrap();
+    assert!(stream_url.starts_with("ws://127.0.0.1:"), "{stream_url}");
+    assert!(stream_url.contains(&format!("/conversations/{conversation}/stream?")));
+
+    let response = server
+        .post(
+            &conversation,
+            &token,
+            r#"{"type":"message","text":"hi","from":{"id":"mallory","role":"bot"},
+               "channelData":{"clientActivityID":"client-1"}}"#,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let posted: Value = response.json().await.unwrap();
+    let echo_id = posted["id"].as_str().unwrap().to_owned();
+
+    let history = server.history(&conversation, &token, 3).await;
+    assert_eq!(texts(&history), ["Hello!", "hi", "You said: hi"]);
+    let echo = &history[1];
+    assert_eq!(echo["id"], echo_id.as_str());
+    assert_eq!(echo["channelData"]["clientActivityID"], "client-1");
+    assert_eq!(echo["from"]["role"], "user");
+    assert_ne!(echo["from"]["id"], "mallory");
+    assert_eq!(history[2]["from"]["role"], "bot");
+    assert_eq!(
+        history[2]["suggestedActions"]["actions"][0],
+        json!({"type":"imBack","title":"Again","value":"Again"})
+    );
+    // Typing is streamed only: nothing but the three messages is stored.
+    assert!(history.iter().all(|a| a["type"] == "message"));
+    let stamps: Vec<&str> = history.iter().map(|a| a["timestamp"].as_str().unwrap()).collect();
+    assert!(stamps.windows(2).all(|pair| pair[0] < pair[1]), "{stamps:?}");
+    assert!(stamps[0].ends_with('Z') && stamps[0].len() == "2026-01-01T00:00:00.000Z".len());
+
+    let (_, after_two) = server.poll(&conversation, &token, "2").await;
+    assert_eq!(texts(after_two["activities"].as_array().unwrap()), ["You said: hi"]);
+    assert_eq!(after_two["watermark"], "3");
+    let (_, garbage) = server.poll(&conversation, &token, "x!").await;
+    assert_eq!(garbage["activities"].as_array().unwrap().len(), 3);
+    let (_, past_end) = server.poll(&conversation, &token, "3").await;
+    assert_eq!(past_end, json!({"activities": [], "watermark": "3"}));
+    server.task.abort();
+}
+
+async fn next_frame(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a frame within 5 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            if !text.is_empty() {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn stream_replays_after_the_watermark_then_pushes_live_and_keeps_alive() {
+    let server = serve().await;
+    let (conversation, token, started) = server.start().await;
+    server.post(&conversation, &token, r#"{"type":"message","text":"one"}"#).await;
+    server.history(&conversation, &token, 3).await;
+
+    // Reconnect as if the socket dropped after activity 1: the server replays 2 and 3.
+    let url = started["streamUrl"].as_str().unwrap().replace("watermark=0", "watermark=1");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let replay = next_frame(&mut socket).await;
+    assert_eq!(texts(replay["activities"].as_array().unwrap()), ["one", "You said: one"]);
+    assert_eq!(replay["watermark"], "3");
+
+    server.post(&conversation, &token, r#"{"type":"message","text":"two"}"#).await;
+    let echo = next_frame(&mut socket).await;
+    assert_eq!(echo["activities"][0]["text"], "two");
+    assert_eq!(echo["watermark"], "4");
+    let typing = next_frame(&mut socket).await;
+    assert_eq!(typing["activities"][0]["type"], "typing");
+    assert!(typing.get("watermark").is_none());
+    let reply = next_frame(&mut socket).await;
+    assert_eq!(reply["activities"][0]["text"], "You said: two");
+    assert_eq!(reply["watermark"], "5");
+
+    // The server's keep-alive is an empty text frame; the client's empty frames are accepted.
+    socket.send(Message::Text(String::new().into())).await.unwrap();
+    let keep_alive = tokio::time::timeout(Duration::from_secs(3), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(keep_alive, Message::Text(String::new().into()));
+
+    // Resume hands out a stream URL carrying the watermark.
+    let resumed: Value = server
+        .http
+        .get(format!("{}/conversations/{conversation}?watermark=4", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = resumed["streamUrl"].as_str().unwrap();
+    assert!(url.contains("watermark=4"), "{url}");
+    let (mut again, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let missed = next_frame(&mut again).await;
+    assert_eq!(texts(missed["activities"].as_array().unwrap()), ["You said: two"]);
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn a_restart_on_sqlite_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("widget.db").display());
+    let store = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    let server = serve_with(store, site(false, 100)).await;
+    let (conversation, token, _) = server.start().await;
+    server.post(&conversation, &token, r#"{"type":"message","text":"remember me"}"#).await;
+    server.history(&conversation, &token, 3).await;
+    server.task.abort();
+    drop(server);
+
+    let store = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    let restarted = serve_with(store, site(false, 100)).await;
+    let history = restarted.history(&conversation, &token, 3).await;
+    assert_eq!(texts(&history), ["Hello!", "remember me", "You said: remember me"]);
+    restarted.post(&conversation, &token, r#"{"type":"message","text":"still here"}"#).await;
+    let history = restarted.history(&conversation, &token, 5).await;
+    assert_eq!(history[3]["id"], format!("{conversation}|0000004"));
+    assert!(history[3]["timestamp"].as_str() > history[2]["timestamp"].as_str());
+    restarted.task.abort();
+}
+
+fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_right_status_and_store_nothing() {
+    let server = serve().await;
+    let (conversation, token, _) = server.start().await;
+    server.history(&conversation, &token, 1).await;
+
+    // Malformed activities → 400, nothing stored.
+    for body in ["not json", r#"{"text":"no type"}"#, r#"{"type":"message","text":7}"#, "[]"] {
+        let response = server.post(&conversation, &token, body).await;
+        let status = response.status().as_u16();
+        assert_error(status, &response.json().await.unwrap(), 400, "BadActivity");
+    }
+    assert_eq!(server.history(&conversation, &token, 1).await.len(), 1);
+
+    // Invalid token → 401; missing → 401; expired → 403.
+    let (status, body) = server.poll(&conversation, "bt1.forged.sig", "0").await;
+    assert_error(status, &body, 401, "TokenInvalid");
+    let response = server
+        .http
+        .get(format!("{}/conversations/{conversation}/activities", server.base))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 401, "MissingToken");
+    let expired = token::sign(
+        KEY,
+        &Claims {
+            conversation: conversation.clone(),
+            user_id: "dl_x".into(),
+            user_name: None,
+            site: "shop".into(),
+            expires_at: chrono::Utc::now().timestamp() - 1,
+            nonce: token::random_id(),
+        },
+    );
+    let response = server.post(&conversation, &expired, r#"{"type":"message","text":"x"}"#).await;
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 403, "TokenExpired");
+
+    // Bad site secret → 401.
+    let response = server
+        .http
+        .post(format!("{}/tokens/generate", server.base))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 401, "BadSecret");
+
+    // A token minted but never started, and a token for another conversation.
+    let (unstarted, unstarted_token) = server.mint().await;
+    let (status, body) = server.poll(&unstarted, &unstarted_token, "0").await;
+    assert_error(status, &body, 404, "ConversationNotFound");
+    let (status, body) = server.poll(&conversation, &unstarted_token, "0").await;
+    assert_error(status, &body, 403, "WrongConversation");
+    let response = server
+        .http
+        .get(format!("{}/conversations/{unstarted}", server.base))
+        .bearer_auth(&unstarted_token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 404, "ConversationNotFound");
+
+    // Wrong origin → 403 (plain request and preflight alike).
+    let response = server
+        .http
+        .post(format!("{}/conversations/{conversation}/activities", server.base))
+        .bearer_auth(&token)
+        .header("origin", "http://evil.example")
+        .body(r#"{"type":"message","text":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 403, "OriginNotAllowed");
+
+    // Ended conversations cannot be resumed.
+    server.widget.end(&conversation).await.unwrap();
+    let response = server
+        .http
+        .get(format!("{}/conversations/{conversation}?watermark=1", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    // Nothing of the refused posts was stored.
+    let stored = server.widget.store().activities_after(&conversation, 0, 100).await.unwrap();
+    assert_eq!(texts(&stored.into_iter().map(|s| s.activity).collect::<Vec<_>>()), ["Hello!"]);
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_listed_origins_only() {
+    let server = serve().await;
+    let preflight = |origin: &'static str| {
+        server
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}/conversations", server.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .send()
+    };
+    let allowed = preflight(ORIGIN).await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    let headers = allowed.headers();
+    assert_eq!(headers["access-control-allow-origin"], ORIGIN);
+    assert_eq!(
+        headers["access-control-allow-headers"],
+        "authorization, content-type, x-ms-bot-agent, x-requested-with"
+    );
+    assert_eq!(headers["access-control-allow-methods"], "GET, POST, OPTIONS");
+    let refused = preflight("http://evil.example").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+
+    // A real cross-origin call carries the allow header.
+    let (conversation, token, _) = server.start().await;
+    let response = server
+        .http
+        .get(format!("{}/conversations/{conversation}/activities", server.base))
+        .bearer_auth(&token)
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn anonymous_start_needs_a_listed_origin_and_is_rate_limited() {
+    let server =
+        serve_with(Arc::new(botrun::widget::MemoryWidgetStore::default()), site(true, 2)).await;
+    let start = |origin: Option<&'static str>| {
+        let mut request = server.http.post(format!("{}/conversations", server.base)).body("{}");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let no_origin = start(None).await.unwrap();
+    assert_eq!(no_origin.status(), 401);
+    let first = start(Some(ORIGIN)).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let body: Value = first.json().await.unwrap();
+    assert!(body["token"].as_str().unwrap().starts_with("bt1."));
+    assert_eq!(start(Some(ORIGIN)).await.unwrap().status(), 201);
+    let limited = start(Some(ORIGIN)).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(start(Some("http://evil.example")).await.unwrap().status(), 403);
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn refresh_gives_a_new_token_for_the_same_conversation() {
+    let server = serve().await;
+    let (conversation, token, _) = server.start().await;
+    let refreshed: Value = server
+        .http
+        .post(format!("{}/tokens/refresh", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refreshed["conversationId"], conversation.as_str());
+    let new_token = refreshed["token"].as_str().unwrap();
+    assert_ne!(new_token, token);
+    let (status, _) = server.poll(&conversation, new_token, "0").await;
+    assert_eq!(status, 200);
+    server.task.abort();
+}

@@ -1,0 +1,399 @@
+//! `WidgetService`: the Direct Line state machine behind the routes — minting tokens, starting and
+//! resuming conversations, storing echoes and pushes, fanning them out to open streams, and
+//! handing customer activities to the host one conversation at a time, in order.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use super::activity::{CustomerActivity, OutgoingActivity};
+use super::config::{Site, WidgetConfig};
+use super::error::WidgetError;
+use super::store::{ConversationRecord, StoredActivity, WidgetStore};
+use super::token::{self, Claims, TokenProblem};
+
+/// The customer of a conversation, as bound to its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WidgetUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub site: String,
+}
+
+/// What the server plugs into the widget: it is told about new conversations and customer
+/// activities, and answers later through [`WidgetService::push`].
+pub trait WidgetHost: Send + Sync + 'static {
+    /// A conversation was started by a page (called once per conversation).
+    fn conversation_started<'a>(
+        &'a self,
+        widget: &'a WidgetService,
+        conversation: &'a str,
+        user: &'a WidgetUser,
+    ) -> BoxFuture<'a, ()>;
+
+    /// The customer posted an activity; its echo is already stored. Calls for one conversation
+    /// arrive one after another, in posting order.
+    fn customer_activity<'a>(
+        &'a self,
+        widget: &'a WidgetService,
+        conversation: &'a str,
+        activity: CustomerActivity,
+    ) -> BoxFuture<'a, ()>;
+}
+
+/// An activity on its way to open streams; `seq` is `None` for typing, which is never stored.
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    pub seq: Option<u64>,
+    pub activity: Value,
+}
+
+/// What a start or resume answers.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub conversation: String,
+    pub token: String,
+    pub expires_in: u64,
+    pub watermark: u64,
+}
+
+/// The widget's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct WidgetService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: WidgetConfig,
+    store: Arc<dyn WidgetStore>,
+    host: Arc<dyn WidgetHost>,
+    streams: Mutex<HashMap<String, broadcast::Sender<Arc<Pushed>>>>,
+    host_queues: Mutex<HashMap<String, mpsc::UnboundedSender<CustomerActivity>>>,
+    new_conversations: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+/// How many activities one poll or replay batch carries at most.
+pub const BATCH: u32 = 500;
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl WidgetService {
+    pub fn new(
+        config: WidgetConfig,
+        store: Arc<dyn WidgetStore>,
+        host: Arc<dyn WidgetHost>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                host,
+                streams: Mutex::default(),
+                host_queues: Mutex::default(),
+                new_conversations: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &WidgetConfig {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn WidgetStore> {
+        &self.inner.store
+    }
+
+    fn lifetime_secs(&self) -> u64 {
+        self.inner.config.token_lifetime.as_secs().max(1)
+    }
+
+    fn issue(&self, conversation: &str, user: &WidgetUser) -> String {
+        let claims = Claims {
+            conversation: conversation.to_owned(),
+            user_id: user.id.clone(),
+            user_name: user.name.clone(),
+            site: user.site.clone(),
+            expires_at: now_ms() / 1000 + i64::try_from(self.lifetime_secs()).unwrap_or(3600),
+            nonce: token::random_id(),
+        };
+        token::sign(&self.inner.config.token_key, &claims)
+    }
+
+    /// Checks a token; expired → 403, anything else wrong → 401.
+    pub fn verify(&self, token: &str) -> Result<Claims, WidgetError> {
+        token::verify(&self.inner.config.token_key, token, now_ms() / 1000).map_err(|problem| {
+            match problem {
+                TokenProblem::Expired => WidgetError::TokenExpired,
+                TokenProblem::Invalid => WidgetError::TokenInvalid,
+            }
+        })
+    }
+
+    /// Counts one new conversation against the site's per-minute budget.
+    fn admit_new_conversation(&self, site: &Site) -> Result<(), WidgetError> {
+        let minute = now_ms() / 60_000;
+        let mut counts = self
+            .inner
+            .new_conversations
+            .lock()
+            .map_err(|_| WidgetError::Internal("rate limiter lock poisoned".into()))?;
+        let entry = counts.entry(site.id.clone()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= site.new_conversations_per_minute {
+            return Err(WidgetError::RateLimited);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Mints a token for a new conversation of `site` (the site's backend calls this).
+    pub fn mint(
+        &self,
+        site: &Site,
+        user_id: Option<String>,
+        user_name: Option<String>,
+    ) -> Result<Session, WidgetError> {
+        self.admit_new_conversation(site)?;
+        let conversation = token::random_id();
+        let user = WidgetUser {
+            id: user_id.unwrap_or_else(|| format!("dl_{}", token::random_id())),
+            name: user_name,
+            site: site.id.clone(),
+        };
+        Ok(Session {
+            token: self.issue(&conversation, &user),
+            conversation,
+            expires_in: self.lifetime_secs(),
+            watermark: 0,
+        })
+    }
+
+    /// Starts the token's conversation (idempotent: a second start answers the same session).
+    pub async fn start(&self, claims: &Claims, token: &str) -> Result<Session, WidgetError> {
+        let existing = self.inner.store.conversation(&claims.conversation).await?;
+        if let Some(record) = existing {
+            if record.ended {
+                return Err(WidgetError::ConversationNotFound);
+            }
+            return Ok(Session {
+                conversation: record.id,
+                token: token.to_owned(),
+                expires_in: self.lifetime_secs(),
+                watermark: record.last_seq,
+            });
+        }
+        let record = ConversationRecord {
+            id: claims.conversation.clone(),
+            site: claims.site.clone(),
+            user_id: claims.user_id.clone(),
+            user_name: claims.user_name.clone(),
+            created_ms: now_ms(),
+            last_seq: 0,
+            last_ts_ms: 0,
+            ended: false,
+        };
+        self.inner.store.create_conversation(&record).await?;
+        let user = WidgetUser {
+            id: record.user_id.clone(),
+            name: record.user_name.clone(),
+            site: record.site.clone(),
+        };
+        let widget = self.clone();
+        let conversation = record.id.clone();
+        tokio::spawn(async move {
+            let host = Arc::clone(&widget.inner.host);
+            host.conversation_started(&widget, &conversation, &user).await;
+        });
+        Ok(Session {
+            conversation: record.id,
+            token: token.to_owned(),
+            expires_in: self.lifetime_secs(),
+            watermark: 0,
+        })
+    }
+
+    /// The live (not ended) conversation the token is bound to, checking the path id matches.
+    pub async fn live_conversation(
+        &self,
+        claims: &Claims,
+        path_id: &str,
+    ) -> Result<ConversationRecord, WidgetError> {
+        if claims.conversation != path_id {
+            return Err(WidgetError::WrongConversation);
+        }
+        match self.inner.store.conversation(path_id).await? {
+            Some(record) if !record.ended => Ok(record),
+            _ => Err(WidgetError::ConversationNotFound),
+        }
+    }
+
+    /// A fresh token for the same conversation and user.
+    pub fn refresh(&self, claims: &Claims) -> Session {
+        let user = WidgetUser {
+            id: claims.user_id.clone(),
+            name: claims.user_name.clone(),
+            site: claims.site.clone(),
+        };
+        Session {
+            token: self.issue(&claims.conversation, &user),
+            conversation: claims.conversation.clone(),
+            expires_in: self.lifetime_secs(),
+            watermark: 0,
+        }
+    }
+
+    /// Stores the customer's activity as its echo (server id, `from` from the token, the
+    /// client's `clientActivityID` kept), streams it, and queues it for the host.
+    pub async fn post_customer(
+        &self,
+        claims: &Claims,
+        mut activity: Map<String, Value>,
+    ) -> Result<String, WidgetError> {
+        let mut from = Map::new();
+        from.insert("id".into(), Value::String(claims.user_id.clone()));
+        if let Some(name) = &claims.user_name {
+            from.insert("name".into(), Value::String(name.clone()));
+        }
+        from.insert("role".into(), Value::String("user".into()));
+        activity.insert("from".into(), Value::Object(from));
+        activity.remove("id");
+        activity.insert("channelId".into(), Value::String("directline".into()));
+        let kind = activity.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
+        if kind == "typing" {
+            activity.insert("id".into(), Value::String(token::random_id()));
+            self.broadcast(
+                &claims.conversation,
+                Pushed { seq: None, activity: Value::Object(activity) },
+            );
+            return Ok(token::random_id());
+        }
+        let stored = self
+            .inner
+            .store
+            .append(&claims.conversation, Value::Object(activity), now_ms())
+            .await?;
+        let id = stored.activity["id"].as_str().unwrap_or_default().to_owned();
+        let customer = CustomerActivity {
+            id: id.clone(),
+            kind,
+            text: stored.activity["text"].as_str().map(str::to_owned),
+            name: stored.activity["name"].as_str().map(str::to_owned),
+            value: stored.activity.get("value").cloned(),
+            user_id: claims.user_id.clone(),
+            raw: stored.activity.clone(),
+        };
+        self.broadcast(
+            &claims.conversation,
+            Pushed { seq: Some(stored.seq), activity: stored.activity },
+        );
+        self.queue_for_host(&claims.conversation, customer)?;
+        Ok(id)
+    }
+
+    /// Pushes a bot or agent activity to the page: stored (unless typing), then streamed.
+    pub async fn push(
+        &self,
+        conversation: &str,
+        activity: OutgoingActivity,
+    ) -> Result<Option<StoredActivity>, WidgetError> {
+        let mut json = activity.to_json();
+        json["channelId"] = Value::String("directline".into());
+        if !activity.is_stored() {
+            json["id"] = Value::String(token::random_id());
+            json["conversation"] = serde_json::json!({ "id": conversation });
+            self.broadcast(conversation, Pushed { seq: None, activity: json });
+            return Ok(None);
+        }
+        let stored = self.inner.store.append(conversation, json, now_ms()).await?;
+        self.broadcast(
+            conversation,
+            Pushed { seq: Some(stored.seq), activity: stored.activity.clone() },
+        );
+        Ok(Some(stored))
+    }
+
+    /// Ends a conversation for good: it can no longer be resumed.
+    pub async fn end(&self, conversation: &str) -> Result<(), WidgetError> {
+        self.inner.store.end_conversation(conversation).await?;
+        Ok(())
+    }
+
+    /// Subscribes to a conversation's pushes (subscribe before reading the replay).
+    pub fn subscribe(&self, conversation: &str) -> broadcast::Receiver<Arc<Pushed>> {
+        let mut streams = match self.inner.streams.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        streams
+            .entry(conversation.to_owned())
+            .or_insert_with(|| broadcast::channel(256).0)
+            .subscribe()
+    }
+
+    fn broadcast(&self, conversation: &str, pushed: Pushed) {
+        let mut streams = match self.inner.streams.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(sender) = streams.get(conversation) {
+            if sender.send(Arc::new(pushed)).is_err() {
+                // Nobody listens any more; forget the channel so the map does not grow.
+                streams.remove(conversation);
+            }
+        }
+    }
+
+    fn queue_for_host(
+        &self,
+        conversation: &str,
+        activity: CustomerActivity,
+    ) -> Result<(), WidgetError> {
+        let mut queues = self
+            .inner
+            .host_queues
+            .lock()
+            .map_err(|_| WidgetError::Internal("host queue lock poisoned".into()))?;
+        let activity = match queues.get(conversation) {
+            Some(queue) => match queue.send(activity) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(activity)) => activity,
+            },
+            None => activity,
+        };
+        let (sender, receiver) = mpsc::unbounded_channel();
+        // Cannot fail: the receiver is alive right here.
+        let _ = sender.send(activity);
+        queues.insert(conversation.to_owned(), sender);
+        tokio::spawn(self.clone().feed_host(conversation.to_owned(), receiver));
+        Ok(())
+    }
+
+    /// One worker per busy conversation hands activities to the host in order, and retires
+    /// after a quiet spell (draining anything that raced with its retirement).
+    async fn feed_host(
+        self,
+        conversation: String,
+        mut receiver: mpsc::UnboundedReceiver<CustomerActivity>,
+    ) {
+        let host = Arc::clone(&self.inner.host);
+        while let Ok(Some(activity)) =
+            tokio::time::timeout(Duration::from_secs(30), receiver.recv()).await
+        {
+            host.customer_activity(&self, &conversation, activity).await;
+        }
+        if let Ok(mut queues) = self.inner.host_queues.lock() {
+            queues.remove(&conversation);
+        }
+        while let Ok(activity) = receiver.try_recv() {
+            host.customer_activity(&self, &conversation, activity).await;
+        }
+    }
+}

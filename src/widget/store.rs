@@ -1,0 +1,181 @@
+//! Widget persistence: the `WidgetStore` trait (conversations and their numbered activities) and
+//! an in-memory implementation for unit tests. The SQLite implementation is in `sqlite.rs`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat};
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+/// A widget conversation as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationRecord {
+    pub id: String,
+    pub site: String,
+    pub user_id: String,
+    pub user_name: Option<String>,
+    pub created_ms: i64,
+    /// Sequence number of the newest stored activity (0 when none): the watermark.
+    pub last_seq: u64,
+    /// Timestamp of the newest stored activity, Unix milliseconds.
+    pub last_ts_ms: i64,
+    /// Ended conversations cannot be resumed.
+    pub ended: bool,
+}
+
+/// One stored activity with its per-conversation sequence number (1, 2, 3…).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredActivity {
+    pub seq: u64,
+    pub activity: Value,
+}
+
+/// A store failure; the message is for logs, never for the page.
+#[derive(Debug, thiserror::Error)]
+#[error("widget store: {0}")]
+pub struct StoreError(pub String);
+
+/// Where widget conversations live, so a restart loses nothing and a reconnecting page replays.
+pub trait WidgetStore: Send + Sync + 'static {
+    /// Records a new conversation; doing it twice for the same id changes nothing.
+    fn create_conversation<'a>(
+        &'a self,
+        record: &'a ConversationRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The conversation with this id.
+    fn conversation<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>>;
+
+    /// Appends an activity: gives it the next sequence number, the id `{conversation}|{seq}` and
+    /// the timestamp `max(now, last + 1 ms)`, all in one atomic step.
+    fn append<'a>(
+        &'a self,
+        conversation: &'a str,
+        activity: Value,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<StoredActivity, StoreError>>;
+
+    /// Up to `limit` activities with a sequence number above `after`, oldest first.
+    fn activities_after<'a>(
+        &'a self,
+        conversation: &'a str,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, StoreError>>;
+
+    /// Marks the conversation ended.
+    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Fills in the fields the store owns.
+pub(crate) fn stamp(activity: &mut Value, conversation: &str, seq: u64, ts_ms: i64) {
+    let timestamp = DateTime::from_timestamp_millis(ts_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    if let Value::Object(fields) = activity {
+        fields.insert("id".into(), Value::String(activity_id(conversation, seq)));
+        fields.insert("timestamp".into(), Value::String(timestamp));
+        fields.insert("conversation".into(), serde_json::json!({ "id": conversation }));
+    }
+}
+
+/// The server id of an activity.
+pub fn activity_id(conversation: &str, seq: u64) -> String {
+    format!("{conversation}|{seq:07}")
+}
+
+/// Keeps everything in memory; for unit tests and throwaway runs only.
+#[derive(Default)]
+pub struct MemoryWidgetStore {
+    conversations: Mutex<HashMap<String, (ConversationRecord, Vec<StoredActivity>)>>,
+}
+
+impl MemoryWidgetStore {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<String, (ConversationRecord, Vec<StoredActivity>)>) -> T,
+    ) -> Result<T, StoreError> {
+        let mut guard = self
+            .conversations
+            .lock()
+            .map_err(|_| StoreError("memory store lock poisoned".into()))?;
+        Ok(f(&mut guard))
+    }
+}
+
+impl WidgetStore for MemoryWidgetStore {
+    fn create_conversation<'a>(
+        &'a self,
+        record: &'a ConversationRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|all| {
+                all.entry(record.id.clone()).or_insert_with(|| (record.clone(), Vec::new()));
+            })
+        })
+    }
+
+    fn conversation<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+        Box::pin(async move { self.with(|all| all.get(id).map(|(record, _)| record.clone())) })
+    }
+
+    fn append<'a>(
+        &'a self,
+        conversation: &'a str,
+        mut activity: Value,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<StoredActivity, StoreError>> {
+        Box::pin(async move {
+            self.with(|all| {
+                let (record, activities) = all
+                    .get_mut(conversation)
+                    .ok_or_else(|| StoreError(format!("no conversation `{conversation}`")))?;
+                record.last_seq += 1;
+                record.last_ts_ms = now_ms.max(record.last_ts_ms + 1);
+                stamp(&mut activity, conversation, record.last_seq, record.last_ts_ms);
+                let stored = StoredActivity { seq: record.last_seq, activity };
+                activities.push(stored.clone());
+                Ok(stored)
+            })?
+        })
+    }
+
+    fn activities_after<'a>(
+        &'a self,
+        conversation: &'a str,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, StoreError>> {
+        Box::pin(async move {
+            self.with(|all| {
+                all.get(conversation)
+                    .map(|(_, activities)| {
+                        activities
+                            .iter()
+                            .filter(|stored| stored.seq > after)
+                            .take(limit as usize)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+        })
+    }
+
+    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.with(|all| {
+                if let Some((record, _)) = all.get_mut(id) {
+                    record.ended = true;
+                }
+            })
+        })
+    }
+}
