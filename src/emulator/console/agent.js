@@ -159,5 +159,8 @@ $("reply-text").addEventListener("keydown", (event) => {
   }
 });
 
+// `/console#123` opens conversation 123 directly (handy for links and browser tests).
+const fromHash = Number.parseInt(location.hash.slice(1), 10);
+if (Number.isInteger(fromHash)) state.selected = fromHash;
 refresh();
 setInterval(refresh, 1000);
