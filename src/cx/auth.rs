@@ -1,4 +1,4 @@
-//! OAuth client-credentials [S]: the credentials, the access token, and the cache that renews it
+//! OAuth client-credentials \[S\]: the credentials, the access token, and the cache that renews it
 //! shortly before it expires. Secrets and tokens never appear in `Debug` output or logs.
 
 use std::fmt;
@@ -61,7 +61,7 @@ pub struct AccessToken {
     pub(crate) obtained_at: Instant,
 }
 
-/// Lifetime assumed when the token endpoint gives none [G].
+/// Lifetime assumed when the token endpoint gives none \[G\].
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3_600);
 
 impl AccessToken {
@@ -107,7 +107,7 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// The token endpoint's answer [S: `access_token`, `scope`, `token_type`, `expires_in`].
+/// The token endpoint's answer \[S: `access_token`, `scope`, `token_type`, `expires_in`\].
 #[derive(serde::Deserialize)]
 pub(crate) struct TokenResponse {
     pub access_token: String,

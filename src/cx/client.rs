@@ -109,7 +109,7 @@ impl CxClient {
         self.token_replacing(None).await
     }
 
-    /// `GET inboxes/` [S].
+    /// `GET inboxes/` \[S\].
     pub async fn list_inboxes(&self) -> Result<Vec<Inbox>, CxError> {
         const CALL: &str = "list_inboxes";
         let path = self.inner.config.paths.inboxes.clone();
@@ -117,7 +117,7 @@ impl CxClient {
         read_inboxes(&parse_json(CALL, &body)?).map_err(|reason| decode_error(CALL, reason, &body))
     }
 
-    /// `POST webhooks/` [S]: subscribe `url` to `events` (the [S] pair when empty).
+    /// `POST webhooks/` \[S\]: subscribe `url` to `events` (the \[S\] pair when empty).
     pub async fn create_webhook(&self, url: &str, events: &[&str]) -> Result<Webhook, CxError> {
         const CALL: &str = "create_webhook";
         let events: Vec<String> = if events.is_empty() {
@@ -135,7 +135,7 @@ impl CxClient {
             .map_err(|reason| decode_error(CALL, reason, &body))
     }
 
-    /// `POST contacts/` [S]: create the customer's contact in `inbox_id`.
+    /// `POST contacts/` \[S\]: create the customer's contact in `inbox_id`.
     pub async fn create_contact(
         &self,
         inbox_id: InboxId,
@@ -159,7 +159,7 @@ impl CxClient {
         read_contact(&parse_json(CALL, &body)?).map_err(|reason| decode_error(CALL, reason, &body))
     }
 
-    /// `POST conversations/` [G: path not published]: open a conversation for a contact.
+    /// `POST conversations/` \[G: path not published\]: open a conversation for a contact.
     pub async fn create_conversation(
         &self,
         inbox_id: InboxId,
@@ -181,7 +181,7 @@ impl CxClient {
             .map_err(|reason| decode_error(CALL, reason, &body))
     }
 
-    /// `POST messages/` [S]: add a message (bot text, mirrored customer text, private note,
+    /// `POST messages/` \[S\]: add a message (bot text, mirrored customer text, private note,
     /// buttons) to a conversation.
     pub async fn send_message(
         &self,
@@ -198,7 +198,7 @@ impl CxClient {
         Ok(read_message(&parse_json_or_null(CALL, &body)?))
     }
 
-    /// `POST conversations/deliver-to-agent/` [S]: hand the conversation to humans.
+    /// `POST conversations/deliver-to-agent/` \[S\]: hand the conversation to humans.
     pub async fn deliver_to_agent(&self, conversation_id: ConversationId) -> Result<(), CxError> {
         let config = &self.inner.config;
         let request = self.body(&config.extra_body.deliver_to_agent, |body| {
@@ -214,7 +214,7 @@ impl CxClient {
         .map(drop)
     }
 
-    /// `POST conversations/finish/` [G: path not published]: resolve the conversation.
+    /// `POST conversations/finish/` \[G: path not published\]: resolve the conversation.
     pub async fn finish(&self, conversation_id: ConversationId) -> Result<(), CxError> {
         let config = &self.inner.config;
         let request = self.body(&config.extra_body.finish, |body| {
@@ -223,7 +223,7 @@ impl CxClient {
         self.api_call("finish", Method::POST, &config.paths.finish, Some(request)).await.map(drop)
     }
 
-    /// `POST agents-bot/` [S]: register an agent bot whose events go to `outgoing_url` (Flow B).
+    /// `POST agents-bot/` \[S\]: register an agent bot whose events go to `outgoing_url` (Flow B).
     pub async fn create_agent_bot(
         &self,
         name: &str,
@@ -243,7 +243,7 @@ impl CxClient {
             .map_err(|reason| decode_error(CALL, reason, &body))
     }
 
-    /// `POST agents-bot/assign/` [S]: make an agent bot answer an inbox (Flow B).
+    /// `POST agents-bot/assign/` \[S\]: make an agent bot answer an inbox (Flow B).
     pub async fn assign_agent_bot(
         &self,
         inbox_id: InboxId,
@@ -264,7 +264,7 @@ impl CxClient {
         .map(drop)
     }
 
-    /// A JSON body: `tenant_domain` [S], the call's fields, then the operator's extra fields
+    /// A JSON body: `tenant_domain` \[S\], the call's fields, then the operator's extra fields
     /// (which win, so a deployment can correct a field without a rebuild).
     fn body(
         &self,
@@ -336,7 +336,7 @@ impl CxClient {
         Ok(token)
     }
 
-    /// `POST <auth_url>` with client-credentials [S].
+    /// `POST <auth_url>` with client-credentials \[S\].
     async fn fetch_token(&self) -> Result<AccessToken, CxError> {
         const CALL: &str = "token";
         let inner = &self.inner;

@@ -5,30 +5,30 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The path prefix of every Digital Interactions call [S].
+/// The path prefix of every Digital Interactions call \[S\].
 pub const API_PREFIX: &str = "api/v1/digital-interactions/";
 
 /// Connection, credentials and behaviour of the CX client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CxConfig {
-    /// API base: what precedes `api/v1/digital-interactions/` [S: `https://cpaas.sangoma.com/cx/`].
+    /// API base: what precedes `api/v1/digital-interactions/` \[S: `https://cpaas.sangoma.com/cx/`\].
     pub base_url: String,
-    /// OAuth token endpoint [S: `https://auth.sangoma.com/oauth/token`].
+    /// OAuth token endpoint \[S: `https://auth.sangoma.com/oauth/token`\].
     pub auth_url: String,
-    /// Tenant named in every JSON body (`acme.cx.sangoma.com`) [S]. Required: no default tenant.
+    /// Tenant named in every JSON body (`acme.cx.sangoma.com`) \[S\]. Required: no default tenant.
     pub tenant_domain: String,
-    /// Name of the environment variable holding the OAuth client id [G].
+    /// Name of the environment variable holding the OAuth client id \[G\].
     pub client_id_env: String,
-    /// Name of the environment variable holding the OAuth client secret [G].
+    /// Name of the environment variable holding the OAuth client secret \[G\].
     pub client_secret_env: String,
-    /// OAuth scope [S: `cx.digital-interactions`].
+    /// OAuth scope \[S: `cx.digital-interactions`\].
     pub scope: String,
     /// One path per call, relative to `base_url`.
     pub paths: CxPaths,
     /// Per call, a JSON object merged into the request body (its keys win).
     pub extra_body: CxExtraBody,
-    /// Deadline of one HTTP attempt, connect to last byte, in milliseconds [G].
+    /// Deadline of one HTTP attempt, connect to last byte, in milliseconds \[G\].
     pub timeout_ms: u64,
     /// Client-side limit on requests per second, shared by clones; 0 disables it [G, from the
     /// Chatwoot default of 3,000 per minute].
@@ -72,23 +72,23 @@ impl CxConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CxPaths {
-    /// `POST` — subscribe a webhook [S].
+    /// `POST` — subscribe a webhook \[S\].
     pub webhooks: String,
-    /// `GET` — list inboxes [S].
+    /// `GET` — list inboxes \[S\].
     pub inboxes: String,
-    /// `POST` — create a contact [S].
+    /// `POST` — create a contact \[S\].
     pub contacts: String,
-    /// `POST` — create a conversation [G: not published].
+    /// `POST` — create a conversation \[G: not published\].
     pub conversations: String,
-    /// `POST` — create a message [S].
+    /// `POST` — create a message \[S\].
     pub messages: String,
-    /// `POST` — hand a conversation to humans [S].
+    /// `POST` — hand a conversation to humans \[S\].
     pub deliver_to_agent: String,
-    /// `POST` — resolve a conversation [G: not published].
+    /// `POST` — resolve a conversation \[G: not published\].
     pub finish: String,
-    /// `POST` — create an agent bot [S] (older deployments: `agent-bot/`).
+    /// `POST` — create an agent bot \[S\] (older deployments: `agent-bot/`).
     pub agent_bots: String,
-    /// `POST` — assign an agent bot to an inbox [S] (older deployments: `assign-agent-bot/`).
+    /// `POST` — assign an agent bot to an inbox \[S\] (older deployments: `assign-agent-bot/`).
     pub agent_bot_assign: String,
 }
 
@@ -109,7 +109,7 @@ impl Default for CxPaths {
     }
 }
 
-/// Extra JSON fields per call, for deployments that need fields nobody published [G].
+/// Extra JSON fields per call, for deployments that need fields nobody published \[G\].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CxExtraBody {
@@ -123,7 +123,7 @@ pub struct CxExtraBody {
     pub agent_bot_assign: Map<String, Value>,
 }
 
-/// How transient failures are retried: capped exponential backoff with full jitter [G].
+/// How transient failures are retried: capped exponential backoff with full jitter \[G\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {

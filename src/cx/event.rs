@@ -1,4 +1,4 @@
-//! Webhook events CX posts to botrun [C: Chatwoot's payloads], decoded tolerantly: the event name
+//! Webhook events CX posts to botrun \[C: Chatwoot's payloads\], decoded tolerantly: the event name
 //! is the top-level `event` field, the subject's fields sit beside it, ids may be numbers or
 //! numeric strings, unknown fields and unknown events are accepted. What the service cannot work
 //! without (ids, `message_type`) is required, and a wrong type is a precise error.
@@ -60,7 +60,7 @@ impl CxEvent {
     }
 }
 
-/// `message_type`: a string in message events, an integer (0–3) inside conversation objects [C].
+/// `message_type`: a string in message events, an integer (0–3) inside conversation objects \[C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum MessageType {
     /// From the customer (0).
@@ -97,7 +97,7 @@ impl MessageType {
     }
 }
 
-/// Who a participant is, from its `type` [C].
+/// Who a participant is, from its `type` \[C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum ParticipantKind {
     /// The customer.
@@ -155,7 +155,7 @@ impl MessageEvent {
     }
 }
 
-/// `status` of a conversation [C].
+/// `status` of a conversation \[C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum ConversationStatus {
     /// The bot owns it.
@@ -179,7 +179,7 @@ impl ConversationStatus {
     }
 }
 
-/// The conversation object [C].
+/// The conversation object \[C\].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConversationInfo {
     pub id: ConversationId,

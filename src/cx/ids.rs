@@ -1,5 +1,5 @@
-//! Identifier newtypes for CX objects. CX (like Chatwoot [C]) sends ids as JSON numbers, but some
-//! gateways stringify them, so decoding accepts a number or a numeric string [G]; encoding always
+//! Identifier newtypes for CX objects. CX (like Chatwoot \[C\]) sends ids as JSON numbers, but some
+//! gateways stringify them, so decoding accepts a number or a numeric string \[G\]; encoding always
 //! writes a number.
 
 use std::fmt;

@@ -2,8 +2,8 @@
 //! flows, tolerant decoding, retries with backoff, client-side rate limit) and its wire types,
 //! including webhook event decoding and signature verification for the service.
 //!
-//! Imports nothing else from botrun. Tags in doc comments follow `sangoma-cx.md`: [S] published
-//! by Sangoma, [C] Chatwoot's behaviour (likely, not confirmed), [G] our own decision.
+//! Imports nothing else from botrun. Tags in doc comments follow `sangoma-cx.md`: \[S\] published
+//! by Sangoma, \[C\] Chatwoot's behaviour (likely, not confirmed), \[G\] our own decision.
 
 mod auth;
 mod client;
@@ -19,7 +19,7 @@ mod wire;
 pub use auth::{AccessToken, Credentials};
 pub use client::CxClient;
 pub use config::{CxConfig, CxExtraBody, CxPaths, RetryConfig, API_PREFIX};
-pub use error::{body_excerpt, is_retryable_status, CxError};
+pub use error::{body_excerpt, is_retryable_status, CxError, EXCERPT_CHARS};
 pub use event::{
     decode_event, AttributeChange, ConversationEvent, ConversationInfo, ConversationStatus,
     CxEvent, DecodeError, EmbeddedMessage, MessageEvent, MessageType, Participant, ParticipantKind,

@@ -1,5 +1,5 @@
 //! Client-side token bucket shared by every clone of a `CxClient`, so botrun stays under CX's
-//! per-client request budget [C: 3,000 per minute] instead of discovering it through 429s.
+//! per-client request budget \[C: 3,000 per minute\] instead of discovering it through 429s.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::config::RetryConfig;
 
-/// Longest wait a `Retry-After` may impose; larger values are treated as this [G]. A server that
+/// Longest wait a `Retry-After` may impose; larger values are treated as this \[G\]. A server that
 /// asks for an hour would otherwise stall the outbox behind one message.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 

@@ -1,12 +1,12 @@
-//! Webhook signature verification [C, Chatwoot 4.11+]: `X-Chatwoot-Signature: sha256=<hex>` where
-//! the hex is HMAC-SHA256(secret, "<timestamp>.<raw body>") and `X-Chatwoot-Timestamp` holds Unix
-//! seconds. CX's create calls show no secret, so this only runs when one is configured [G].
+//! Webhook signature verification \[C, Chatwoot 4.11+\]: `X-Chatwoot-Signature: sha256=<hex>` where
+//! the hex is `HMAC-SHA256(secret, "<timestamp>.<raw body>")` and `X-Chatwoot-Timestamp` holds Unix
+//! seconds. CX's create calls show no secret, so this only runs when one is configured \[G\].
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// How far a delivery's timestamp may be from now, either way, before it is refused (replays) [G].
+/// How far a delivery's timestamp may be from now, either way, before it is refused (replays) \[G\].
 pub const SIGNATURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 type HmacSha256 = Hmac<Sha256>;

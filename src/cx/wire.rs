@@ -1,6 +1,6 @@
 //! Request and response shapes of the CX calls, and the tolerant readers for answers whose shape
 //! is not published: a bare object or a `{"payload": …}` wrapper, ids as numbers or numeric
-//! strings, unknown fields ignored [G, following Chatwoot's shapes [C]].
+//! strings, unknown fields ignored (G, following Chatwoot's shapes, C).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -9,16 +9,16 @@ use super::ids::{
     id_from_value, AgentBotId, ContactId, ConversationId, InboxId, MessageId, WebhookId,
 };
 
-/// The events a webhook subscribes to when none are named: the two [S] lists.
+/// The events a webhook subscribes to when none are named: the two \[S\] lists.
 pub const DEFAULT_WEBHOOK_EVENTS: &[&str] = &["conversation_created", "message_created"];
 
-/// An inbox (channel) [S: `GET inboxes/`; fields C].
+/// An inbox (channel) \[S: `GET inboxes/`; fields C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbox {
     pub id: InboxId,
     #[serde(default)]
     pub name: String,
-    /// `Channel::Api`, `Channel::WebWidget`, … [C]; Flow A needs an API inbox.
+    /// `Channel::Api`, `Channel::WebWidget`, … \[C\]; Flow A needs an API inbox.
     #[serde(default)]
     pub channel_type: Option<String>,
 }
@@ -32,23 +32,23 @@ pub struct Webhook {
     pub subscriptions: Vec<String>,
 }
 
-/// A new customer record [S: `POST contacts/`, body partly C].
+/// A new customer record \[S: `POST contacts/`, body partly C\].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewContact {
     pub name: Option<String>,
     pub email: Option<String>,
-    /// E.164 (`+15551234567`) [C].
+    /// E.164 (`+15551234567`) \[C\].
     pub phone: Option<String>,
 }
 
-/// The contact CX created and the contact-inbox `source_id` a conversation needs [C].
+/// The contact CX created and the contact-inbox `source_id` a conversation needs \[C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedContact {
     pub id: ContactId,
     pub source_id: Option<String>,
 }
 
-/// A conversation as a create call reports it [C].
+/// A conversation as a create call reports it \[C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: ConversationId,
@@ -63,7 +63,7 @@ pub struct SentMessage {
     pub id: Option<MessageId>,
 }
 
-/// An agent bot [S: `POST agents-bot/`].
+/// An agent bot \[S: `POST agents-bot/`\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentBot {
     pub id: AgentBotId,
@@ -74,27 +74,27 @@ pub struct AgentBot {
 /// Who a message is from, as `message_type` tells CX.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageDirection {
-    /// Written by the bot (or an agent): `message_type: outgoing` [S].
+    /// Written by the bot (or an agent): `message_type: outgoing` \[S\].
     Outgoing,
-    /// Written by the customer, mirrored from the widget in Flow A: `message_type: incoming` [S].
+    /// Written by the customer, mirrored from the widget in Flow A: `message_type: incoming` \[S\].
     Incoming,
 }
 
-/// One button of an `input_select` message [C].
+/// One button of an `input_select` message \[C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ButtonItem {
     pub title: String,
     pub value: String,
 }
 
-/// A message to create in a conversation [S: `POST messages/`].
+/// A message to create in a conversation \[S: `POST messages/`\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingMessage {
     pub content: String,
     pub direction: MessageDirection,
-    /// An internal note only agents see [C: `private: true`].
+    /// An internal note only agents see \[C: `private: true`\].
     pub private: bool,
-    /// Quick-reply buttons; non-empty makes it `content_type: input_select` [C].
+    /// Quick-reply buttons; non-empty makes it `content_type: input_select` \[C\].
     pub buttons: Vec<ButtonItem>,
 }
 
