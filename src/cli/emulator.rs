@@ -56,29 +56,8 @@ async fn serve(args: &Args) -> miette::Result<Outcome> {
     println!("  tenant_domain: {}", args.tenant_domain);
     println!("  client id:     {}", args.client_id);
     println!("Press Ctrl-C to stop.");
-    shutdown_signal().await;
+    crate::server::run::shutdown_signal().await;
     println!("stopping");
     running.shutdown().await;
     Ok(Outcome::Clean)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }
