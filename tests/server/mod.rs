@@ -5,6 +5,7 @@
 //! other modules use [`harness::RecordingCx`] at the outbox boundary where a test needs exact
 //! control (manual clock, hanging calls for the restart test, permanent failures).
 
+mod crash;
 mod emulator_e2e;
 mod flow_b;
 mod harness;
