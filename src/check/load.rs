@@ -2,7 +2,7 @@
 //! `use "file"` (relative to the file that says it), and groups files into bundles — an entry
 //! file (one with `bot` or `on start`) with everything it uses, merged into one tree.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -104,8 +104,8 @@ impl Workspace {
     /// The bundle rooted at `entry`: it and every file it uses, transitively.
     pub fn bundle(&mut self, entry: FileId) -> Bundle {
         let mut members = vec![entry];
+        let mut edges: Vec<UseEdge> = Vec::new();
         let mut i = 0;
-        let mut reported_cycle = BTreeSet::new();
         while i < members.len() {
             let current = members[i];
             i += 1;
@@ -128,14 +128,8 @@ impl Workspace {
             for (relative, span) in uses {
                 let target = dir.join(&relative);
                 match self.load_file(&target) {
-                    Ok(id) if id == entry && reported_cycle.insert(span.start) => {
-                        self.diagnostics.push(
-                            Diagnostic::error("botrun::use_cycle", format!("`{relative}` is used in a circle"))
-                                .at(span, "this brings back a file that is already being used")
-                                .with_help("move what both files share into a third file and `use` it from both"),
-                        );
-                    }
                     Ok(id) => {
+                        edges.push(UseEdge { from: current, to: id, span, relative });
                         if !members.contains(&id) {
                             members.push(id);
                         }
@@ -151,6 +145,7 @@ impl Workspace {
                 }
             }
         }
+        self.report_use_cycles(entry, &edges);
         let single = match members.as_slice() {
             [only] => self.parsed.get(only.0 as usize).and_then(Clone::clone),
             _ => None,
@@ -170,6 +165,63 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// Reports every `use` that closes a circle (a file reaching itself through its uses, with or
+    /// without the entry in the circle). Depth-first over the use graph from the entry, iterative
+    /// so a long chain of files cannot overflow the stack; a `use` pointing back into the current
+    /// path is the one that closes the circle.
+    fn report_use_cycles(&mut self, entry: FileId, edges: &[UseEdge]) {
+        // Edges are popped from the end, so each list is reversed to visit uses in file order.
+        let outgoing = |file: FileId| edges.iter().filter(move |e| e.from == file);
+        let mut finished: Vec<FileId> = Vec::new();
+        let mut path: Vec<FileId> = vec![entry];
+        let mut stack: Vec<Vec<&UseEdge>> = vec![outgoing(entry).rev().collect()];
+        while let Some(pending) = stack.last_mut() {
+            let Some(edge) = pending.pop() else {
+                stack.pop();
+                if let Some(done) = path.pop() {
+                    finished.push(done);
+                }
+                continue;
+            };
+            if let Some(at) = path.iter().position(|f| *f == edge.to) {
+                let circle: Vec<String> = path[at..]
+                    .iter()
+                    .chain(std::iter::once(&edge.to))
+                    .filter_map(|f| self.source(*f))
+                    .map(|s| file_name(&s.path))
+                    .collect();
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "botrun::use_cycle",
+                        format!("`{}` is used in a circle", edge.relative),
+                    )
+                    .at(edge.span, format!("this closes the circle {}", circle.join(" → ")))
+                    .with_help(
+                        "move what both files share into a third file and `use` it from both",
+                    ),
+                );
+            } else if !finished.contains(&edge.to) {
+                path.push(edge.to);
+                stack.push(outgoing(edge.to).rev().collect());
+            }
+        }
+    }
+}
+
+/// One `use "relative"` line, resolved to the file it loads.
+struct UseEdge {
+    from: FileId,
+    to: FileId,
+    span: Span,
+    relative: String,
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
 /// A file is an entry when it declares the bot or how it starts.
 pub fn is_entry(file: &File) -> bool {
     file.items.iter().any(|item| {
@@ -180,6 +232,15 @@ pub fn is_entry(file: &File) -> bool {
 /// Expands files and folders into `.bot` files (folders recursively, sorted; hidden folders,
 /// `target` and `node_modules` skipped).
 pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    find_files(paths, |name| Path::new(name).extension().is_some_and(|e| e == "bot"))
+}
+
+/// Expands files and folders into the files whose name `wanted` accepts (files named directly
+/// are always kept).
+pub fn find_files(
+    paths: &[PathBuf],
+    wanted: impl Fn(&str) -> bool + Copy,
+) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| LoadError {
@@ -187,7 +248,7 @@ pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             reason: e.to_string(),
         })?;
         if meta.is_dir() {
-            walk_dir(path, &mut found)?;
+            walk_dir(path, wanted, &mut found)?;
         } else {
             found.push(path.clone());
         }
@@ -195,7 +256,11 @@ pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(found)
 }
 
-fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk_dir(
+    dir: &Path,
+    wanted: impl Fn(&str) -> bool + Copy,
+    found: &mut Vec<PathBuf>,
+) -> Result<(), LoadError> {
     let error = |e: std::io::Error| LoadError {
         path: crate::source::display_path(dir),
         reason: e.to_string(),
@@ -207,9 +272,9 @@ fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if path.is_dir() {
             if !(name.starts_with('.') || name == "target" || name == "node_modules") {
-                walk_dir(&path, found)?;
+                walk_dir(&path, wanted, found)?;
             }
-        } else if path.extension().is_some_and(|e| e == "bot") {
+        } else if wanted(&name) {
             found.push(path);
         }
     }

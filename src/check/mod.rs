@@ -67,14 +67,25 @@ pub struct Loaded {
 pub struct LoadFailure {
     pub sources: Vec<crate::source::SourceFile>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Set when the entry file itself could not be read: the tool could not run (exit 2) rather
+    /// than the bot having problems. `diagnostics` then holds one `botrun::unreadable` without
+    /// a position.
+    pub io_error: Option<LoadError>,
 }
 
-/// The validator is the loader: reads `entry` and what it uses, runs every check, and compiles
-/// it only when there are no errors. What this accepts, `botrun serve` runs.
-pub fn load_program(
-    entry: &std::path::Path,
-    options: &CheckOptions,
-) -> Result<Loaded, LoadFailure> {
+/// A bundle read from disk: the merged tree, the files it came from (to render diagnostics), and
+/// the warnings loading produced (an empty file). Syntax errors never get this far.
+#[derive(Debug)]
+pub struct LoadedBundle {
+    pub bundle: Bundle,
+    pub sources: Vec<crate::source::SourceFile>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads `entry`, parses it and every file it `use`s (each once), and merges them. Fails with
+/// every syntax error, missing `use`d file and `use` circle found, or when `entry` is unreadable.
+/// The checks have not run yet: call [`check`] on the bundle.
+pub fn load_bundle(entry: &std::path::Path) -> Result<LoadedBundle, LoadFailure> {
     let mut workspace = Workspace::default();
     let id = match workspace.load_file(entry) {
         Ok(id) => id,
@@ -83,23 +94,37 @@ pub fn load_program(
                 sources: Vec::new(),
                 diagnostics: vec![Diagnostic::error("botrun::unreadable", error.to_string())
                     .with_help("check the path and the file's permissions")],
+                io_error: Some(error),
             })
         }
     };
     let bundle = workspace.bundle(id);
     let mut diagnostics = std::mem::take(&mut workspace.diagnostics);
-    if workspace.parsed(id).is_some() {
-        diagnostics.extend(check(&bundle, options));
-    }
     sort(&mut diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) || workspace.parsed(id).is_none() {
-        return Err(LoadFailure { sources: workspace.sources, diagnostics });
+        return Err(LoadFailure { sources: workspace.sources, diagnostics, io_error: None });
+    }
+    Ok(LoadedBundle { bundle, sources: workspace.sources, warnings: diagnostics })
+}
+
+/// The validator is the loader: reads `entry` and what it uses, runs every check, and compiles
+/// it only when there are no errors. What this accepts, `botrun serve` runs.
+pub fn load_program(
+    entry: &std::path::Path,
+    options: &CheckOptions,
+) -> Result<Loaded, LoadFailure> {
+    let LoadedBundle { bundle, sources, warnings } = load_bundle(entry)?;
+    let mut diagnostics = warnings;
+    diagnostics.extend(check(&bundle, options));
+    sort(&mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(LoadFailure { sources, diagnostics, io_error: None });
     }
     match compile::compile(&bundle.file) {
-        Ok(program) => Ok(Loaded { program, warnings: diagnostics, sources: workspace.sources }),
+        Ok(program) => Ok(Loaded { program, warnings: diagnostics, sources }),
         Err(mut errors) => {
             diagnostics.append(&mut errors);
-            Err(LoadFailure { sources: workspace.sources, diagnostics })
+            Err(LoadFailure { sources, diagnostics, io_error: None })
         }
     }
 }

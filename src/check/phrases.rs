@@ -146,6 +146,14 @@ pub fn check_regex(regex: &RegexLit, out: &mut Vec<Diagnostic>) {
         );
         return;
     }
+    if let Some((at, problem)) = syntax_error_position(regex) {
+        out.push(
+            Diagnostic::error("botrun::bad_regex", "this regular expression does not compile")
+                .at(at, problem)
+                .with_help("check brackets and escapes; regexes follow the Rust `regex` syntax (no look-around)"),
+        );
+        return;
+    }
     if let Err(error) = build_regex(regex) {
         let message = error.to_string();
         let short =
@@ -158,6 +166,29 @@ pub fn check_regex(regex: &RegexLit, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Where inside the file a regex's syntax error is, and what it is. Parsing the pattern's own
+/// syntax tree gives a byte range the compiled `regex::Error` does not expose; errors found later
+/// (too big, bad Unicode class) have no position and are reported on the whole regex.
+fn syntax_error_position(regex: &RegexLit) -> Option<(Span, String)> {
+    let error = regex_syntax::ast::parse::ParserBuilder::new()
+        .ignore_whitespace(regex.flags.contains('x'))
+        .nest_limit(250)
+        .build()
+        .parse(&regex.pattern)
+        .err()?;
+    let in_file = |offset: usize| -> usize {
+        let offset = offset.min(regex.pattern.len());
+        // The parser turned every `\/` of the file into `/` (a bare `/` ends the literal), so
+        // each `/` before the offset stands for two bytes of source. +1 skips the opening `/`.
+        let slashes = regex.pattern.get(..offset).map_or(0, |before| before.matches('/').count());
+        (regex.span.start + 1 + offset + slashes).min(regex.span.end)
+    };
+    let span = error.span();
+    let start = in_file(span.start.offset);
+    let end = in_file(span.end.offset).max(start);
+    Some((Span::new(regex.span.file, start, end), error.kind().to_string()))
+}
+
 /// Builds the regex with its flags, with a size limit so a script cannot exhaust memory.
 pub fn build_regex(regex: &RegexLit) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(&regex.pattern)
@@ -167,4 +198,36 @@ pub fn build_regex(regex: &RegexLit) -> Result<regex::Regex, regex::Error> {
         .ignore_whitespace(regex.flags.contains('x'))
         .size_limit(1 << 20)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::FileId;
+
+    fn regex(pattern: &str, start: usize, source_len: usize) -> RegexLit {
+        RegexLit {
+            pattern: pattern.into(),
+            flags: String::new(),
+            span: Span::new(FileId(0), start, start + source_len),
+        }
+    }
+
+    #[test]
+    fn a_regex_error_points_inside_the_regex_past_escaped_slashes() {
+        // Source `/a\/b(c/` at byte 10: the unclosed `(` is at byte 15 of the file.
+        let mut out = Vec::new();
+        check_regex(&regex("a/b(c", 10, 8), &mut out);
+        assert_eq!(out.len(), 1);
+        let at = out[0].primary_span().expect("labelled");
+        assert_eq!((at.start, at.end), (15, 16));
+        assert_eq!(out[0].code, "botrun::bad_regex");
+    }
+
+    #[test]
+    fn a_valid_regex_reports_nothing() {
+        let mut out = Vec::new();
+        check_regex(&regex(r"order #?(\d+)", 0, 15), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
 }

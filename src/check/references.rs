@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{
-    AnswerType, CaptureType, ExprKind, File, HookKind, Ident, Item, PhraseKind, PhrasePart,
-    PhrasePartKind, StmtKind, TemplatePart, TemplateValue,
+    AnswerType, CaptureType, ExprKind, File, Ident, Item, PhraseKind, PhrasePart, PhrasePartKind,
+    StmtKind, TemplatePart, TemplateValue,
 };
 
 use super::symbols::Symbols;
@@ -48,12 +48,7 @@ pub fn check(file: &File, symbols: &Symbols, library: bool, out: &mut Vec<Diagno
                 }
             }
             Item::On(hook) => {
-                let name = match hook.hook {
-                    HookKind::Start => "start",
-                    HookKind::Handoff => "handoff",
-                    HookKind::Return => "return",
-                    HookKind::Resolve => "resolve",
-                };
+                let name = hook.hook.keyword();
                 if let Some(first) = hooks.get(name) {
                     out.push(
                         Diagnostic::error(

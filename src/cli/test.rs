@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Outcome;
 use crate::check::report::{render_human, Style};
@@ -23,38 +23,10 @@ pub struct Args {
 
 /// Finds `*.test.yaml` files (folders recursively, sorted).
 pub fn find_transcripts(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            walk(path, &mut found)?;
-        } else if path.exists() {
-            found.push(path.clone());
-        } else {
-            return Err(miette::miette!(
-                "cannot read `{}`: no such file or folder",
-                crate::source::display_path(path)
-            ));
-        }
-    }
-    Ok(found)
-}
-
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> miette::Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| miette::miette!("cannot read `{}`: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if path.is_dir() {
-            if !(name.starts_with('.') || name == "target" || name == "node_modules") {
-                walk(&path, found)?;
-            }
-        } else if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
-            found.push(path);
-        }
-    }
-    Ok(())
+    crate::check::load::find_files(paths, |name| {
+        name.ends_with(".test.yaml") || name.ends_with(".test.yml")
+    })
+    .map_err(|e| miette::miette!("{e}"))
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {

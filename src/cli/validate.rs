@@ -34,6 +34,9 @@ pub struct Args {
     /// Treat warnings as problems (exit 1)
     #[arg(long)]
     pub deny_warnings: bool,
+    /// A `botrun serve` configuration: its `fetch.allow_hosts` limits the hosts `fetch` may call
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Everything `validate` found, for the command and for tests.
@@ -75,7 +78,14 @@ pub fn validate(paths: &[PathBuf], options: &CheckOptions) -> miette::Result<Val
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
-    let validation = validate(&args.paths, &CheckOptions::default())?;
+    let options = match &args.config {
+        Some(path) => {
+            let config = crate::server::Config::load(path)?;
+            CheckOptions { fetch_hosts: Some(config.fetch.allow_hosts) }
+        }
+        None => CheckOptions::default(),
+    };
+    let validation = validate(&args.paths, &options)?;
     let Validation { workspace, diagnostics, checked } = &validation;
     let summary = Summary::of(diagnostics, checked.len());
     match args.format {

@@ -16,12 +16,14 @@ pub struct Config {
     pub listen: SocketAddr,
     /// How CX and browsers reach this service (used to print the webhook URL).
     pub public_url: String,
-    /// `sqlite://FILE` (embedded, default) or `postgres://…` (planned).
+    /// `sqlite://FILE` (embedded, default) or `postgres://…` (shared by replicas).
     pub store: String,
+    /// `full` (fsync every commit) or `process` (survives `kill -9`, not power loss).
+    pub durability: crate::store::Durability,
     /// The bots this service runs and the CX inbox each one serves.
     pub bots: Vec<BotConfig>,
-    /// Sangoma CX client settings, handed to the CX client as they are.
-    pub cx: serde_json::Value,
+    /// Sangoma CX client settings (see docs/cx.md).
+    pub cx: crate::cx::CxConfig,
     pub webhook: WebhookConfig,
     pub fetch: FetchConfig,
     pub limits: Limits,
@@ -39,8 +41,9 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".to_owned(),
             store: "sqlite://.botrun/botrun.db".to_owned(),
+            durability: crate::store::Durability::Full,
             bots: Vec::new(),
-            cx: serde_json::Value::Null,
+            cx: crate::cx::CxConfig::default(),
             webhook: WebhookConfig::default(),
             fetch: FetchConfig::default(),
             limits: Limits::default(),

@@ -185,6 +185,22 @@ fn decode(
             let key = format!("started:{}", cx.conversation_id);
             Ok(Some((key, InboundPayload::ConversationStarted { cx, contact })))
         }
+        // The visitor opened CX's own widget: for an agent bot this is how a conversation
+        // begins. Shares the dedup key with `conversation_created`, so the bot starts once.
+        "webwidget_triggered" => {
+            let current = value.get("current_conversation");
+            let Some(conversation_id) =
+                id_of(current.and_then(|c| c.get("id"))).or_else(|| id_of(value.get("id")))
+            else {
+                return Err(IntakeError::BadRequest("widget event without a conversation".into()));
+            };
+            let inbox = u64_of(value.pointer("/inbox/id"))
+                .or_else(|| u64_of(current.and_then(|c| c.get("inbox_id"))));
+            let cx = CxRef { conversation_id, inbox_id: inbox };
+            let contact = contact_of(value.get("contact"));
+            let key = format!("started:{}", cx.conversation_id);
+            Ok(Some((key, InboundPayload::ConversationStarted { cx, contact })))
+        }
         "conversation_status_changed" | "conversation_updated" | "conversation_resolved" => {
             decode_status(value, event, delivery)
         }

@@ -28,9 +28,9 @@ pub enum ServeError {
     Token(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
-    #[error("the CX client is not part of this build yet")]
-    #[diagnostic(help("`botrun serve` needs the CX client (src/cx) to deliver replies"))]
-    CxUnavailable,
+    #[error("CX client: {0}")]
+    #[diagnostic(help("check the `cx:` section and the credential variables it names"))]
+    Cx(String),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -93,7 +93,7 @@ pub async fn run(
     cx: Arc<dyn CxOutbound>,
     options: RunOptions,
 ) -> Result<(), ServeError> {
-    let store = crate::store::open(&config.store).await?;
+    let store = crate::store::open(&config.store, config.durability).await?;
     let (bots, watched) = load_bots(&config)?;
     let token = webhook_token(&config, options.dev)?;
     let secret =

@@ -6,6 +6,7 @@
 //! are opaque bytes (the engine's snapshot), and inbound events, outbox items and timer events
 //! are opaque JSON strings the server defines. It must not import `server`, `cx` or `engine`.
 
+mod postgres;
 mod sqlite;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What every store call returns: a boxed future so `Arc<dyn Store>` works.
@@ -42,6 +44,17 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(error: sqlx::migrate::MigrateError) -> StoreError {
         StoreError::Database(format!("migration failed: {error}"))
     }
+}
+
+/// What a commit waits for before it returns (SQLite; PostgreSQL follows its own settings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// On disk, fsynced: survives power loss.
+    #[default]
+    Full,
+    /// Handed to the operating system: survives a crash of botrun (`kill -9`), not of the machine.
+    Process,
 }
 
 /// The result of recording an inbound event.
@@ -155,14 +168,21 @@ pub trait Store: Send + Sync + 'static {
     fn outbox_depth(&self) -> StoreFuture<'_, u64>;
 }
 
-/// Opens the store named by a URL: `sqlite://path` (created if missing) or `sqlite::memory:`.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+/// Opens the store named by a URL: `sqlite://path` (created if missing), `sqlite::memory:`
+/// or `postgres://…`.
+pub async fn open(
+    url: &str,
+    durability: Durability,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        return Ok(std::sync::Arc::new(SqliteStore::open(url).await?));
+        return Ok(std::sync::Arc::new(SqliteStore::open_with(url, durability).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(std::sync::Arc::new(PostgresStore::open(url).await?));
     }
     Err(StoreError::BadUrl {
         url: url.to_owned(),
-        reason: "this build supports `sqlite://FILE` (PostgreSQL is planned)".to_owned(),
+        reason: "use `sqlite://FILE` or `postgres://user@host/database`".to_owned(),
     })
 }
 

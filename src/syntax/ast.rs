@@ -241,6 +241,18 @@ pub enum HookKind {
     Resolve,
 }
 
+impl HookKind {
+    /// The word after `on`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            HookKind::Start => "start",
+            HookKind::Handoff => "handoff",
+            HookKind::Return => "return",
+            HookKind::Resolve => "resolve",
+        }
+    }
+}
+
 /// `on start` / `on handoff` / `on return` / `on resolve`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookDecl {

@@ -4,6 +4,7 @@
 //! `botrun fmt`. Pest types never leave this folder. Imports only `source` and `diagnostic`.
 
 pub mod ast;
+pub mod duration;
 mod grammar;
 mod lower;
 mod lower_stmt;

@@ -50,28 +50,11 @@ impl Cx<'_, '_> {
 
     pub fn duration(&self, pair: &Pair<'_>) -> Lowered<Duration> {
         let span = self.span(pair);
-        let mut seconds: u64 = 0;
-        let mut digits = String::new();
-        for c in pair.as_str().chars() {
-            if c.is_ascii_digit() {
-                digits.push(c);
-                continue;
-            }
-            let unit = match c {
-                'd' => 86_400,
-                'h' => 3_600,
-                'm' => 60,
-                _ => 1,
-            };
-            let n: u64 = digits.parse().unwrap_or(u64::MAX);
-            seconds =
-                n.checked_mul(unit).and_then(|v| seconds.checked_add(v)).ok_or_else(|| {
-                    Diagnostic::error("botrun::syntax", "this duration is too long")
-                        .at(span, "too long")
-                        .with_help("durations must stay below a few hundred years")
-                })?;
-            digits.clear();
-        }
+        let seconds = super::duration::parse_seconds(pair.as_str()).ok_or_else(|| {
+            Diagnostic::error("botrun::syntax", "this duration is too long")
+                .at(span, "too long")
+                .with_help("durations must stay below a few hundred years")
+        })?;
         Ok(Duration { seconds, span })
     }
 

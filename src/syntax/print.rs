@@ -6,9 +6,8 @@ use crate::source::line_col;
 
 use super::ast::{
     AnswerType, Ask, Block, BotSetting, CaptureType, CompareOp, CountedRung, DaySpec, Expr,
-    ExprKind, Fetch, FetchMethod, File, HookKind, HoursRule, Item, PhraseKind, PhrasePart,
-    PhrasePartKind, RegexLit, StateDecl, Stmt, StmtKind, StringLit, Template, TimeOfDay, TimerRung,
-    Weekday,
+    ExprKind, Fetch, FetchMethod, File, HoursRule, Item, PhraseKind, PhrasePart, PhrasePartKind,
+    RegexLit, StateDecl, Stmt, StmtKind, StringLit, Template, TimeOfDay, TimerRung, Weekday,
 };
 
 /// Formats a parsed file. `source` is the text it was parsed from (for comment placement).
@@ -144,13 +143,7 @@ impl Printer<'_> {
                 }
             }
             Item::On(hook) => {
-                let name = match hook.hook {
-                    HookKind::Start => "start",
-                    HookKind::Handoff => "handoff",
-                    HookKind::Return => "return",
-                    HookKind::Resolve => "resolve",
-                };
-                self.emit(0, at, &format!("on {name}"));
+                self.emit(0, at, &format!("on {}", hook.hook.keyword()));
                 self.block(&hook.body, 1);
             }
             Item::Anytime(anytime) => {
@@ -389,18 +382,7 @@ fn time(t: TimeOfDay) -> String {
 
 /// A duration in the largest exact units: `90s` → `1m30s`, `5400s` → `1h30m`.
 pub fn duration(seconds: u64) -> String {
-    if seconds == 0 {
-        return "0s".into();
-    }
-    let mut rest = seconds;
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
+    super::duration::format_seconds(seconds)
 }
 
 /// Precedence: 0 `or`, 1 `and`, 2 `not`, 3 tests and operands.

@@ -426,28 +426,8 @@ fn text_expect(value: &Yaml) -> Result<TextExpect, String> {
 
 /// `90s`, `5m`, `2h`, `1d`, `1h30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            'd' => 86_400,
-            'h' => 3_600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(format!("`{text}` is not a duration like 30s, 5m, 2h or 1h30m")),
-        };
-        let n: i64 = digits
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration like 30s, 5m, 2h or 1h30m"))?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        digits.clear();
-    }
-    if !digits.is_empty() || total == 0 {
-        return Err(format!("`{text}` is not a duration like 30s, 5m, 2h or 1h30m"));
-    }
-    Ok(Duration::seconds(total))
+    crate::syntax::duration::parse_seconds(text)
+        .and_then(|s| i64::try_from(s).ok())
+        .map(Duration::seconds)
+        .ok_or_else(|| format!("`{text}` is not a duration like 30s, 5m, 2h or 1h30m"))
 }

@@ -40,6 +40,7 @@ fn each_input_named_after_a_code_reports_that_code() {
         let expected = match stem.as_str() {
             s if s.starts_with("syntax_") => "botrun::syntax",
             "use_missing" => "botrun::missing_use",
+            s if s.starts_with("use_cycle") => "botrun::use_cycle",
             "empty" => "botrun::empty_file",
             "several_problems" => continue,
             s => &*Box::leak(format!("botrun::{s}").into_boxed_str()),
@@ -154,5 +155,48 @@ fn github_format_prints_annotations() {
     assert!(
         stdout.starts_with("::error file=tests/diagnostics/unknown_state.bot,line=7,col=6,endLine=7,endColumn=10,title=botrun%3A%3Aunknown_state::unknown state `mneu`%0Adid you mean `menu`?"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn a_use_circle_between_libraries_is_found_once_with_its_path() {
+    let dir = PathBuf::from("tests/diagnostics/use_cycle_between_libraries");
+    let v = validate(std::slice::from_ref(&dir), &CheckOptions::default()).expect("loads");
+    let cycles: Vec<_> = v.diagnostics.iter().filter(|d| d.code == "botrun::use_cycle").collect();
+    assert_eq!(cycles.len(), 1, "{:?}", v.diagnostics);
+    let label = &cycles[0].labels[0].text;
+    assert_eq!(label, "this closes the circle greetings.bot → farewells.bot → greetings.bot");
+    // The bot itself loads through `load_bundle`, which refuses the circle.
+    let failure = botrun::check::load_bundle(&dir.join("bot.bot")).expect_err("circle");
+    assert!(failure.io_error.is_none());
+    assert!(failure.diagnostics.iter().any(|d| d.code == "botrun::use_cycle"));
+}
+
+#[test]
+fn load_bundle_merges_a_bot_with_its_libraries_and_keeps_their_sources() {
+    let loaded = botrun::check::load_bundle(Path::new("bots/faq.bot")).expect("faq loads");
+    let paths: Vec<String> =
+        loaded.sources.iter().map(botrun::source::SourceFile::display_path).collect();
+    assert_eq!(paths, ["bots/faq.bot", "bots/common/smalltalk.bot"]);
+    assert_eq!(loaded.bundle.members.len(), 2);
+    assert!(loaded.warnings.is_empty());
+    let checked = botrun::check::check(&loaded.bundle, &CheckOptions::default());
+    assert!(checked.is_empty(), "{checked:?}");
+}
+
+#[test]
+fn load_bundle_tells_an_unreadable_entry_from_a_broken_one() {
+    let missing = botrun::check::load_bundle(Path::new("bots/nope.bot")).expect_err("missing");
+    assert!(missing.io_error.is_some());
+    assert_eq!(missing.diagnostics[0].code, "botrun::unreadable");
+    let broken =
+        botrun::check::load_bundle(Path::new("tests/diagnostics/syntax_unclosed_quote.bot"))
+            .expect_err("syntax error");
+    assert!(broken.io_error.is_none());
+    assert_eq!(broken.sources.len(), 1);
+    assert!(
+        broken.diagnostics.iter().all(|d| d.code == "botrun::syntax"),
+        "{:?}",
+        broken.diagnostics
     );
 }

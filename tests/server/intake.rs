@@ -52,7 +52,7 @@ async fn oversized_body_is_413() {
 #[tokio::test]
 async fn unknown_events_and_echoes_are_accepted_and_ignored() {
     let h = Harness::new("faq.bot").await;
-    let (status, answer) = h.post(&json!({"event": "webwidget_triggered", "id": 1})).await;
+    let (status, answer) = h.post(&json!({"event": "message_updated", "id": 1})).await;
     assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("ignored")));
     // Our own outgoing message echoed back, a private note, and a message while humans own it.
     let mut echo = customer_message(10, 1, "Deliveries take 2–4 working days");
@@ -121,4 +121,51 @@ fn weak_webhook_tokens_are_refused_outside_dev() {
     let fresh = generate_token();
     assert_eq!(fresh.len(), 64);
     assert!(check_token(&fresh, false).is_ok());
+}
+
+#[tokio::test]
+async fn a_full_conversation_queue_answers_429_so_cx_retries_later() {
+    let mut config = botrun::server::Config::default();
+    config.limits.queue_per_conversation = 2;
+    let h = Harness::with("faq.bot", "sqlite::memory:", config).await;
+    // Hold the worker: every CX call hangs, so queued events stay queued.
+    h.cx.hang.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut statuses = Vec::new();
+    for id in 1..=6 {
+        statuses.push(h.post(&customer_message(id, 1, "delivery time")).await.0);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(h.store.queued_inbound("cx:1").await.unwrap() <= 2);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let h = Harness::new("faq.bot").await;
+    h.post(&customer_message(1, 1, "delivery time")).await;
+    h.post(&customer_message(1, 1, "delivery time")).await;
+    h.settle().await;
+    let get = |path: &'static str| {
+        let state = h.state.clone();
+        async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+            let response = botrun::server::app(state).oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await, (StatusCode::OK, "ok".to_owned()));
+    assert_eq!(get("/readyz").await, (StatusCode::OK, "ready".to_owned()));
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "botrun_events_in_total 2",
+        "botrun_dedup_hits_total 1",
+        "botrun_outbox_depth 0",
+        "botrun_cx_request_duration_seconds_count 3",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in\n{text}");
+    }
+    assert!(text.contains("botrun_replies_out_total 3"), "{text}");
 }

@@ -1,7 +1,7 @@
 //! The store conformance suite: every backend must pass every check here. Each check takes an
 //! `&dyn Store`, so a new backend only adds one `#[tokio::test]` per check below.
 
-use botrun::store::{Recorded, SqliteStore, Store, StoreError, TimerRow, Turn};
+use botrun::store::{PostgresStore, Recorded, SqliteStore, Store, StoreError, TimerRow, Turn};
 use chrono::{DateTime, Duration, Utc};
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -123,30 +123,34 @@ async fn memory() -> SqliteStore {
     SqliteStore::open("sqlite::memory:").await.unwrap()
 }
 
-#[tokio::test]
-async fn sqlite_cas_conflicts() {
-    cas_conflicts(&memory().await).await;
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh schema per test, so tests run side by side in the one database.
+async fn postgres(test: &str) -> PostgresStore {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let schema = format!("conf_{test}_{}_{nanos}", std::process::id());
+    PostgresStore::open_in_schema(POSTGRES_URL, Some(&schema)).await.unwrap()
 }
 
-#[tokio::test]
-async fn sqlite_dedup() {
-    dedup(&memory().await).await;
+macro_rules! conformance {
+    ($($check:ident),*) => {
+        mod sqlite_backend {
+            $(#[tokio::test]
+            async fn $check() {
+                super::$check(&super::memory().await).await;
+            })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test]
+            async fn $check() {
+                super::$check(&super::postgres(stringify!($check)).await).await;
+            })*
+        }
+    };
 }
 
-#[tokio::test]
-async fn sqlite_per_conversation_order() {
-    per_conversation_order(&memory().await).await;
-}
-
-#[tokio::test]
-async fn sqlite_outbox_order_and_retries() {
-    outbox_order_and_retries(&memory().await).await;
-}
-
-#[tokio::test]
-async fn sqlite_timers() {
-    timers(&memory().await).await;
-}
+conformance!(cas_conflicts, dedup, per_conversation_order, outbox_order_and_retries, timers);
 
 /// Everything queued survives closing and reopening the database file.
 #[tokio::test]
@@ -174,6 +178,27 @@ async fn sqlite_concurrent_commits_serialise() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("race.db").display());
     let store = std::sync::Arc::new(SqliteStore::open(&url).await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.commit_turn(&turn("race", 0, format!("{i}").as_bytes(), &["x"]), t(0)).await
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        if task.await.unwrap().is_ok() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+}
+
+/// Two replicas racing on one PostgreSQL conversation: exactly one commit wins.
+#[tokio::test]
+async fn postgres_concurrent_commits_serialise() {
+    let store = std::sync::Arc::new(postgres("race").await);
     let mut tasks = Vec::new();
     for i in 0..8 {
         let store = store.clone();

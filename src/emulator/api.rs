@@ -1,0 +1,355 @@
+//! The emulated Digital Interactions API under `/cx/api/v1/digital-interactions/`: decoding and
+//! validation of each call (malformed JSON → 400, wrong or missing fields → 422, unknown
+//! records → 404), then one world operation, then a Chatwoot-like answer.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::handle::Emulator;
+use super::model::{MessageType, NewMessage, Sender, SenderKind, Status};
+use super::{auth, payloads, API_PREFIX};
+
+/// Content types Chatwoot accepts on messages.
+const CONTENT_TYPES: &[&str] = &[
+    "text",
+    "input_text",
+    "input_textarea",
+    "input_email",
+    "input_select",
+    "cards",
+    "form",
+    "article",
+    "incoming_email",
+    "input_csat",
+];
+
+/// Events a webhook may subscribe to.
+const WEBHOOK_EVENTS: &[&str] = &[
+    "conversation_created",
+    "conversation_status_changed",
+    "conversation_updated",
+    "conversation_opened",
+    "conversation_resolved",
+    "message_created",
+    "message_updated",
+    "webwidget_triggered",
+    "contact_created",
+    "contact_updated",
+];
+
+/// The sender of messages created through the API as `outgoing`: the integration's bot.
+const API_BOT_SENDER_ID: u64 = 1;
+
+pub fn routes(emulator: Emulator) -> Router<Emulator> {
+    let calls: [(&str, MethodRouter<Emulator>); 10] = [
+        ("webhooks", post(create_webhook)),
+        ("inboxes", get(list_inboxes)),
+        ("contacts", post(create_contact)),
+        ("conversations", post(create_conversation)),
+        ("messages", post(create_message)),
+        ("conversations/deliver-to-agent", post(deliver_to_agent)),
+        ("conversations/finish", post(finish)),
+        ("agents-bot", post(create_agent_bot)),
+        ("agents-bot/assign", post(assign_agent_bot)),
+        ("agent-bot", post(create_agent_bot)),
+    ];
+    let mut router = Router::new();
+    for (path, handler) in calls {
+        router = router
+            .route(&format!("{API_PREFIX}/{path}"), handler.clone())
+            .route(&format!("{API_PREFIX}/{path}/"), handler);
+    }
+    router = router
+        .route(&format!("{API_PREFIX}/assign-agent-bot"), post(assign_agent_bot))
+        .route(&format!("{API_PREFIX}/assign-agent-bot/"), post(assign_agent_bot));
+    router.layer(axum::middleware::from_fn_with_state(emulator, auth::require_token))
+}
+
+/// A decoded JSON object body that names the right tenant.
+struct Body(Map<String, Value>);
+
+impl Body {
+    fn parse(emulator: &Emulator, bytes: &[u8]) -> Result<Self, ApiError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|error| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON body: {error}"))
+        })?;
+        let Value::Object(map) = value else {
+            return Err(ApiError::unprocessable("the body must be a JSON object"));
+        };
+        let body = Self(map);
+        let tenant = body
+            .string("tenant_domain")?
+            .ok_or_else(|| ApiError::unprocessable("tenant_domain is required"))?;
+        if tenant != emulator.options().tenant_domain {
+            return Err(ApiError::unprocessable(format!("unknown tenant_domain `{tenant}`")));
+        }
+        Ok(body)
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(ApiError::unprocessable(format!("{name} must be a string"))),
+        }
+    }
+
+    fn required_string(&self, name: &str) -> Result<String, ApiError> {
+        self.string(name)?
+            .filter(|text| !text.trim().is_empty())
+            .ok_or_else(|| ApiError::unprocessable(format!("{name} is required")))
+    }
+
+    /// Ids as numbers or numeric strings, as CX clients send both.
+    fn id(&self, name: &str) -> Result<u64, ApiError> {
+        let invalid = || ApiError::unprocessable(format!("{name} must be a positive integer id"));
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(ApiError::unprocessable(format!("{name} is required"))),
+            Some(Value::Number(number)) => number.as_u64().ok_or_else(invalid),
+            Some(Value::String(text)) => text.trim().parse().map_err(|_| invalid()),
+            Some(_) => Err(invalid()),
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(flag)) => Ok(*flag),
+            Some(_) => Err(ApiError::unprocessable(format!("{name} must be true or false"))),
+        }
+    }
+}
+
+type Answer = Result<Json<Value>, ApiError>;
+
+async fn create_webhook(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let url = body.required_string("url")?;
+    match url::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+        _ => return Err(ApiError::unprocessable(format!("url `{url}` is not an http(s) URL"))),
+    }
+    let subscriptions = match body.0.get("subscriptions") {
+        None | Some(Value::Null) => vec!["conversation_created".into(), "message_created".into()],
+        Some(Value::Array(items)) => {
+            let mut names = Vec::new();
+            for item in items {
+                let Some(name) = item.as_str() else {
+                    return Err(ApiError::unprocessable("subscriptions must be event names"));
+                };
+                if !WEBHOOK_EVENTS.contains(&name) {
+                    return Err(ApiError::unprocessable(format!(
+                        "unknown event `{name}` in subscriptions"
+                    )));
+                }
+                names.push(name.to_owned());
+            }
+            names
+        }
+        Some(_) => {
+            return Err(ApiError::unprocessable("subscriptions must be a list of event names"))
+        }
+    };
+    let webhook =
+        emulator.change(|world| Ok((world.register_webhook(url, subscriptions), Vec::new())))?;
+    Ok(Json(json!({"payload": {"webhook": {
+        "id": webhook.id,
+        "url": webhook.url,
+        "subscriptions": webhook.subscriptions,
+        "account_id": 1,
+    }}})))
+}
+
+async fn list_inboxes(
+    State(emulator): State<Emulator>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Answer {
+    // A GET has no body; a tenant given in the query is still checked.
+    if let Some((_, tenant)) = query.iter().find(|(key, _)| key == "tenant_domain") {
+        if *tenant != emulator.options().tenant_domain {
+            return Err(ApiError::unprocessable(format!("unknown tenant_domain `{tenant}`")));
+        }
+    }
+    let inboxes =
+        emulator.read(|world| world.inboxes.values().map(payloads::inbox).collect::<Vec<_>>());
+    Ok(Json(json!({"payload": inboxes})))
+}
+
+async fn create_contact(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let inbox_id = body.id("inbox_id")?;
+    let name = body.string("name")?.unwrap_or_else(|| "Visitor".into());
+    let email = body.string("email")?;
+    if let Some(email) = &email {
+        if !email.contains('@') {
+            return Err(ApiError::unprocessable(format!("email `{email}` is not an address")));
+        }
+    }
+    let phone_number = body.string("phone_number")?;
+    let contact = emulator.change(|world| {
+        Ok((world.create_contact(inbox_id, name, email, phone_number)?, Vec::new()))
+    })?;
+    Ok(Json(payloads::contact_created(&contact)))
+}
+
+async fn create_conversation(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let inbox_id = body.id("inbox_id")?;
+    let contact_id = body.id("contact_id")?;
+    let source_id = body.string("source_id")?;
+    emulator
+        .change(|world| {
+            let (conversation, notifications) =
+                world.create_conversation(inbox_id, contact_id, source_id, true)?;
+            Ok((payloads::conversation(world, &conversation), notifications))
+        })
+        .map(Json)
+        .map_err(ApiError::from)
+}
+
+async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let conversation_id = body.id("conversation_id")?;
+    let content = body.string("content")?.unwrap_or_default();
+    let message_type = match body.string("message_type")? {
+        None => MessageType::Outgoing,
+        Some(text) => match MessageType::parse(&text) {
+            Some(kind @ (MessageType::Incoming | MessageType::Outgoing)) => kind,
+            _ => {
+                return Err(ApiError::unprocessable(format!(
+                    "message_type `{text}` must be `incoming` or `outgoing`"
+                )))
+            }
+        },
+    };
+    let private = body.flag("private")?;
+    let content_type = body.string("content_type")?.unwrap_or_else(|| "text".into());
+    if !CONTENT_TYPES.contains(&content_type.as_str()) {
+        return Err(ApiError::unprocessable(format!("unknown content_type `{content_type}`")));
+    }
+    let content_attributes = match body.0.get("content_attributes") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(value @ Value::Object(_)) => value.clone(),
+        Some(_) => return Err(ApiError::unprocessable("content_attributes must be an object")),
+    };
+    if content_type == "input_select" {
+        check_select_items(&content_attributes)?;
+    }
+    if content.trim().is_empty() && content_type == "text" {
+        return Err(ApiError::unprocessable("content is required"));
+    }
+    emulator
+        .change(|world| {
+            let conversation = world.conversation(conversation_id)?.clone();
+            let inbox = world.inbox(conversation.inbox_id)?;
+            let sender = if message_type == MessageType::Incoming {
+                if inbox.channel_type != "Channel::Api" {
+                    return Err(super::model::Refusal::Invalid(format!(
+                        "incoming messages are accepted only in API inboxes; inbox {} is {}",
+                        inbox.id, inbox.channel_type
+                    )));
+                }
+                let contact = world.contact(conversation.contact_id)?;
+                Sender { kind: SenderKind::Contact, id: contact.id, name: contact.name.clone() }
+            } else {
+                Sender { kind: SenderKind::AgentBot, id: API_BOT_SENDER_ID, name: "botrun".into() }
+            };
+            let new = NewMessage {
+                content,
+                message_type,
+                private,
+                content_type,
+                content_attributes,
+                sender,
+            };
+            let (message, notifications) = world.create_message(conversation_id, new)?;
+            let conversation = world.conversation(conversation_id)?.clone();
+            Ok((payloads::message(world, &message, &conversation), notifications))
+        })
+        .map(Json)
+        .map_err(ApiError::from)
+}
+
+fn check_select_items(attributes: &Value) -> Result<(), ApiError> {
+    let items = attributes
+        .get("items")
+        .and_then(Value::as_array)
+        .filter(|items| !items.is_empty())
+        .ok_or_else(|| {
+            ApiError::unprocessable("input_select needs content_attributes.items, a non-empty list")
+        })?;
+    for item in items {
+        let titled = item.get("title").and_then(Value::as_str).is_some_and(|t| !t.is_empty());
+        if !titled || item.get("value").is_none() {
+            return Err(ApiError::unprocessable(
+                "each content_attributes.items entry needs a `title` and a `value`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn deliver_to_agent(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    change_status(&emulator, &bytes, Status::Open)
+}
+
+async fn finish(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    change_status(&emulator, &bytes, Status::Resolved)
+}
+
+fn change_status(emulator: &Emulator, bytes: &[u8], status: Status) -> Answer {
+    let body = Body::parse(emulator, bytes)?;
+    let conversation_id = body.id("conversation_id")?;
+    emulator
+        .change(|world| {
+            let notifications = world.set_status(conversation_id, status)?;
+            let conversation = world.conversation(conversation_id)?.clone();
+            Ok((payloads::conversation(world, &conversation), notifications))
+        })
+        .map(Json)
+        .map_err(ApiError::from)
+}
+
+async fn create_agent_bot(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let name = body.required_string("name")?;
+    let description = body.string("description")?.unwrap_or_default();
+    let outgoing_url = body.required_string("outgoing_url")?;
+    match url::Url::parse(&outgoing_url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(ApiError::unprocessable(format!(
+                "outgoing_url `{outgoing_url}` is not an http(s) URL"
+            )))
+        }
+    }
+    let bot = emulator.change(|world| {
+        Ok((world.create_agent_bot(name, description, outgoing_url), Vec::new()))
+    })?;
+    Ok(Json(json!({
+        "id": bot.id,
+        "name": bot.name,
+        "description": bot.description,
+        "outgoing_url": bot.outgoing_url,
+        "bot_type": "webhook",
+        "account_id": 1,
+    })))
+}
+
+async fn assign_agent_bot(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let inbox_id = body.id("inbox_id")?;
+    let agent_bot_id = body.id("agent_bot_id")?;
+    let inbox = emulator
+        .change(|world| Ok((world.assign_agent_bot(inbox_id, agent_bot_id)?, Vec::new())))?;
+    Ok(Json(json!({
+        "inbox_id": inbox.id,
+        "agent_bot_id": agent_bot_id,
+        "inbox": payloads::inbox(&inbox),
+    })))
+}

@@ -1,0 +1,226 @@
+//! The control API under `/_control/`: what tests and the console use to act as a customer or a
+//! human agent, read the world, read recorded calls and deliveries, and inject faults. Each
+//! route is a thin JSON wrapper over an [`Emulator`] method. No token needed: local use only.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::faults::FaultSpec;
+use super::handle::Emulator;
+use super::model::Status;
+use super::payloads;
+
+type Answer = Result<Json<Value>, ApiError>;
+
+pub fn routes() -> Router<Emulator> {
+    Router::new()
+        .route("/_control/state", get(state))
+        .route("/_control/conversations", get(conversations).post(customer_start))
+        .route("/_control/conversations/{id}", get(conversation))
+        .route("/_control/conversations/{id}/incoming", post(customer_says))
+        .route("/_control/conversations/{id}/reply", post(agent_reply))
+        .route("/_control/conversations/{id}/status", post(set_status))
+        .route("/_control/conversations/{id}/resolve", post(resolve))
+        .route("/_control/conversations/{id}/reopen", post(reopen))
+        .route("/_control/conversations/{id}/hand-back", post(hand_back))
+        .route("/_control/calls", get(calls).delete(clear_calls))
+        .route("/_control/deliveries", get(deliveries))
+        .route("/_control/tokens/revoke", post(revoke_tokens))
+        .route("/_control/retry-spacing", post(set_retry_spacing))
+        .route("/_control/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/_control/reset", post(reset))
+}
+
+/// Decodes a JSON body: malformed → 400, wrong shape → 422.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(if bytes.is_empty() { b"{}" } else { bytes })
+        .map_err(|error| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON body: {error}"))
+        })?;
+    serde_json::from_value(value).map_err(|error| ApiError::unprocessable(error.to_string()))
+}
+
+fn conversation_summary(emulator: &Emulator, id: u64) -> Result<Value, ApiError> {
+    emulator
+        .read(|world| {
+            let conversation = world.conversation(id)?;
+            let mut value = payloads::conversation(world, conversation);
+            let messages = world.messages_of(id);
+            value["message_count"] = json!(messages.len());
+            value["contact_name"] = json!(world
+                .contacts
+                .get(&conversation.contact_id)
+                .map(|contact| contact.name.clone()));
+            value["updated_at"] = json!(conversation.updated_at);
+            Ok::<_, super::model::Refusal>(value)
+        })
+        .map_err(ApiError::from)
+}
+
+async fn state(State(emulator): State<Emulator>) -> Json<Value> {
+    Json(emulator.read(|world| {
+        json!({
+            "tenant_domain": emulator.options().tenant_domain,
+            "inboxes": world.inboxes.values().map(payloads::inbox).collect::<Vec<_>>(),
+            "webhooks": world.webhooks.values().collect::<Vec<_>>(),
+            "agent_bots": world.agent_bots.values().collect::<Vec<_>>(),
+        })
+    }))
+}
+
+async fn conversations(State(emulator): State<Emulator>) -> Answer {
+    let ids: Vec<u64> = emulator.conversations().iter().map(|c| c.id).collect();
+    let mut list = Vec::with_capacity(ids.len());
+    for id in ids.into_iter().rev() {
+        list.push(conversation_summary(&emulator, id)?);
+    }
+    Ok(Json(json!({"conversations": list})))
+}
+
+async fn conversation(State(emulator): State<Emulator>, Path(id): Path<u64>) -> Answer {
+    let summary = conversation_summary(&emulator, id)?;
+    let messages = emulator.messages(id)?;
+    Ok(Json(json!({"conversation": summary, "messages": messages})))
+}
+
+#[derive(Deserialize)]
+struct CustomerStart {
+    inbox_id: u64,
+    #[serde(default = "default_visitor")]
+    name: String,
+    /// A first message, sent right after the conversation opens.
+    #[serde(default)]
+    content: Option<String>,
+}
+
+fn default_visitor() -> String {
+    "Visitor".into()
+}
+
+async fn customer_start(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let request: CustomerStart = decode(&bytes)?;
+    let conversation = emulator.customer_start(request.inbox_id, &request.name)?;
+    if let Some(content) = request.content.filter(|text| !text.trim().is_empty()) {
+        emulator.customer_says(conversation.id, &content)?;
+    }
+    Ok(Json(conversation_summary(&emulator, conversation.id)?))
+}
+
+#[derive(Deserialize)]
+struct Said {
+    content: String,
+}
+
+async fn customer_says(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let said: Said = decode(&bytes)?;
+    if said.content.trim().is_empty() {
+        return Err(ApiError::unprocessable("content must not be empty"));
+    }
+    Ok(Json(json!(emulator.customer_says(id, &said.content)?)))
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    agent: String,
+    content: String,
+    #[serde(default)]
+    private: bool,
+}
+
+async fn agent_reply(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let reply: Reply = decode(&bytes)?;
+    if reply.content.trim().is_empty() {
+        return Err(ApiError::unprocessable("content must not be empty"));
+    }
+    Ok(Json(json!(emulator.agent_reply(id, &reply.agent, &reply.content, reply.private)?)))
+}
+
+#[derive(Deserialize)]
+struct NewStatus {
+    status: Status,
+}
+
+async fn set_status(State(emulator): State<Emulator>, Path(id): Path<u64>, bytes: Bytes) -> Answer {
+    let request: NewStatus = decode(&bytes)?;
+    Ok(Json(json!(emulator.set_status(id, request.status)?)))
+}
+
+async fn resolve(State(emulator): State<Emulator>, Path(id): Path<u64>) -> Answer {
+    Ok(Json(json!(emulator.resolve(id)?)))
+}
+
+async fn reopen(State(emulator): State<Emulator>, Path(id): Path<u64>) -> Answer {
+    Ok(Json(json!(emulator.reopen(id)?)))
+}
+
+async fn hand_back(State(emulator): State<Emulator>, Path(id): Path<u64>) -> Answer {
+    Ok(Json(json!(emulator.hand_back(id)?)))
+}
+
+async fn calls(State(emulator): State<Emulator>) -> Json<Value> {
+    Json(json!({"calls": emulator.calls()}))
+}
+
+async fn clear_calls(State(emulator): State<Emulator>) -> Json<Value> {
+    emulator.clear_calls();
+    Json(json!({"ok": true}))
+}
+
+async fn deliveries(State(emulator): State<Emulator>) -> Json<Value> {
+    Json(json!({"deliveries": emulator.deliveries()}))
+}
+
+async fn revoke_tokens(State(emulator): State<Emulator>) -> Json<Value> {
+    emulator.revoke_tokens();
+    Json(json!({"ok": true}))
+}
+
+#[derive(Deserialize)]
+struct Spacing {
+    millis: u64,
+}
+
+async fn set_retry_spacing(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let spacing: Spacing = decode(&bytes)?;
+    emulator.set_retry_spacing(Duration::from_millis(spacing.millis));
+    Ok(Json(json!({"millis": spacing.millis})))
+}
+
+async fn faults(State(emulator): State<Emulator>) -> Json<Value> {
+    let rules: Vec<Value> =
+        emulator.faults().into_iter().map(|(id, spec)| json!({"id": id, "rule": spec})).collect();
+    Json(json!({"faults": rules}))
+}
+
+async fn add_fault(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let spec: FaultSpec = decode(&bytes)?;
+    let id = emulator.add_fault(spec)?;
+    Ok(Json(json!({"id": id})))
+}
+
+async fn clear_faults(State(emulator): State<Emulator>) -> Json<Value> {
+    emulator.clear_faults();
+    Json(json!({"ok": true}))
+}
+
+async fn reset(State(emulator): State<Emulator>) -> Json<Value> {
+    emulator.reset();
+    Json(json!({"ok": true}))
+}

@@ -1,0 +1,157 @@
+//! Webhook delivery: one ordered queue per target URL, Chatwoot's retry rule (retry on 429, 5xx,
+//! timeouts and connection errors; 3 retries, spaced; 5 s per attempt), optional signatures, and
+//! the hand-off to humans when a target keeps failing.
+
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use tokio::sync::mpsc;
+
+use super::handle::{lock, Emulator, Inner};
+use super::model::{Notification, Status};
+
+pub(super) struct Job {
+    pub generation: u64,
+    pub notification: Notification,
+}
+
+/// What happened to one event sent to one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeliveryRecord {
+    /// The `X-Chatwoot-Delivery` id, the same on every attempt.
+    pub delivery_id: String,
+    pub url: String,
+    pub event: String,
+    pub conversation_id: Option<u64>,
+    pub attempts: u32,
+    pub delivered: bool,
+    /// Status of the last attempt, when the target answered at all.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Outcome of one attempt.
+enum Attempt {
+    Delivered(u16),
+    /// Worth another try: 429, 5xx, timeout, connection trouble.
+    Retry(Option<u16>, String),
+    /// The target refused for good (another 4xx).
+    Refused(u16),
+}
+
+/// Works through one target's queue in order until the emulator is gone or the queue closes.
+pub(super) async fn run_queue(inner: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = jobs.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        if job.generation != inner.generation.load(Ordering::SeqCst) {
+            continue;
+        }
+        deliver(&Emulator { inner }, job).await;
+    }
+}
+
+async fn deliver(emulator: &Emulator, job: Job) {
+    let inner = &emulator.inner;
+    let notification = job.notification;
+    let body = notification.body.to_string();
+    let delivery_id = super::random_hex(16);
+    let mut attempts = 0;
+    let (delivered, last_status, last_error) = loop {
+        attempts += 1;
+        match attempt(inner, &notification.url, &body, &delivery_id).await {
+            Attempt::Delivered(status) => break (true, Some(status), None),
+            Attempt::Refused(status) => {
+                break (false, Some(status), Some(format!("target answered {status}")));
+            }
+            Attempt::Retry(status, error) => {
+                if attempts > inner.options.webhook_retries {
+                    break (false, status, Some(error));
+                }
+                let spacing = inner.retry_spacing_ms.load(Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(spacing)).await;
+                if job.generation != inner.generation.load(Ordering::SeqCst) {
+                    return;
+                }
+            }
+        }
+    };
+    lock(&inner.deliveries).push(DeliveryRecord {
+        delivery_id,
+        url: notification.url.clone(),
+        event: notification.event.clone(),
+        conversation_id: notification.conversation_id,
+        attempts,
+        delivered,
+        last_status,
+        last_error,
+        finished_at: Utc::now(),
+    });
+    if !delivered {
+        hand_to_humans(emulator, job.generation, notification.conversation_id);
+    }
+}
+
+/// Chatwoot gives a conversation to humans when its bot cannot be reached.
+fn hand_to_humans(emulator: &Emulator, generation: u64, conversation_id: Option<u64>) {
+    let Some(conversation_id) = conversation_id else {
+        return;
+    };
+    if generation != emulator.inner.generation.load(Ordering::SeqCst) {
+        return;
+    }
+    let still_with_bot = emulator
+        .conversation(conversation_id)
+        .is_ok_and(|conversation| conversation.status == Status::Pending);
+    if still_with_bot {
+        if let Err(refusal) = emulator.set_status(conversation_id, Status::Open) {
+            tracing::warn!(%refusal, "could not hand conversation to humans");
+        }
+    }
+}
+
+async fn attempt(inner: &Inner, url: &str, body: &str, delivery_id: &str) -> Attempt {
+    let mut request = inner
+        .http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-chatwoot-delivery", delivery_id)
+        .body(body.to_owned());
+    if let Some(secret) = &inner.options.webhook_secret {
+        let timestamp = Utc::now().timestamp().to_string();
+        request = request
+            .header("x-chatwoot-timestamp", &timestamp)
+            .header("x-chatwoot-signature", sign(secret, &timestamp, body));
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            if response.status().is_success() {
+                Attempt::Delivered(status)
+            } else if status == 429 || response.status().is_server_error() {
+                Attempt::Retry(Some(status), format!("target answered {status}"))
+            } else {
+                Attempt::Refused(status)
+            }
+        }
+        Err(error) if error.is_timeout() => Attempt::Retry(None, "timed out".into()),
+        Err(error) => Attempt::Retry(None, format!("could not reach target: {error}")),
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`, Chatwoot's webhook signature.
+pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
