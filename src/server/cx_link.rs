@@ -16,7 +16,11 @@ pub fn connect_cx(config: &Config) -> Result<Arc<dyn CxOutbound>, ServeError> {
 }
 
 fn delivery_error(error: &CxError) -> DeliveryError {
-    DeliveryError { retryable: error.is_transient(), retry_after: None, message: error.to_string() }
+    DeliveryError {
+        retryable: error.is_transient(),
+        retry_after: error.retry_after(),
+        message: error.to_string(),
+    }
 }
 
 fn conversation(id: &str) -> Result<ConversationId, DeliveryError> {
