@@ -12,6 +12,9 @@ use crate::syntax::ast::{
 
 use super::visit::for_each_stmt;
 
+/// Regexes are built the way the engine builds them (one definition, in the matcher).
+pub use crate::engine::matcher::build_regex;
+
 /// Flags a `/regex/` may carry: `i` ignore case, `m` multi-line, `s` dot matches new line,
 /// `x` verbose, `u` (Unicode, always on).
 pub const REGEX_FLAGS: &str = "imsxu";
@@ -187,17 +190,6 @@ fn syntax_error_position(regex: &RegexLit) -> Option<(Span, String)> {
     let start = in_file(span.start.offset);
     let end = in_file(span.end.offset).max(start);
     Some((Span::new(regex.span.file, start, end), error.kind().to_string()))
-}
-
-/// Builds the regex with its flags, with a size limit so a script cannot exhaust memory.
-pub fn build_regex(regex: &RegexLit) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(&regex.pattern)
-        .case_insensitive(regex.flags.contains('i'))
-        .multi_line(regex.flags.contains('m'))
-        .dot_matches_new_line(regex.flags.contains('s'))
-        .ignore_whitespace(regex.flags.contains('x'))
-        .size_limit(1 << 20)
-        .build()
 }
 
 #[cfg(test)]

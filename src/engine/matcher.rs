@@ -111,7 +111,7 @@ impl Matcher {
                 phrase_no += 1;
                 match &phrase.kind {
                     PhraseKind::Regex(lit) => {
-                        if let Ok(regex) = crate::check::build_regex(lit) {
+                        if let Ok(regex) = build_regex(lit) {
                             matcher.regexes.push(RegexPhrase { intent, phrase: phrase_no, regex });
                         }
                     }
@@ -503,4 +503,15 @@ fn deletions(word: &str) -> Vec<String> {
     (0..chars.len())
         .map(|skip| chars.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, c)| *c).collect())
         .collect()
+}
+
+/// Builds the regex with its flags, with a size limit so a script cannot exhaust memory.
+pub fn build_regex(regex: &crate::syntax::ast::RegexLit) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(&regex.pattern)
+        .case_insensitive(regex.flags.contains('i'))
+        .multi_line(regex.flags.contains('m'))
+        .dot_matches_new_line(regex.flags.contains('s'))
+        .ignore_whitespace(regex.flags.contains('x'))
+        .size_limit(1 << 20)
+        .build()
 }
