@@ -48,7 +48,7 @@ impl IntoResponse for IntakeError {
 }
 
 /// Compares without an early exit, so response time says nothing about the secret.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
