@@ -31,8 +31,8 @@ pub struct Config {
     /// Send `SendButtons` as CX `input_select` messages; when false, send the numbered
     /// fallback text instead (for channels that cannot show buttons).
     pub buttons: bool,
-    /// Widget sites (owned by the widget; opaque here).
-    pub widget: Option<serde_json::Value>,
+    /// The Web Chat widget (Flow A), when this service serves it.
+    pub widget: Option<super::widget_config::WidgetSection>,
 }
 
 impl Default for Config {
@@ -217,6 +217,16 @@ impl Config {
         }
         if self.webhook.token_env.trim().is_empty() {
             return Err("webhook.token_env must name an environment variable".into());
+        }
+        if let Some(widget) = &self.widget {
+            widget.validate()?;
+            if self.bots.iter().any(|b| b.inbox_id == Some(widget.inbox_id)) {
+                return Err(format!(
+                    "widget.inbox_id: inbox {} is also a Flow B bot's inbox; the widget needs \
+                     an API-type inbox of its own",
+                    widget.inbox_id
+                ));
+            }
         }
         Ok(())
     }

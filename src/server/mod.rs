@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod payload;
 pub mod reload;
 pub mod run;
+pub mod widget_config;
 pub mod worker;
 
 use std::collections::HashMap;

@@ -376,3 +376,35 @@ async fn the_bot_resolving_finishes_the_cx_conversation() {
     );
     world.emulator.shutdown().await;
 }
+
+#[test]
+fn the_widget_section_is_checked_precisely() {
+    let base = "widget:\n  bot: bots/faq.bot\n  inbox_id: 1\n";
+    let cases = [
+        (format!("{base}  sites: []\n"), "widget.sites: list at least one site"),
+        (
+            format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      origins: [shop.example]\n"),
+            "`shop.example` is not an origin",
+        ),
+        (
+            format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      anonymous_start: true\n"),
+            "anonymous_start needs `origins`",
+        ),
+        (format!("{base}  sites:\n    - id: shop\n      secret_env: S\n  colour: blue\n"), "colour"),
+        (
+            format!("{base}  token_lifetime_secs: 60\n  sites:\n    - id: shop\n      secret_env: S\n"),
+            "too short",
+        ),
+        (
+            format!("bots:\n  - file: bots/faq.bot\n    inbox_id: 1\n{base}  sites:\n    - id: shop\n      secret_env: S\n"),
+            "inbox 1 is also a Flow B bot's inbox",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = Config::parse(&text).expect_err(&text);
+        assert!(error.contains(expected), "{text}\n→ {error}\n(expected `{expected}`)");
+    }
+    let good = format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      origins: [https://shop.example]\n");
+    let config = Config::parse(&good).unwrap();
+    assert_eq!(config.widget.unwrap().sites[0].origins, ["https://shop.example"]);
+}
