@@ -23,8 +23,8 @@ use crate::widget::{router, Site, SqliteWidgetStore, WidgetConfig, WidgetService
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The bot files: the first answers the widget page; all of them answer the emulator's own
-    /// web widget inbox (the first again, unless more are given)
+    /// The bot files: the first answers the widget page, the second (or the first again) the
+    /// emulator's own web widget inbox
     #[arg(default_value = "bots/faq.bot")]
     pub bots: Vec<PathBuf>,
     /// Address of the service, the widget API and the demo page
@@ -134,7 +134,7 @@ fn widget_config(data: &Path, address: SocketAddr) -> miette::Result<WidgetConfi
 
 async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
     let widget_program = programs.remove(0);
-    let inbox_bots = if programs.is_empty() { vec![widget_program.clone()] } else { programs };
+    let inbox_bot = programs.into_iter().next().unwrap_or_else(|| widget_program.clone());
     std::fs::create_dir_all(&args.data)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot create {}", args.data.display()))?;
@@ -149,7 +149,7 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
     let store =
         crate::store::open(&store_url, Durability::Full).await.map_err(|err| miette!("{err}"))?;
     let token = server::config::generate_token();
-    let bots = Bots::new(inbox_bots.into_iter().map(|p| (None, p)).collect());
+    let bots = Bots::new(vec![(None, inbox_bot)]);
     let config = Config { public_url: format!("http://{address}"), ..Config::default() };
     let state = AppState::new(
         config,
