@@ -513,3 +513,33 @@ async fn refresh_gives_a_new_token_for_the_same_conversation() {
     assert_eq!(status, 200);
     server.task.abort();
 }
+
+#[tokio::test]
+async fn a_resent_client_activity_id_is_stored_and_answered_once() {
+    for store in [
+        Arc::new(botrun::widget::MemoryWidgetStore::default()) as Arc<dyn WidgetStore>,
+        Arc::new(SqliteWidgetStore::open("sqlite::memory:").await.unwrap()),
+    ] {
+        let server = serve_with(store, site(false, 100)).await;
+        let (conversation, token, _) = server.start().await;
+        let body = r#"{"type":"message","text":"hi","channelData":{"clientActivityID":"c-7"}}"#;
+        let first: Value = server.post(&conversation, &token, body).await.json().await.unwrap();
+        server.history(&conversation, &token, 3).await;
+        let again = server.post(&conversation, &token, body).await;
+        assert_eq!(again.status(), 200);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["id"], first["id"], "the page gets the same echo id back");
+        let other = r#"{"type":"message","text":"hi","channelData":{"clientActivityID":"c-8"}}"#;
+        server.post(&conversation, &token, other).await;
+        let history = server.history(&conversation, &token, 5).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let history_later = server.history(&conversation, &token, 5).await;
+        assert_eq!(history.len(), history_later.len());
+        assert_eq!(
+            texts(&history_later),
+            ["Hello!", "hi", "You said: hi", "hi", "You said: hi"],
+            "one echo and one answer per client activity id"
+        );
+        server.task.abort();
+    }
+}
