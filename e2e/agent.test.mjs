@@ -27,10 +27,23 @@ async function control(path) {
   return response.json();
 }
 
-/** The Flow A conversations in the emulator (API inbox), newest last. */
-async function cxConversations() {
-  const { conversations } = await control('conversations');
-  return conversations.filter((c) => c.inbox_id === 1).sort((a, b) => a.id - b.id);
+/** The Flow A conversations in the emulator (API inbox), oldest first, once there are `count`. */
+async function cxConversations(count = 1) {
+  for (let tries = 0; ; tries += 1) {
+    const { conversations } = await control('conversations');
+    const found = conversations.filter((c) => c.inbox_id === 1).sort((a, b) => a.id - b.id);
+    if (found.length >= count || tries > 200) return found;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+/** A CX conversation's messages, once there are `count` of them. */
+async function cxMessages(id, count) {
+  for (let tries = 0; ; tries += 1) {
+    const { messages } = await control(`conversations/${id}`);
+    if (messages.length >= count || tries > 200) return messages;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
 }
 
 async function waitForState(page, state) {
@@ -81,7 +94,7 @@ test('an agent answers in the console, finishes, and CX holds the whole transcri
   await waitForState(customer, 'conversation ended');
   await botSays(customer, 'The agent has closed this conversation');
 
-  const { messages } = await control(`conversations/${cx.id}`);
+  const messages = await cxMessages(cx.id, 9);
   const transcript = messages.map((m) => [m.message_type === 'incoming' ? 'in' : 'out',
     Boolean(m.private), m.content]);
   assert.deepEqual(transcript, [
@@ -99,7 +112,7 @@ test('an agent answers in the console, finishes, and CX holds the whole transcri
   // Writing again starts a new CX conversation for the same contact, with the bot back.
   await send(customer, 'what are your opening hours');
   await botSays(customer, 'Monday to Friday');
-  const conversations = await cxConversations();
+  const conversations = await cxConversations(2);
   assert.equal(conversations.length, 2);
   assert.equal(conversations[1].contact_id, cx.contact_id);
 

@@ -11,9 +11,9 @@ use botrun::cx::{Credentials, CxClient, CxConfig};
 use botrun::emulator::model::API_INBOX_ID;
 use botrun::emulator::{spawn, EmulatorOptions, MessageType, RunningEmulator};
 use botrun::server::flow_a::{FlowA, FlowAHost, FlowASettings};
-use botrun::server::{app, AppState, Bots, Config, SystemClock};
-use botrun::store::SqliteStore;
-use botrun::widget::{router, MemoryWidgetStore, Site, WidgetConfig, WidgetService};
+use botrun::server::{app, AppState, Bots, Clock, Config, ManualClock, SystemClock};
+
+use botrun::widget::{router, Site, SqliteWidgetStore, WidgetConfig, WidgetService};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "flow-a-token-0123456789abcdef0123456789abcdef";
@@ -21,63 +21,69 @@ const SECRET: &str = "flow-a-site-secret";
 
 struct World {
     emulator: RunningEmulator,
+    cx: CxConfig,
+    credentials: (String, String),
     state: AppState,
+    addr: std::net::SocketAddr,
     base: String,
     http: reqwest::Client,
+    /// The service runs in a runtime of its own, so a test can crash it: dropping the runtime
+    /// stops every task at once, with no graceful shutdown.
+    service: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.service.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// How a test wants the service set up.
+struct Setup {
+    bot: &'static str,
+    clock: Arc<dyn Clock>,
+    /// The service store and the widget store (`sqlite::memory:` unless a restart is tested).
+    store: String,
+    widget_store: String,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            bot: "bots/faq.bot",
+            clock: Arc::new(SystemClock),
+            store: "sqlite::memory:".into(),
+            widget_store: "sqlite::memory:".into(),
+        }
+    }
 }
 
 async fn start() -> World {
+    start_with(&Setup::default()).await
+}
+
+async fn start_with(setup: &Setup) -> World {
     let options = EmulatorOptions {
         webhook_retry_spacing: Duration::from_millis(50),
         ..EmulatorOptions::default()
     };
     let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let config = CxConfig {
+    let cx = CxConfig {
         base_url: emulator.base_url(),
         auth_url: emulator.auth_url(),
         tenant_domain: options.tenant_domain.clone(),
         ..CxConfig::default()
     };
+    let credentials = (options.client_id.clone(), options.client_secret.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
     let client = CxClient::with_credentials(
-        config,
-        Credentials::new(options.client_id.clone(), options.client_secret.clone()),
+        cx.clone(),
+        Credentials::new(credentials.0.clone(), credentials.1.clone()),
     )
     .unwrap();
-    let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
-    let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
-    let store = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
-    let state = AppState::new(
-        Config::default(),
-        store,
-        Bots::new(vec![]),
-        Arc::new(client.clone()),
-        Arc::new(SystemClock),
-        TOKEN.to_owned(),
-    );
-    let settings = FlowASettings { inbox_id: API_INBOX_ID, ..FlowASettings::default() };
-    let flow = FlowA::new(&state, program, client.clone(), settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let widget = WidgetService::new(
-        WidgetConfig {
-            public_base_url: format!("http://{addr}"),
-            token_key: b"flow-a-test-signing-key".to_vec(),
-            token_lifetime: Duration::from_secs(600),
-            keep_alive: Duration::from_secs(20),
-            sites: vec![Site {
-                id: "shop".into(),
-                secret: SECRET.into(),
-                origins: vec![],
-                anonymous_start: false,
-                new_conversations_per_minute: 600,
-            }],
-        },
-        Arc::new(MemoryWidgetStore::default()),
-        Arc::new(FlowAHost(Arc::clone(&flow))),
-    );
-    flow.attach(&widget);
-    let service = app(state.clone()).nest("/v3/directline", router(widget));
-    tokio::spawn(async move { axum::serve(listener, service).await });
     client
         .create_webhook(
             &format!("http://{addr}/webhooks/cx-widget/{TOKEN}"),
@@ -85,11 +91,105 @@ async fn start() -> World {
         )
         .await
         .unwrap();
-    World {
+    let mut world = World {
         emulator,
-        state,
+        cx,
+        credentials,
+        state: AppState::new(
+            Config::default(),
+            Arc::new(botrun::store::SqliteStore::open("sqlite::memory:").await.unwrap()),
+            Bots::new(vec![]),
+            Arc::new(client),
+            Arc::new(SystemClock),
+            TOKEN.to_owned(),
+        ),
+        addr,
         base: format!("http://{addr}/v3/directline"),
         http: reqwest::Client::new(),
+        service: None,
+    };
+    world.serve(setup, listener).await;
+    world
+}
+
+impl World {
+    /// Starts the service (Flow A only) on `listener`, in a runtime of its own.
+    async fn serve(&mut self, setup: &Setup, listener: std::net::TcpListener) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = CxClient::with_credentials(
+            self.cx.clone(),
+            Credentials::new(self.credentials.0.clone(), self.credentials.1.clone()),
+        )
+        .unwrap();
+        let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join(setup.bot);
+        let (store_url, widget_url) = (setup.store.clone(), setup.widget_store.clone());
+        let clock = Arc::clone(&setup.clock);
+        let addr = self.addr;
+        let started = runtime.spawn(async move {
+            let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
+            let store =
+                botrun::store::open(&store_url, botrun::store::Durability::Full).await.unwrap();
+            let state = AppState::new(
+                Config::default(),
+                store,
+                Bots::new(vec![]),
+                Arc::new(client.clone()),
+                clock,
+                TOKEN.to_owned(),
+            );
+            let settings = FlowASettings { inbox_id: API_INBOX_ID, ..FlowASettings::default() };
+            let flow = FlowA::new(&state, program, client, settings);
+            let widget = WidgetService::new(
+                WidgetConfig {
+                    public_base_url: format!("http://{addr}"),
+                    token_key: b"flow-a-test-signing-key".to_vec(),
+                    token_lifetime: Duration::from_secs(3600),
+                    keep_alive: Duration::from_secs(20),
+                    sites: vec![Site {
+                        id: "shop".into(),
+                        secret: SECRET.into(),
+                        origins: vec![],
+                        anonymous_start: false,
+                        new_conversations_per_minute: 600,
+                    }],
+                },
+                Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
+                Arc::new(FlowAHost(Arc::clone(&flow))),
+            );
+            flow.attach(&widget);
+            state.resume().await.unwrap();
+            let service = app(state.clone()).nest("/v3/directline", router(widget));
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            tokio::spawn(async move { axum::serve(listener, service).await });
+            state
+        });
+        self.state = started.await.unwrap();
+        self.service = Some(runtime);
+    }
+
+    /// Kills the service as a crash would: every task stops where it is.
+    fn crash(&mut self) {
+        if let Some(runtime) = self.service.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    /// Starts the service again on the same address and stores.
+    async fn restart(&mut self, setup: &Setup) {
+        let mut listener = None;
+        for _ in 0..100 {
+            if let Ok(bound) = std::net::TcpListener::bind(self.addr) {
+                listener = Some(bound);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.serve(setup, listener.expect("the old address is free again")).await;
     }
 }
 
@@ -138,6 +238,17 @@ impl World {
             .collect();
         all.sort_by_key(|c| c.id);
         all
+    }
+
+    /// The `index`-th Flow A conversation in CX, waiting for the mirror to create it.
+    async fn cx_conversation(&self, index: usize) -> botrun::emulator::Conversation {
+        for _ in 0..300 {
+            if let Some(found) = self.cx_conversations().get(index) {
+                return found.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("CX conversation #{index} was never created");
     }
 
     /// `(type, private, content)` of a CX conversation's messages, once it has `count`.
@@ -256,10 +367,9 @@ async fn the_whole_widget_conversation_is_mirrored_into_cx_in_order() {
     page.say("talk to a person").await;
     assert!(page.has_event("event", Some("botrun.handoff")).await);
 
-    let conversations = world.cx_conversations();
-    assert_eq!(conversations.len(), 1);
-    let cx = &conversations[0];
+    let cx = &world.cx_conversation(0).await;
     let transcript = world.transcript(cx.id, 7).await;
+    assert_eq!(world.cx_conversations().len(), 1);
     assert_eq!(
         transcript,
         [
@@ -279,7 +389,6 @@ async fn the_whole_widget_conversation_is_mirrored_into_cx_in_order() {
     // The greeting's buttons went to CX as an `input_select` on the greeting itself.
     let greeting = &world.emulator.control().messages(cx.id).unwrap()[0];
     assert_eq!(greeting.content_type, "input_select");
-    world.emulator.shutdown().await;
 }
 
 #[tokio::test]
@@ -288,7 +397,7 @@ async fn an_agent_reply_reaches_the_page_and_botruns_own_echoes_never_do() {
     let page = world.open_page("Ada").await;
     page.say("talk to a person").await;
     assert!(page.has_event("event", Some("botrun.handoff")).await);
-    let cx = world.cx_conversations()[0].id;
+    let cx = world.cx_conversation(0).await.id;
     world.transcript(cx, 3).await;
 
     world
@@ -318,7 +427,6 @@ async fn an_agent_reply_reaches_the_page_and_botruns_own_echoes_never_do() {
         ],
         "no echo of the bot's own messages, no private note, no bot answer while with a person"
     );
-    world.emulator.shutdown().await;
 }
 
 #[tokio::test]
@@ -327,7 +435,7 @@ async fn an_agent_finishing_ends_the_page_and_the_next_message_opens_a_new_cx_co
     let page = world.open_page("Ada").await;
     page.say("talk to a person").await;
     assert!(page.has_event("event", Some("botrun.handoff")).await);
-    let first = world.cx_conversations()[0].clone();
+    let first = world.cx_conversation(0).await;
     world.transcript(first.id, 3).await;
 
     world.emulator.control().resolve(first.id).unwrap();
@@ -336,17 +444,15 @@ async fn an_agent_finishing_ends_the_page_and_the_next_message_opens_a_new_cx_co
 
     page.say("how long does delivery take").await;
     page.wait_for("Deliveries take 2–4 working days within the EU.").await;
-    let conversations = world.cx_conversations();
-    assert_eq!(conversations.len(), 2, "a new CX conversation");
-    assert_eq!(conversations[1].contact_id, first.contact_id, "for the same contact");
-    let transcript = world.transcript(conversations[1].id, 3).await;
+    let second = world.cx_conversation(1).await;
+    assert_eq!(second.contact_id, first.contact_id, "a new CX conversation for the same contact");
+    let transcript = world.transcript(second.id, 2).await;
     assert_eq!(transcript[0], line("in", false, "how long does delivery take"));
     assert!(transcript.contains(&line(
         "out",
         false,
         "Deliveries take 2–4 working days within the EU."
     )));
-    world.emulator.shutdown().await;
 }
 
 #[tokio::test]
@@ -356,7 +462,7 @@ async fn the_bot_resolving_finishes_the_cx_conversation() {
     page.say("goodbye").await;
     page.wait_for("Thanks for chatting — goodbye!").await;
     assert!(page.has_event("endOfConversation", None).await);
-    let cx = world.cx_conversations()[0].id;
+    let cx = world.cx_conversation(0).await.id;
     let transcript = world.transcript(cx, 3).await;
     assert_eq!(
         transcript[1..],
@@ -374,7 +480,6 @@ async fn the_bot_resolving_finishes_the_cx_conversation() {
         world.emulator.control().conversation(cx).unwrap().status,
         botrun::emulator::Status::Resolved
     );
-    world.emulator.shutdown().await;
 }
 
 #[test]
@@ -407,4 +512,108 @@ fn the_widget_section_is_checked_precisely() {
     let good = format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      origins: [https://shop.example]\n");
     let config = Config::parse(&good).unwrap();
     assert_eq!(config.widget.unwrap().sites[0].origins, ["https://shop.example"]);
+}
+
+#[tokio::test]
+async fn question_timeouts_fire_from_durable_timers_and_reach_page_and_cx() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let setup = Setup {
+        bot: "bots/order_tracking.bot",
+        clock: Arc::clone(&clock) as Arc<dyn Clock>,
+        ..Setup::default()
+    };
+    let world = start_with(&setup).await;
+    let page = world.open_page("Ana").await;
+    page.wait_for("Hi Ana! I can track orders or connect you with our team.").await;
+    page.say("track my order").await;
+    page.wait_for("What's your order number?").await;
+
+    clock.advance(chrono::Duration::minutes(3) + chrono::Duration::seconds(1));
+    assert!(world.state.fire_timers().await.unwrap() >= 1);
+    page.wait_for("Still there? Just type the order number.").await;
+
+    clock.advance(chrono::Duration::minutes(15));
+    world.state.fire_timers().await.unwrap();
+    page.wait_for("I'll close this chat for now. Write again any time.").await;
+    assert!(page.has_event("endOfConversation", None).await);
+
+    let cx = world.cx_conversation(0).await.id;
+    let transcript = world.transcript(cx, 6).await;
+    assert_eq!(
+        transcript[1..],
+        [
+            line("in", false, "track my order"),
+            line("out", false, "What's your order number?"),
+            line("out", false, "Still there? Just type the order number."),
+            line("out", false, "I'll close this chat for now. Write again any time."),
+        ]
+    );
+    assert_eq!(
+        world.emulator.control().conversation(cx).unwrap().status,
+        botrun::emulator::Status::Resolved
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_nothing_the_cx_mirror_resumes_after_restart() {
+    use botrun::emulator::{Fault, FaultSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        store: format!("sqlite://{}", dir.path().join("botrun.db").display()),
+        widget_store: format!("sqlite://{}", dir.path().join("widget.db").display()),
+        ..Setup::default()
+    };
+    let mut world = start_with(&setup).await;
+    // CX is down for messages: the page is answered anyway, the mirror waits in the outbox.
+    world
+        .emulator
+        .control()
+        .add_fault(FaultSpec {
+            path: "messages".into(),
+            fault: Fault::ServerError { status: 503 },
+            times: None,
+            share: None,
+            seed: 0,
+        })
+        .unwrap();
+    let page = world.open_page("Ada").await;
+    page.say("how long does delivery take").await;
+    page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+    // Crash while the mirror is stuck retrying the first message. (A crash between a CX call
+    // that succeeded and its outbox row being removed repeats that call: at least once.)
+    for _ in 0..500 {
+        if world.emulator.control().calls().iter().any(|c| c.fault.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cx = world.cx_conversation(0).await.id;
+    assert!(world.emulator.control().messages(cx).unwrap().is_empty(), "CX is failing");
+    let (id, token) = (page.id.clone(), page.token.clone());
+
+    world.crash();
+    world.emulator.control().clear_faults();
+    world.restart(&setup).await;
+
+    // The same page, the same token: history kept, the bot remembers, CX catches up in order.
+    let page = Page { world: &world, id, token };
+    page.say("can I pay with paypal").await;
+    let shown = page.wait_for("You can pay by credit card, PayPal or invoice.").await;
+    assert_eq!(
+        shown.iter().filter(|(_, text)| text.starts_with("Deliveries take")).count(),
+        1,
+        "nothing answered twice: {shown:#?}"
+    );
+    let transcript = world.transcript(cx, 5).await;
+    assert_eq!(
+        transcript,
+        [
+            line("out", false, GREETING),
+            line("in", false, "how long does delivery take"),
+            line("out", false, "Deliveries take 2–4 working days within the EU."),
+            line("in", false, "can I pay with paypal"),
+            line("out", false, "You can pay by credit card, PayPal or invoice."),
+        ]
+    );
+    assert_eq!(world.cx_conversations().len(), 1, "no second CX conversation after the restart");
 }
