@@ -155,8 +155,17 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Unreadable { path: path.to_owned(), source })?;
-        Config::parse(&text)
-            .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })
+        let mut config = Config::parse(&text)
+            .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?;
+        // Bot paths are relative to the file that names them, not to where botrun runs.
+        let base = path.parent().unwrap_or_else(|| Path::new(""));
+        for bot in &mut config.bots {
+            bot.file = base.join(&bot.file);
+        }
+        if let Some(widget) = &mut config.widget {
+            widget.bot = base.join(&widget.bot);
+        }
+        Ok(config)
     }
 
     /// Parses and validates configuration text; bot paths stay as written.

@@ -109,8 +109,13 @@ pub async fn run(
     let public = config.public_url.trim_end_matches('/').to_owned();
     let state = AppState::new(config, store, bots, cx, Arc::new(SystemClock), token.clone())
         .with_signing_secret(secret);
+    let mut watched = watched;
     let widget = match &state.config.widget {
-        Some(section) => Some(serve_widget(&state, section, &public).await?),
+        Some(section) => {
+            let (routes, bot) = serve_widget(&state, section, &public).await?;
+            watched.push(bot);
+            Some(routes)
+        }
         None => None,
     };
     let resumed = state.resume().await?;
@@ -165,16 +170,20 @@ pub async fn run(
 
 /// Resolves on Ctrl-C or SIGTERM (shared by every long-running command).
 /// Loads the widget's bot, connects Flow A to CX and the widget store, and returns the widget's
-/// routes (`/v3/directline/…`, and the demo page when asked for).
+/// routes (`/v3/directline/…`, and the demo page when asked for) and the files to watch.
 async fn serve_widget(
     state: &AppState,
     section: &super::widget_config::WidgetSection,
     public: &str,
-) -> Result<axum::Router, ServeError> {
+) -> Result<(axum::Router, WatchedBot), ServeError> {
     use crate::widget::{demo, router, SqliteWidgetStore, WidgetService};
     let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
-    let program = match load_program(&section.bot, &options) {
-        Ok(loaded) => loaded.program,
+    let (program, watched) = match load_program(&section.bot, &options) {
+        Ok(loaded) => {
+            let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
+            let entry = section.bot.clone();
+            (loaded.program, WatchedBot { index: reload::WIDGET_BOT, entry, files })
+        }
         Err(failure) => {
             let style = Style { colour: false, width: 100 };
             return Err(ServeError::InvalidBot {
@@ -207,7 +216,7 @@ async fn serve_widget(
         };
         routes = routes.merge(demo::demo_router(widget, page));
     }
-    Ok(routes)
+    Ok((routes, watched))
 }
 
 pub async fn shutdown_signal() {

@@ -42,17 +42,21 @@ impl Drop for World {
 
 /// How a test wants the service set up.
 struct Setup {
-    bot: &'static str,
+    bot: std::path::PathBuf,
     clock: Arc<dyn Clock>,
     /// The service store and the widget store (`sqlite::memory:` unless a restart is tested).
     store: String,
     widget_store: String,
 }
 
+fn example(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
 impl Default for Setup {
     fn default() -> Self {
         Setup {
-            bot: "bots/faq.bot",
+            bot: example("bots/faq.bot"),
             clock: Arc::new(SystemClock),
             store: "sqlite::memory:".into(),
             widget_store: "sqlite::memory:".into(),
@@ -125,7 +129,7 @@ impl World {
             Credentials::new(self.credentials.0.clone(), self.credentials.1.clone()),
         )
         .unwrap();
-        let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join(setup.bot);
+        let bot = setup.bot.clone();
         let (store_url, widget_url) = (setup.store.clone(), setup.widget_store.clone());
         let clock = Arc::clone(&setup.clock);
         let addr = self.addr;
@@ -311,6 +315,11 @@ impl Page<'_> {
 
     /// `(sender name, text)` of what the page shows from others, once some text appeared.
     async fn wait_for(&self, text: &str) -> Vec<(String, String)> {
+        self.wait_for_nth(text, 1).await
+    }
+
+    /// Like [`Page::wait_for`], once `text` appeared `times` times.
+    async fn wait_for_nth(&self, text: &str, times: usize) -> Vec<(String, String)> {
         let mut shown = Vec::new();
         for _ in 0..300 {
             shown = self
@@ -323,7 +332,7 @@ impl Page<'_> {
                     (from, a["text"].as_str().unwrap_or_default().to_owned())
                 })
                 .collect();
-            if shown.iter().any(|(_, t)| t == text) {
+            if shown.iter().filter(|(_, t)| t == text).count() >= times {
                 return shown;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -518,7 +527,7 @@ fn the_widget_section_is_checked_precisely() {
 async fn question_timeouts_fire_from_durable_timers_and_reach_page_and_cx() {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let setup = Setup {
-        bot: "bots/order_tracking.bot",
+        bot: example("bots/order_tracking.bot"),
         clock: Arc::clone(&clock) as Arc<dyn Clock>,
         ..Setup::default()
     };
@@ -616,4 +625,34 @@ async fn a_crash_loses_nothing_the_cx_mirror_resumes_after_restart() {
         ]
     );
     assert_eq!(world.cx_conversations().len(), 1, "no second CX conversation after the restart");
+}
+
+#[tokio::test]
+async fn the_widget_bot_is_hot_reloaded_and_a_bad_edit_keeps_the_running_one() {
+    use botrun::server::reload::{reload_bot, WIDGET_BOT};
+    let bot = |answer: &str| {
+        format!(
+            "bot \"Reload\"\n\nintent price\n  \"price\"\n\non start\n  go main\n\nstate main\n  when price\n    say \"{answer}\"\n  otherwise\n    say \"?\"\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("widget.bot");
+    std::fs::write(&path, bot("ten euros")).unwrap();
+    let world = start_with(&Setup { bot: path.clone(), ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.say("price").await;
+    page.wait_for("ten euros").await;
+
+    std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
+    let rendered = reload_bot(&world.state, WIDGET_BOT, &path).unwrap_err();
+    assert!(rendered.contains("nowhere"), "{rendered}");
+    page.say("price").await;
+    page.wait_for_nth("ten euros", 2).await;
+
+    std::fs::write(&path, bot("twelve euros")).unwrap();
+    reload_bot(&world.state, WIDGET_BOT, &path).unwrap();
+    page.say("price").await;
+    let shown = page.wait_for("twelve euros").await;
+    let texts: Vec<&str> = shown.iter().map(|(_, text)| text.as_str()).collect();
+    assert_eq!(texts, ["ten euros", "ten euros", "twelve euros"]);
 }
