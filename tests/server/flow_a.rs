@@ -656,3 +656,24 @@ async fn the_widget_bot_is_hot_reloaded_and_a_bad_edit_keeps_the_running_one() {
     let texts: Vec<&str> = shown.iter().map(|(_, text)| text.as_str()).collect();
     assert_eq!(texts, ["ten euros", "ten euros", "twelve euros"]);
 }
+
+#[tokio::test]
+async fn the_cx_contact_gets_what_the_bot_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ask.bot");
+    std::fs::write(
+        &path,
+        "bot \"Ask\"\n\non start\n  ask email as email\n    say \"What's your email?\"\n  say \"Thanks, {email}.\"\n",
+    )
+    .unwrap();
+    let world = start_with(&Setup { bot: path, ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("What's your email?").await;
+    page.say("Ada@Example.com").await;
+    page.wait_for("Thanks, ada@example.com.").await;
+    let cx = world.cx_conversation(0).await;
+    let contact =
+        world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
+    assert_eq!(contact.name, "Ada", "the name from the page");
+    assert_eq!(contact.email.as_deref(), Some("ada@example.com"), "the email the bot asked for");
+}

@@ -156,10 +156,11 @@ async fn open(flow: &FlowA, key: &str, session: Session) -> Result<(), MirrorErr
     let (contact_id, source_id) = match session.link.contact_id {
         Some(id) => (id, session.link.source_id.clone()),
         None => {
+            let contact = session.contact_for_cx();
             let details = NewContact {
-                name: session.contact.name.clone().or_else(|| Some("Web visitor".into())),
-                email: session.contact.email.clone(),
-                phone: session.contact.phone.clone(),
+                name: contact.name.or_else(|| Some("Web visitor".into())),
+                email: contact.email,
+                phone: contact.phone,
             };
             let created = flow.cx.create_contact(inbox, &details).await?;
             let source = created.source_id.clone();

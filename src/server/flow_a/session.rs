@@ -82,6 +82,32 @@ impl Session {
         self.engine = hex::encode(state.to_bytes());
     }
 
+    /// Who the customer is for CX: what the page said, completed with what the bot asked for
+    /// (its variables `name`, `email` and `phone`).
+    pub fn contact_for_cx(&self) -> Contact {
+        let mut contact = self.contact.clone();
+        let state = self.engine_state(0);
+        let asked = |wanted: &str| {
+            state
+                .variables()
+                .find(|(name, _)| *name == wanted)
+                .and_then(|(_, value)| value.as_str())
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        for (slot, variable) in [
+            (&mut contact.name, "name"),
+            (&mut contact.email, "email"),
+            (&mut contact.phone, "phone"),
+        ] {
+            if slot.is_none() {
+                *slot = asked(variable);
+            }
+        }
+        contact
+    }
+
     /// Whether the engine has ever run for this conversation.
     pub fn is_new(&self) -> bool {
         self.engine.is_empty()
