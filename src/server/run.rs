@@ -176,7 +176,9 @@ async fn serve_widget(
     section: &super::widget_config::WidgetSection,
     public: &str,
 ) -> Result<(axum::Router, WatchedBot), ServeError> {
-    use crate::widget::{demo, router, SqliteWidgetStore, WidgetService};
+    use crate::widget::{
+        demo, router, PostgresWidgetStore, SqliteWidgetStore, WidgetService, WidgetStore,
+    };
     let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
     let (program, watched) = match load_program(&section.bot, &options) {
         Ok(loaded) => {
@@ -197,15 +199,17 @@ async fn serve_widget(
         .map_err(|e| ServeError::Cx(e.to_string()))?;
     let title = program.bot_name().to_owned();
     let flow = super::flow_a::FlowA::new(state, program, cx, section.flow_a());
-    let store = SqliteWidgetStore::open(&section.store)
-        .await
-        .map_err(|e| ServeError::Widget(e.to_string()))?;
+    let url = section.store.as_deref().unwrap_or(&state.config.store);
+    let store: Arc<dyn WidgetStore> = if url.starts_with("postgres") {
+        Arc::new(
+            PostgresWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?,
+        )
+    } else {
+        Arc::new(SqliteWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?)
+    };
     let first_site = config.sites.first().map(|s| s.id.clone()).unwrap_or_default();
-    let widget = WidgetService::new(
-        config,
-        Arc::new(store),
-        Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))),
-    );
+    let widget =
+        WidgetService::new(config, store, Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))));
     flow.attach(&widget);
     let mut routes = axum::Router::new().nest("/v3/directline", router(widget.clone()));
     if section.demo_page {

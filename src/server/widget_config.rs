@@ -25,9 +25,10 @@ pub struct WidgetSection {
     /// Shown on the page when an agent finishes the conversation in CX.
     #[serde(default = "default_farewell")]
     pub agent_finish_farewell: String,
-    /// Where the widget history lives: `sqlite://FILE`.
-    #[serde(default = "default_store")]
-    pub store: String,
+    /// Where the widget history lives: `sqlite://FILE` or `postgres://…`; by default the
+    /// service's own `store`.
+    #[serde(default)]
+    pub store: Option<String>,
     /// Environment variable with the key that signs page tokens (at least 32 characters).
     #[serde(default = "default_key_env")]
     pub token_key_env: String,
@@ -59,10 +60,6 @@ fn default_farewell() -> String {
     FlowASettings::default().agent_finish_farewell
 }
 
-fn default_store() -> String {
-    "sqlite://.botrun/widget.db".to_owned()
-}
-
 fn default_key_env() -> String {
     "BOTRUN_WIDGET_TOKEN_KEY".to_owned()
 }
@@ -88,12 +85,13 @@ impl WidgetSection {
                 self.token_lifetime_secs
             ));
         }
-        if !self.store.starts_with("sqlite:") {
-            return Err(format!(
-                "widget.store: `{}` is not supported; the widget history is kept in \
-                 `sqlite://FILE`",
-                self.store
-            ));
+        if let Some(store) = &self.store {
+            if !(store.starts_with("sqlite:") || store.starts_with("postgres://")) {
+                return Err(format!(
+                    "widget.store: `{store}` is not supported: use `sqlite://FILE` or \
+                     `postgres://…`"
+                ));
+            }
         }
         for (index, site) in self.sites.iter().enumerate() {
             if site.id.trim().is_empty() {

@@ -514,11 +514,45 @@ async fn refresh_gives_a_new_token_for_the_same_conversation() {
     server.task.abort();
 }
 
+/// A PostgreSQL widget store in a schema of its own.
+async fn postgres_store(test: &str) -> botrun::widget::PostgresWidgetStore {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let schema = format!("widget_{test}_{}_{nanos}", std::process::id());
+    botrun::widget::PostgresWidgetStore::open_in_schema(
+        "postgres://postgres@127.0.0.1:5432/test",
+        Some(&schema),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_restart_on_postgres_loses_nothing() {
+    let store = postgres_store("restart").await;
+    let server = serve_with(Arc::new(store.clone()), site(false, 100)).await;
+    let (conversation, token, _) = server.start().await;
+    server.post(&conversation, &token, r#"{"type":"message","text":"remember me"}"#).await;
+    server.history(&conversation, &token, 3).await;
+    server.task.abort();
+    drop(server);
+
+    let restarted = serve_with(Arc::new(store), site(false, 100)).await;
+    let history = restarted.history(&conversation, &token, 3).await;
+    assert_eq!(texts(&history), ["Hello!", "remember me", "You said: remember me"]);
+    restarted.post(&conversation, &token, r#"{"type":"message","text":"still here"}"#).await;
+    let history = restarted.history(&conversation, &token, 5).await;
+    assert_eq!(history[3]["id"], format!("{conversation}|0000004"));
+    assert!(history[3]["timestamp"].as_str() > history[2]["timestamp"].as_str());
+    restarted.task.abort();
+}
+
 #[tokio::test]
 async fn a_resent_client_activity_id_is_stored_and_answered_once() {
     for store in [
         Arc::new(botrun::widget::MemoryWidgetStore::default()) as Arc<dyn WidgetStore>,
         Arc::new(SqliteWidgetStore::open("sqlite::memory:").await.unwrap()),
+        Arc::new(postgres_store("client_id").await),
     ] {
         let server = serve_with(store, site(false, 100)).await;
         let (conversation, token, _) = server.start().await;
