@@ -302,11 +302,8 @@ async fn stream_replays_after_the_watermark_then_pushes_live_and_keeps_alive() {
     server.task.abort();
 }
 
-#[tokio::test]
-async fn a_restart_on_sqlite_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("widget.db").display());
-    let store = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+/// Conversation, history and numbering survive a restart on `store`.
+async fn a_restart_loses_nothing(store: Arc<dyn WidgetStore>, reopened: Arc<dyn WidgetStore>) {
     let server = serve_with(store, site(false, 100)).await;
     let (conversation, token, _) = server.start().await;
     server.post(&conversation, &token, r#"{"type":"message","text":"remember me"}"#).await;
@@ -314,8 +311,7 @@ async fn a_restart_on_sqlite_loses_nothing() {
     server.task.abort();
     drop(server);
 
-    let store = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
-    let restarted = serve_with(store, site(false, 100)).await;
+    let restarted = serve_with(reopened, site(false, 100)).await;
     let history = restarted.history(&conversation, &token, 3).await;
     assert_eq!(texts(&history), ["Hello!", "remember me", "You said: remember me"]);
     restarted.post(&conversation, &token, r#"{"type":"message","text":"still here"}"#).await;
@@ -323,6 +319,15 @@ async fn a_restart_on_sqlite_loses_nothing() {
     assert_eq!(history[3]["id"], format!("{conversation}|0000004"));
     assert!(history[3]["timestamp"].as_str() > history[2]["timestamp"].as_str());
     restarted.task.abort();
+}
+
+#[tokio::test]
+async fn a_restart_on_sqlite_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("widget.db").display());
+    let first = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    let second = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    a_restart_loses_nothing(first, second).await;
 }
 
 fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
@@ -530,21 +535,7 @@ async fn postgres_store(test: &str) -> botrun::widget::PostgresWidgetStore {
 #[tokio::test]
 async fn a_restart_on_postgres_loses_nothing() {
     let store = postgres_store("restart").await;
-    let server = serve_with(Arc::new(store.clone()), site(false, 100)).await;
-    let (conversation, token, _) = server.start().await;
-    server.post(&conversation, &token, r#"{"type":"message","text":"remember me"}"#).await;
-    server.history(&conversation, &token, 3).await;
-    server.task.abort();
-    drop(server);
-
-    let restarted = serve_with(Arc::new(store), site(false, 100)).await;
-    let history = restarted.history(&conversation, &token, 3).await;
-    assert_eq!(texts(&history), ["Hello!", "remember me", "You said: remember me"]);
-    restarted.post(&conversation, &token, r#"{"type":"message","text":"still here"}"#).await;
-    let history = restarted.history(&conversation, &token, 5).await;
-    assert_eq!(history[3]["id"], format!("{conversation}|0000004"));
-    assert!(history[3]["timestamp"].as_str() > history[2]["timestamp"].as_str());
-    restarted.task.abort();
+    a_restart_loses_nothing(Arc::new(store.clone()), Arc::new(store)).await;
 }
 
 #[tokio::test]

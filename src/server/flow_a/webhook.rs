@@ -14,7 +14,7 @@ use serde_json::json;
 use super::payload::WidgetInbound;
 use super::session;
 use crate::cx::{decode_event, CxEvent};
-use crate::server::intake::{constant_time_eq, verify_signature, IntakeError};
+use crate::server::intake::{authenticate, IntakeError};
 use crate::server::AppState;
 use crate::store::Recorded;
 
@@ -29,18 +29,7 @@ pub async fn cx_widget_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IntakeError> {
-    if !constant_time_eq(token.as_bytes(), state.webhook_token.as_bytes()) {
-        state.metrics.count_rejected();
-        return Err(IntakeError::Unauthorized("unknown webhook token"));
-    }
-    if let Some(secret) = &state.signing_secret {
-        verify_signature(secret, &headers, &body, state.clock.now().timestamp()).map_err(
-            |why| {
-                state.metrics.count_rejected();
-                IntakeError::Unauthorized(why)
-            },
-        )?;
-    }
+    authenticate(&state, &token, &headers, &body)?;
     let event = decode_event(&body).map_err(|error| {
         state.metrics.count_rejected();
         IntakeError::BadRequest(error.to_string())
