@@ -74,6 +74,28 @@ fn signing_key(data: &Path) -> miette::Result<Vec<u8>> {
     }
 }
 
+/// Removes the service and widget databases an earlier run left in `data`.
+fn fresh_databases(data: &Path) -> miette::Result<()> {
+    for name in [
+        "botrun.db",
+        "botrun.db-wal",
+        "botrun.db-shm",
+        "widget.db",
+        "widget.db-wal",
+        "widget.db-shm",
+    ] {
+        let path = data.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(miette!("cannot remove {}: {error}", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The emulator, and a CX client logged in to it.
 async fn start_emulator(listen: SocketAddr) -> miette::Result<(RunningEmulator, CxClient)> {
     let options = EmulatorOptions {
@@ -144,6 +166,9 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
         .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().into_diagnostic()?;
     let (cx, client) = start_emulator(args.cx_listen).await?;
+    // The emulator keeps its world in memory, so state linked to an earlier run's CX ids would
+    // point at conversations that no longer exist: every run starts with fresh databases.
+    fresh_databases(&args.data)?;
 
     let store_url = format!("sqlite://{}", args.data.join("botrun.db").display());
     let store =
