@@ -677,3 +677,31 @@ async fn the_cx_contact_gets_what_the_bot_asked_for() {
     assert_eq!(contact.name, "Ada", "the name from the page");
     assert_eq!(contact.email.as_deref(), Some("ada@example.com"), "the email the bot asked for");
 }
+
+#[tokio::test]
+async fn an_agent_handing_back_wakes_the_bot_on_the_page_and_in_cx() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+    let cx = world.cx_conversation(0).await.id;
+    world.transcript(cx, 3).await;
+
+    world.emulator.control().hand_back(cx).unwrap();
+    page.wait_for("Anything else I can help with?").await;
+    page.say("how long does delivery take").await;
+    page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+    let transcript = world.transcript(cx, 6).await;
+    assert_eq!(
+        transcript[3..],
+        [
+            line("out", false, "Anything else I can help with?"),
+            line("in", false, "how long does delivery take"),
+            line("out", false, "Deliveries take 2–4 working days within the EU."),
+        ]
+    );
+    assert_eq!(
+        world.emulator.control().conversation(cx).unwrap().status,
+        botrun::emulator::Status::Pending
+    );
+}
