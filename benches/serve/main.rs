@@ -1,23 +1,31 @@
-//! Load generator for `botrun serve`: CX-shaped webhooks over loopback HTTP into the real app
-//! (durable SQLite store, the faq bot), measuring messages/s, webhook → CX call latency
-//! (p50/p99), and lost / duplicated / reordered replies.
+//! Load generator for `botrun serve` against the CX emulator: CX-shaped webhooks over loopback
+//! HTTP into the real app (durable SQLite store, the faq bot), whose replies go out through the
+//! real `CxClient` to the emulator (an agent bot is assigned, so the emulator also echoes every
+//! bot message back as a webhook, as CX does).
 //!
-//! CX is an in-process sink implementing the outbox's `CxOutbound` (it timestamps each call);
-//! swap in the emulator once it is available.
+//! Load is open-loop: message `i` is due at `start + i / rate`, spread round-robin over the
+//! conversations; each conversation posts its messages in order, so a slow server shows up as
+//! latency, not as a lower offered rate. Latency runs from a message's due time to the
+//! emulator's `created_at` of the bot's reply (both this process's wall clock).
 //!
-//! `cargo bench --bench serve -- [conversations] [messages_per_conversation] [--durability=process]`
+//! The client's rate limit is switched off (`rate_limit_per_second: 0`): the default of 50/s
+//! (CX's 3,000 requests per minute) would otherwise be the whole measurement.
+//!
+//! `cargo bench --bench serve -- [--rate=3000] [--seconds=10] [--conversations=300]
+//! [--durability=full|process]`
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use botrun::check::{load_program, CheckOptions};
-use botrun::engine::Button;
-use botrun::server::outbox::CxFuture;
-use botrun::server::{app, AppState, Bots, Config, CxOutbound, SystemClock};
+use botrun::cx::{Credentials, CxClient, CxConfig};
+use botrun::emulator::{spawn, EmulatorOptions, Message, MessageType, RunningEmulator, SenderKind};
+use botrun::server::{app, AppState, Bots, Config, SystemClock};
 use botrun::store::{Durability, SqliteStore};
 
 const QUESTIONS: [(&str, &str); 3] = [
@@ -26,37 +34,34 @@ const QUESTIONS: [(&str, &str); 3] = [
     ("is my router under warranty", "All devices come with a two-year warranty."),
 ];
 const TOKEN: &str = "bench-token-0123456789abcdef0123456789";
+const INBOX: u64 = 2;
 
-#[derive(Default)]
-struct Sink {
-    /// Per conversation: (answer text, when the CX call arrived).
-    replies: Mutex<HashMap<String, Vec<(String, Instant)>>>,
+struct Options {
+    rate: u64,
+    seconds: u64,
+    conversations: u64,
+    durability: Durability,
 }
 
-impl CxOutbound for Sink {
-    fn send_text<'a>(
-        &'a self,
-        conversation: &'a str,
-        text: &'a str,
-        private: bool,
-    ) -> CxFuture<'a> {
-        if !private && QUESTIONS.iter().any(|(_, a)| *a == text) {
-            let mut replies = self.replies.lock().unwrap();
-            replies
-                .entry(conversation.to_owned())
-                .or_default()
-                .push((text.to_owned(), Instant::now()));
+impl Options {
+    fn from_args() -> Options {
+        let mut options =
+            Options { rate: 3000, seconds: 10, conversations: 300, durability: Durability::Full };
+        for arg in std::env::args().skip(1) {
+            let Some((name, value)) = arg.trim_start_matches("--").split_once('=') else {
+                continue;
+            };
+            match name {
+                "rate" => options.rate = value.parse().unwrap(),
+                "seconds" => options.seconds = value.parse().unwrap(),
+                "conversations" => options.conversations = value.parse().unwrap(),
+                "durability" => {
+                    options.durability = serde_json::from_value(value.into()).unwrap();
+                }
+                _ => panic!("unknown option --{name}"),
+            }
         }
-        Box::pin(async { Ok(()) })
-    }
-    fn send_buttons<'a>(&'a self, _: &'a str, _: &'a str, _: &'a [Button]) -> CxFuture<'a> {
-        Box::pin(async { Ok(()) })
-    }
-    fn deliver_to_agent<'a>(&'a self, _: &'a str) -> CxFuture<'a> {
-        Box::pin(async { Ok(()) })
-    }
-    fn finish<'a>(&'a self, _: &'a str) -> CxFuture<'a> {
-        Box::pin(async { Ok(()) })
+        options
     }
 }
 
@@ -65,7 +70,8 @@ fn webhook(message_id: u64, conversation: u64, text: &str) -> String {
         "event": "message_created", "id": message_id, "content": text,
         "message_type": "incoming", "private": false,
         "sender": {"type": "contact", "name": "Load"},
-        "inbox": {"id": 1}, "conversation": {"id": conversation, "inbox_id": 1, "status": "pending"}
+        "inbox": {"id": INBOX},
+        "conversation": {"id": conversation, "inbox_id": INBOX, "status": "pending"}
     })
     .to_string()
 }
@@ -76,101 +82,179 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let conversations = args.first().copied().unwrap_or(200);
-    let per_conversation = args.get(1).copied().unwrap_or(20);
-    let durability = if std::env::args().any(|a| a == "--durability=process") {
-        Durability::Process
-    } else {
-        Durability::Full
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The emulator, `botrun serve` on a socket wired to it, and the webhook endpoint.
+async fn start(durability: Durability, db: &Path) -> (RunningEmulator, String) {
+    let options = EmulatorOptions::default();
+    let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let config = CxConfig {
+        base_url: emulator.base_url(),
+        auth_url: emulator.auth_url(),
+        tenant_domain: options.tenant_domain.clone(),
+        rate_limit_per_second: 0,
+        ..CxConfig::default()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let credentials = Credentials::new(options.client_id.clone(), options.client_secret.clone());
+    let client = CxClient::with_credentials(config, credentials).unwrap();
+    let url = format!("sqlite://{}", db.display());
     let store = Arc::new(SqliteStore::open_with(&url, durability).await.unwrap());
     let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
     let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
-    let sink = Arc::new(Sink::default());
     let state = AppState::new(
         Config::default(),
         store,
         Bots::new(vec![(None, program)]),
-        sink.clone(),
+        Arc::new(client.clone()),
         Arc::new(SystemClock),
         TOKEN.to_owned(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = axum::serve(listener, app(state.clone()));
+    let server = axum::serve(listener, app(state));
     tokio::spawn(async move { server.await });
-    let client = reqwest::Client::new();
     let endpoint = format!("http://{addr}/webhooks/cx/{TOKEN}");
-    let sent: Arc<Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
-    let started = Instant::now();
+    let bot = client.create_agent_bot("faq", "bench", &endpoint).await.unwrap();
+    client.assign_agent_bot(INBOX.into(), bot.id).await.unwrap();
+    (emulator, endpoint)
+}
+
+/// Per conversation, the due times of the messages it sent.
+type Sent = Vec<(u64, Vec<DateTime<Utc>>)>;
+
+/// Posts `rate × seconds` webhooks on the open-loop schedule; returns when the schedule
+/// started, what was sent and the 2xx latencies.
+async fn offer(
+    options: &Options,
+    conversations: &[u64],
+    endpoint: &str,
+) -> (DateTime<Utc>, Sent, Vec<Duration>) {
+    let client = reqwest::Client::new();
+    let total = options.rate * options.seconds;
+    let count = u64::try_from(conversations.len()).unwrap();
+    let start = Instant::now() + Duration::from_millis(50);
+    let start_utc = Utc::now() + chrono::Duration::milliseconds(50);
     let mut tasks = Vec::new();
-    for conversation in 1..=conversations {
-        let (client, endpoint, sent) = (client.clone(), endpoint.clone(), sent.clone());
+    for (index, &conversation) in (0..count).zip(conversations) {
+        let (client, endpoint) = (client.clone(), endpoint.to_owned());
+        let rate = options.rate;
         tasks.push(tokio::spawn(async move {
-            for k in 0..per_conversation {
-                let (question, _) = QUESTIONS[usize::try_from(k).unwrap() % QUESTIONS.len()];
-                let id = conversation * 1_000_000 + k;
-                let at = Instant::now();
+            let mut due_times = Vec::new();
+            let mut acks = Vec::new();
+            for (k, i) in (index..total).step_by(usize::try_from(count).unwrap()).enumerate() {
+                #[allow(clippy::cast_precision_loss)]
+                let offset = Duration::from_secs_f64(i as f64 / rate as f64);
+                tokio::time::sleep_until((start + offset).into()).await;
+                let (question, _) = QUESTIONS[k % QUESTIONS.len()];
+                let id = conversation * 1_000_000 + u64::try_from(k).unwrap();
+                let posted = Instant::now();
                 let response =
                     client.post(&endpoint).body(webhook(id, conversation, question)).send().await;
                 assert!(response.is_ok_and(|r| r.status().is_success()), "webhook refused");
-                sent.lock().unwrap().entry(conversation.to_string()).or_default().push(at);
+                acks.push(posted.elapsed());
+                due_times.push(start_utc + chrono::Duration::from_std(offset).unwrap());
             }
+            ((conversation, due_times), acks)
         }));
     }
+    let mut sent = Vec::new();
+    let mut acks = Vec::new();
     for task in tasks {
-        task.await.unwrap();
+        let (entry, mut times) = task.await.unwrap();
+        sent.push(entry);
+        acks.append(&mut times);
     }
-    let accepted_in = started.elapsed();
-    let total = conversations * per_conversation;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let delivered: usize = sink.replies.lock().unwrap().values().map(Vec::len).sum();
-        if u64::try_from(delivered).unwrap() >= total || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    (start_utc, sent, acks)
+}
+
+/// How many bot answers the emulator holds for `conversations`, without copying them.
+fn answered(emulator: &RunningEmulator, conversations: &[u64]) -> usize {
+    emulator.control().read(|world| {
+        conversations
+            .iter()
+            .map(|&c| world.messages_of(c).iter().filter(|m| is_answer(m)).count())
+            .sum()
+    })
+}
+
+fn is_answer(message: &Message) -> bool {
+    message.message_type == MessageType::Outgoing
+        && !message.private
+        && message.sender.kind == SenderKind::AgentBot
+        // The bot greets a conversation it has not seen before; only answers are counted.
+        && QUESTIONS.iter().any(|(_, answer)| *answer == message.content)
+}
+
+/// The bot's answers in a conversation, with the emulator's receive times.
+fn answers(emulator: &RunningEmulator, conversation: u64) -> Vec<(String, DateTime<Utc>)> {
+    emulator
+        .control()
+        .messages(conversation)
+        .unwrap()
+        .into_iter()
+        .filter(is_answer)
+        .map(|m| (m.content, m.created_at))
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::from_args();
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, endpoint) = start(options.durability, &dir.path().join("bench.db")).await;
+    // Created before any webhook flows: CX knows the conversations, botrun does not yet.
+    let conversations: Vec<u64> = (0..options.conversations)
+        .map(|n| emulator.control().customer_start(INBOX, &format!("Load {n}")).unwrap().id)
+        .collect();
+    let (start_utc, sent, acks) = offer(&options, &conversations, &endpoint).await;
+    let offered_in = (Utc::now() - start_utc).to_std().unwrap();
+    let total: usize = sent.iter().map(|(_, times)| times.len()).sum();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answered(&emulator, &conversations) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let elapsed = started.elapsed();
-    let replies = sink.replies.lock().unwrap();
-    let sent = sent.lock().unwrap();
     let (mut lost, mut duplicated, mut reordered) = (0usize, 0usize, 0usize);
     let mut latencies = Vec::new();
-    for (conversation, times) in sent.iter() {
-        let got = replies.get(conversation).cloned().unwrap_or_default();
-        lost += times.len().saturating_sub(got.len());
-        duplicated += got.len().saturating_sub(times.len());
-        for (k, sent_at) in times.iter().enumerate() {
-            let expected = QUESTIONS[k % QUESTIONS.len()].1;
+    let mut last_reply = None::<DateTime<Utc>>;
+    for (conversation, due_times) in &sent {
+        let got = answers(&emulator, *conversation);
+        lost += due_times.len().saturating_sub(got.len());
+        duplicated += got.len().saturating_sub(due_times.len());
+        for (k, due) in due_times.iter().enumerate() {
             match got.get(k) {
-                Some((text, at)) if text == expected => latencies.push(at.duration_since(*sent_at)),
+                Some((text, at)) if text == QUESTIONS[k % QUESTIONS.len()].1 => {
+                    latencies.push((*at - *due).to_std().unwrap_or_default());
+                    last_reply = last_reply.max(Some(*at));
+                }
                 Some(_) => reordered += 1,
                 None => {}
             }
         }
     }
     latencies.sort();
+    let mut acks = acks;
+    acks.sort();
     #[allow(clippy::cast_precision_loss)]
-    let rate = total as f64 / elapsed.as_secs_f64();
-    println!("serve: {conversations} conversations × {per_conversation} messages = {total}");
-    println!(
-        "  accepted (all 2xx) in {:.2} s; all replies in {:.2} s",
-        accepted_in.as_secs_f64(),
-        elapsed.as_secs_f64()
+    let (offered, achieved) = (
+        total as f64 / offered_in.as_secs_f64(),
+        latencies.len() as f64
+            / (last_reply.unwrap_or(start_utc) - start_utc).to_std().unwrap().as_secs_f64(),
     );
     println!(
-        "  throughput: {rate:.0} messages/s (webhook in → CX call out, SQLite synchronous=FULL)"
+        "serve vs emulator: {} conversations, {total} messages over {} s, SQLite {:?}",
+        options.conversations, options.seconds, options.durability
     );
+    println!("| offered msg/s | achieved msg/s | p50 ms | p99 ms | max ms | 2xx p99 ms | lost | dup | reordered |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     println!(
-        "  webhook → CX call latency: p50 {:.1} ms, p99 {:.1} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+        "| {offered:.0} | {achieved:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {lost} | {duplicated} | {reordered} |",
+        millis(percentile(&latencies, 0.50)),
+        millis(percentile(&latencies, 0.99)),
+        millis(latencies.last().copied().unwrap_or_default()),
+        millis(percentile(&acks, 0.99)),
     );
-    println!("  lost {lost}, duplicated {duplicated}, reordered {reordered}");
+    emulator.shutdown().await;
 }

@@ -1,8 +1,13 @@
 //! The SQLite backend: one file in WAL mode. By default `synchronous=FULL`, so an acknowledged
 //! webhook survives power loss as well as `kill -9` (each commit is one fsync of the WAL);
 //! [`Durability::Process`] (`synchronous=NORMAL`) still survives `kill -9` but may lose the
-//! last commits on power loss, in exchange for far fewer fsyncs. Writes run
-//! in `BEGIN IMMEDIATE` transactions so two writers never deadlock upgrading a read lock.
+//! last commits on power loss, in exchange for far fewer fsyncs. Every write goes through one
+//! writer task ([`writer`]) that commits concurrent writes together (group commit), so writers
+//! never wait on each other's locks; reads use the pool directly (WAL lets them run alongside).
+
+mod batch;
+mod writer;
+mod writes;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,11 +20,14 @@ use super::{
     from_millis, to_millis, Durability, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
     StoreFuture, Turn,
 };
+use writer::Writer;
+use writes::{Write, Written};
 
 /// The embedded store.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -51,8 +59,9 @@ impl SqliteStore {
             })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        // An in-memory database exists once per connection, so it gets exactly one.
-        let max = if in_memory { 1 } else { 4 };
+        // An in-memory database exists once per connection, so it gets exactly one. Otherwise
+        // the writer takes one per batch and reads share the rest.
+        let max = if in_memory { 1 } else { 5 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
@@ -61,7 +70,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let writer = Writer::start(pool.clone());
+        Ok(SqliteStore { pool, writer })
     }
 
     /// Closes every connection (tests use it to reopen the same file).
@@ -74,6 +84,11 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// A write answered with the wrong kind of result: a bug in this module, reported, not panicked.
+fn unexpected(written: &Written) -> StoreError {
+    StoreError::Database(format!("store writer answered {written:?} to the wrong request"))
+}
+
 impl Store for SqliteStore {
     fn record_inbound<'a>(
         &'a self,
@@ -82,32 +97,17 @@ impl Store for SqliteStore {
         payload: &'a str,
         now: DateTime<Utc>,
     ) -> StoreFuture<'a, Recorded> {
+        let write = Write::RecordInbound {
+            dedup_key: dedup_key.to_owned(),
+            conversation: conversation.to_owned(),
+            payload: payload.to_owned(),
+            at: to_millis(now),
+        };
         Box::pin(async move {
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let fresh = sqlx::query(
-                "INSERT INTO dedup_keys (dedup_key, received_at) VALUES (?, ?) \
-                 ON CONFLICT (dedup_key) DO NOTHING",
-            )
-            .bind(dedup_key)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if fresh == 0 {
-                tx.rollback().await?;
-                return Ok(Recorded::Duplicate);
+            match self.writer.submit(write).await? {
+                Written::Recorded(recorded) => Ok(recorded),
+                other => Err(unexpected(&other)),
             }
-            let id = sqlx::query(
-                "INSERT INTO inbound (conversation, payload, received_at) VALUES (?, ?, ?)",
-            )
-            .bind(conversation)
-            .bind(payload)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid();
-            tx.commit().await?;
-            Ok(Recorded::Accepted(id))
         })
     }
 
@@ -130,10 +130,7 @@ impl Store for SqliteStore {
     }
 
     fn discard_inbound(&self, id: i64) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM inbound WHERE id = ?").bind(id).execute(&self.pool).await?;
-            Ok(())
-        })
+        Box::pin(async move { self.writer.submit(Write::DiscardInbound { id }).await.map(drop) })
     }
 
     fn queued_inbound(&self, conversation: &str) -> StoreFuture<'_, u64> {
@@ -159,77 +156,12 @@ impl Store for SqliteStore {
     }
 
     fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, i64> {
+        let write = Write::CommitTurn { turn: turn.clone(), at: to_millis(now) };
         Box::pin(async move {
-            let at = to_millis(now);
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let found: i64 =
-                sqlx::query_scalar("SELECT version FROM conversations WHERE conversation = ?")
-                    .bind(&turn.conversation)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .unwrap_or(0);
-            if found != turn.expected_version {
-                tx.rollback().await?;
-                return Err(StoreError::Conflict {
-                    conversation: turn.conversation.clone(),
-                    expected: turn.expected_version,
-                    found,
-                });
+            match self.writer.submit(write).await? {
+                Written::Version(version) => Ok(version),
+                other => Err(unexpected(&other)),
             }
-            let version = found + 1;
-            sqlx::query(
-                "INSERT INTO conversations (conversation, version, state, updated_at) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT (conversation) DO UPDATE SET \
-                 version = excluded.version, state = excluded.state, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(&turn.conversation)
-            .bind(version)
-            .bind(&turn.state)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            for payload in &turn.outbox {
-                sqlx::query(
-                    "INSERT INTO outbox (conversation, payload, not_before, created_at) \
-                     VALUES (?, ?, ?, ?)",
-                )
-                .bind(&turn.conversation)
-                .bind(payload)
-                .bind(at)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for key in &turn.cancel_timers {
-                sqlx::query("DELETE FROM timers WHERE conversation = ? AND timer_key = ?")
-                    .bind(&turn.conversation)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for timer in &turn.add_timers {
-                sqlx::query(
-                    "INSERT INTO timers (conversation, timer_key, due_at, payload) \
-                     VALUES (?, ?, ?, ?) ON CONFLICT (conversation, timer_key) DO UPDATE SET \
-                     due_at = excluded.due_at, payload = excluded.payload",
-                )
-                .bind(&turn.conversation)
-                .bind(&timer.key)
-                .bind(to_millis(timer.due))
-                .bind(&timer.payload)
-                .execute(&mut *tx)
-                .await?;
-            }
-            if let Some(id) = turn.processed {
-                sqlx::query("DELETE FROM inbound WHERE id = ? AND conversation = ?")
-                    .bind(id)
-                    .bind(&turn.conversation)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(version)
         })
     }
 
@@ -253,23 +185,16 @@ impl Store for SqliteStore {
     }
 
     fn mark_sent(&self, id: i64) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM outbox WHERE id = ?").bind(id).execute(&self.pool).await?;
-            Ok(())
-        })
+        Box::pin(async move { self.writer.submit(Write::MarkSent { id }).await.map(drop) })
     }
 
     fn mark_failed(&self, id: i64, retry_at: DateTime<Utc>) -> StoreFuture<'_, u32> {
+        let write = Write::MarkFailed { id, retry_at: to_millis(retry_at) };
         Box::pin(async move {
-            let attempts: Option<i64> = sqlx::query_scalar(
-                "UPDATE outbox SET attempts = attempts + 1, not_before = ? WHERE id = ? \
-                 RETURNING attempts",
-            )
-            .bind(to_millis(retry_at))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+            match self.writer.submit(write).await? {
+                Written::Attempts(attempts) => Ok(attempts),
+                other => Err(unexpected(&other)),
+            }
         })
     }
 
@@ -285,40 +210,12 @@ impl Store for SqliteStore {
     }
 
     fn fire_due_timers(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>> {
+        let write = Write::FireDueTimers { at: to_millis(now) };
         Box::pin(async move {
-            let at = to_millis(now);
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let due = sqlx::query(
-                "SELECT conversation, timer_key, payload FROM timers WHERE due_at <= ? \
-                 ORDER BY due_at, conversation, timer_key",
-            )
-            .bind(at)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut conversations: Vec<String> = Vec::new();
-            for row in due {
-                let conversation: String = row.get("conversation");
-                let key: String = row.get("timer_key");
-                let payload: String = row.get("payload");
-                sqlx::query(
-                    "INSERT INTO inbound (conversation, payload, received_at) VALUES (?, ?, ?)",
-                )
-                .bind(&conversation)
-                .bind(&payload)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM timers WHERE conversation = ? AND timer_key = ?")
-                    .bind(&conversation)
-                    .bind(&key)
-                    .execute(&mut *tx)
-                    .await?;
-                if !conversations.contains(&conversation) {
-                    conversations.push(conversation);
-                }
+            match self.writer.submit(write).await? {
+                Written::Conversations(conversations) => Ok(conversations),
+                other => Err(unexpected(&other)),
             }
-            tx.commit().await?;
-            Ok(conversations)
         })
     }
 
