@@ -121,12 +121,15 @@ pub async fn cx_webhook(
         return Ok((StatusCode::OK, Json(json!({ "status": "ignored" }))).into_response());
     };
     let key = payload.cx().key();
-    let queued = state.store.queued_inbound(&key).await.map_err(|error| {
-        tracing::error!(%error, "store unavailable at intake");
-        IntakeError::Unavailable
-    })?;
-    if queued >= state.config.limits.queue_per_conversation {
-        return Err(IntakeError::TooBusy);
+    // Only a conversation with a running worker can have a queue worth counting.
+    if worker::is_running(&state, &key) {
+        let queued = state.store.queued_inbound(&key).await.map_err(|error| {
+            tracing::error!(%error, "store unavailable at intake");
+            IntakeError::Unavailable
+        })?;
+        if queued >= state.config.limits.queue_per_conversation {
+            return Err(IntakeError::TooBusy);
+        }
     }
     let text = serde_json::to_string(&payload)
         .map_err(|_| IntakeError::BadRequest("event cannot be stored".into()))?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::payload::{CxRef, InboundPayload, Outgoing};
 use super::{outbox, AppState};
 use crate::engine::{self, Action, Event, Mode, State};
-use crate::store::{Inbound, StoreError, TimerRow, Turn};
+use crate::store::{Inbound, Snapshot, StoreError, TimerRow, Turn};
 
 /// A running worker's mailbox flag: set when new work arrived while it was busy.
 #[derive(Debug, Default)]
@@ -55,11 +55,19 @@ async fn run(state: AppState, conversation: String, slot: Arc<Slot>) {
 /// Runs every queued event, delivering replies after each one.
 async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     outbox::drain(state, conversation).await?;
+    // The state this worker last committed: the next event starts from it without a read.
+    let mut known = None;
     while let Some(inbound) = state.store.next_inbound(conversation).await? {
-        process(state, &inbound).await?;
+        known = process(state, &inbound, known.take()).await?;
         outbox::drain(state, conversation).await?;
     }
     Ok(())
+}
+
+/// True when a worker is running for `conversation`. Without one its queue is empty (a worker
+/// leaves only after finding nothing queued), so intake need not count it.
+pub fn is_running(state: &AppState, conversation: &str) -> bool {
+    state.workers.lock().map_or(true, |workers| workers.contains_key(conversation))
 }
 
 fn seed_for(conversation: &str) -> u64 {
@@ -68,25 +76,34 @@ fn seed_for(conversation: &str) -> u64 {
     hasher.finish()
 }
 
-/// One inbound event → one committed turn (or a discarded event).
-async fn process(state: &AppState, inbound: &Inbound) -> Result<(), StoreError> {
+/// One inbound event → one committed turn (or a discarded event). `known` is the snapshot this
+/// worker committed last, if any; returns the one it commits now.
+async fn process(
+    state: &AppState,
+    inbound: &Inbound,
+    mut known: Option<Snapshot>,
+) -> Result<Option<Snapshot>, StoreError> {
+    let discard = || async { state.store.discard_inbound(inbound.id).await.map(|()| None) };
     let payload: InboundPayload = match serde_json::from_str(&inbound.payload) {
         Ok(payload) => payload,
         Err(error) => {
             tracing::error!(id = inbound.id, %error, "dropping an unreadable inbound event");
-            return state.store.discard_inbound(inbound.id).await;
+            return discard().await;
         }
     };
     let cx = payload.cx().clone();
     let Some(bot) = state.bots.index_for_inbox(cx.inbox_id) else {
         tracing::warn!(inbox = ?cx.inbox_id, "no bot serves this inbox; event ignored");
-        return state.store.discard_inbound(inbound.id).await;
+        return discard().await;
     };
     let Some(program) = state.bots.program(bot) else {
-        return state.store.discard_inbound(inbound.id).await;
+        return discard().await;
     };
     loop {
-        let snapshot = state.store.load_conversation(&inbound.conversation).await?;
+        let snapshot = match known.take() {
+            Some(snapshot) => Some(snapshot),
+            None => state.store.load_conversation(&inbound.conversation).await?,
+        };
         let (version, current) = match &snapshot {
             Some(s) => match State::from_bytes(&s.state) {
                 Ok(current) => (s.version, current),
@@ -100,7 +117,7 @@ async fn process(state: &AppState, inbound: &Inbound) -> Result<(), StoreError> 
         };
         let events = events_for(&payload, &current, snapshot.is_some());
         if events.is_empty() {
-            return state.store.discard_inbound(inbound.id).await;
+            return discard().await;
         }
         let now = state.clock.now();
         let mut next = current;
@@ -124,7 +141,7 @@ async fn process(state: &AppState, inbound: &Inbound) -> Result<(), StoreError> 
         }
         turn.state = next.to_bytes();
         match state.store.commit_turn(&turn, now).await {
-            Ok(_) => return Ok(()),
+            Ok(version) => return Ok(Some(Snapshot { version, state: turn.state })),
             // Another replica committed first: reload its state and run the event again.
             Err(StoreError::Conflict { .. }) => {}
             Err(error) => return Err(error),

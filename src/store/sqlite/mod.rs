@@ -64,6 +64,9 @@ impl SqliteStore {
         let max = if in_memory { 1 } else { 5 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            // A ping before every use is one more round trip to the connection's thread for
+            // each read; a local file does not go away between two queries.
+            .test_before_acquire(false)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
