@@ -118,8 +118,8 @@ mod tests {
         Arc::new(SqliteStore::open(&url).await.unwrap())
     }
 
-    /// Hundreds of concurrent deliveries, each sent twice: the copies land in the same batches
-    /// as the originals, and still exactly one of each is accepted.
+    /// Hundreds of concurrent deliveries, each sent twice: whether a copy lands in its
+    /// original's batch or a later one, exactly one of each is accepted.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_duplicates_in_one_batch_are_recognised() {
         let dir = tempfile::tempdir().unwrap();
@@ -206,5 +206,41 @@ mod tests {
         store.close().await;
         let reopened = file_store(&dir).await;
         assert_eq!(reopened.queued_inbound("c").await.unwrap(), 100);
+    }
+
+    /// A write the database refuses fails alone: the batch is rolled back and its other writes
+    /// are committed one by one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_write_does_not_fail_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(&dir).await;
+        sqlx::query(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON inbound WHEN NEW.payload = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned payload'); END",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..60 {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                let payload = if n == 30 { "poison" } else { "fine" };
+                (n, store.record_inbound(&format!("k{n}"), "c", payload, t0()).await)
+            }));
+        }
+        for task in tasks {
+            let (n, result) = task.await.unwrap();
+            if n == 30 {
+                let error = result.unwrap_err();
+                assert!(error.to_string().contains("poisoned payload"), "{error}");
+            } else {
+                assert!(matches!(result, Ok(Recorded::Accepted(_))), "{n}: {result:?}");
+            }
+        }
+        assert_eq!(store.queued_inbound("c").await.unwrap(), 59);
+        // The refused write left no dedup key behind: a corrected retry is accepted.
+        let retried = store.record_inbound("k30", "c", "fine", t0()).await.unwrap();
+        assert!(matches!(retried, Recorded::Accepted(_)));
     }
 }
