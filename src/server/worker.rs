@@ -52,13 +52,19 @@ async fn run(state: AppState, conversation: String, slot: Arc<Slot>) {
     }
 }
 
-/// Runs every queued event, delivering replies after each one.
+/// Runs every queued event, delivering replies after each one. Items left in the outbox from
+/// before (a restart) go out with the first drain, ahead of the new replies; a worker woken
+/// with nothing queued drains them on its own.
 async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
-    outbox::drain(state, conversation).await?;
     // The state this worker last committed: the next event starts from it without a read.
     let mut known = None;
+    let mut drained = false;
     while let Some(inbound) = state.store.next_inbound(conversation).await? {
         known = process(state, &inbound, known.take()).await?;
+        outbox::drain(state, conversation).await?;
+        drained = true;
+    }
+    if !drained {
         outbox::drain(state, conversation).await?;
     }
     Ok(())
