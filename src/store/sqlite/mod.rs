@@ -6,10 +6,12 @@
 //! never wait on each other's locks; reads use the pool directly (WAL lets them run alongside).
 
 mod batch;
+mod readers;
 mod writer;
 mod writes;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +22,7 @@ use super::{
     from_millis, to_millis, Durability, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
     StoreFuture, Turn,
 };
+use readers::Readers;
 use writer::Writer;
 use writes::{Write, Written};
 
@@ -28,6 +31,21 @@ use writes::{Write, Written};
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: Writer,
+    /// The read connections of a file database (`None` in memory: one connection is the DB).
+    readers: Option<Arc<Readers>>,
+}
+
+/// How many read connections a file database keeps.
+const READERS: usize = 3;
+
+/// Runs a read query on a kept read connection, or on the pool for an in-memory database.
+macro_rules! read {
+    ($store:expr, $query:expr, $fetch:ident) => {
+        match &$store.readers {
+            Some(readers) => $query.$fetch(&mut *readers.get().await).await,
+            None => $query.$fetch(&$store.pool).await,
+        }
+    };
 }
 
 impl SqliteStore {
@@ -60,8 +78,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // An in-memory database exists once per connection, so it gets exactly one. Otherwise
-        // the writer takes one per batch and reads share the rest.
-        let max = if in_memory { 1 } else { 5 };
+        // the pool serves the migrations and the writer (one per batch); reads have their own.
+        let max = if in_memory { 1 } else { 2 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             // A ping before every use is one more round trip to the connection's thread for
@@ -70,14 +88,17 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let writer = Writer::start(pool.clone());
-        Ok(SqliteStore { pool, writer })
+        let readers =
+            if in_memory { None } else { Some(Arc::new(Readers::open(&options, READERS).await?)) };
+        Ok(SqliteStore { pool, writer, readers })
     }
 
-    /// Closes every connection (tests use it to reopen the same file).
+    /// Closes the pool, so writes fail from now on (tests use it to reopen the same file); the
+    /// read connections close when the last clone of the store is dropped.
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -116,13 +137,12 @@ impl Store for SqliteStore {
 
     fn next_inbound<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Inbound>> {
         Box::pin(async move {
-            let row = sqlx::query(
+            let query = sqlx::query(
                 "SELECT id, payload, received_at FROM inbound WHERE conversation = ? \
                  ORDER BY id LIMIT 1",
             )
-            .bind(conversation)
-            .fetch_optional(&self.pool)
-            .await?;
+            .bind(conversation);
+            let row = read!(self, query, fetch_optional)?;
             Ok(row.map(|row| Inbound {
                 id: row.get("id"),
                 conversation: conversation.to_owned(),
@@ -139,21 +159,19 @@ impl Store for SqliteStore {
     fn queued_inbound(&self, conversation: &str) -> StoreFuture<'_, u64> {
         let conversation = conversation.to_owned();
         Box::pin(async move {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound WHERE conversation = ?")
-                .bind(conversation)
-                .fetch_one(&self.pool)
-                .await?;
+            let query = sqlx::query_scalar("SELECT COUNT(*) FROM inbound WHERE conversation = ?")
+                .bind(conversation);
+            let n: i64 = read!(self, query, fetch_one)?;
             Ok(count(n))
         })
     }
 
     fn load_conversation<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
         Box::pin(async move {
-            let row =
+            let query =
                 sqlx::query("SELECT version, state FROM conversations WHERE conversation = ?")
-                    .bind(conversation)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                    .bind(conversation);
+            let row = read!(self, query, fetch_optional)?;
             Ok(row.map(|row| Snapshot { version: row.get("version"), state: row.get("state") }))
         })
     }
@@ -170,13 +188,12 @@ impl Store for SqliteStore {
 
     fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>> {
         Box::pin(async move {
-            let row = sqlx::query(
+            let query = sqlx::query(
                 "SELECT id, payload, attempts, not_before FROM outbox WHERE conversation = ? \
                  ORDER BY id LIMIT 1",
             )
-            .bind(conversation)
-            .fetch_optional(&self.pool)
-            .await?;
+            .bind(conversation);
+            let row = read!(self, query, fetch_optional)?;
             Ok(row.map(|row| OutboxItem {
                 id: row.get("id"),
                 conversation: conversation.to_owned(),
@@ -203,11 +220,10 @@ impl Store for SqliteStore {
 
     fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
-            let rows: Vec<String> = sqlx::query_scalar(
+            let query = sqlx::query_scalar(
                 "SELECT conversation FROM inbound UNION SELECT conversation FROM outbox",
-            )
-            .fetch_all(&self.pool)
-            .await?;
+            );
+            let rows: Vec<String> = read!(self, query, fetch_all)?;
             Ok(rows)
         })
     }
@@ -224,16 +240,16 @@ impl Store for SqliteStore {
 
     fn next_timer_due(&self) -> StoreFuture<'_, Option<DateTime<Utc>>> {
         Box::pin(async move {
-            let due: Option<i64> =
-                sqlx::query_scalar("SELECT MIN(due_at) FROM timers").fetch_one(&self.pool).await?;
+            let query = sqlx::query_scalar("SELECT MIN(due_at) FROM timers");
+            let due: Option<i64> = read!(self, query, fetch_one)?;
             Ok(due.map(from_millis))
         })
     }
 
     fn outbox_depth(&self) -> StoreFuture<'_, u64> {
         Box::pin(async move {
-            let n: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&self.pool).await?;
+            let query = sqlx::query_scalar("SELECT COUNT(*) FROM outbox");
+            let n: i64 = read!(self, query, fetch_one)?;
             Ok(count(n))
         })
     }
