@@ -27,6 +27,7 @@ pub fn routes() -> Router<Emulator> {
         .route("/_control/conversations", get(conversations).post(customer_start))
         .route("/_control/conversations/{id}", get(conversation))
         .route("/_control/conversations/{id}/incoming", post(customer_says))
+        .route("/_control/conversations/{id}/select", post(customer_selects))
         .route("/_control/conversations/{id}/reply", post(agent_reply))
         .route("/_control/conversations/{id}/status", post(set_status))
         .route("/_control/conversations/{id}/resolve", post(resolve))
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Emulator> {
         .route("/_control/deliveries", get(deliveries))
         .route("/_control/tokens/revoke", post(revoke_tokens))
         .route("/_control/retry-spacing", post(set_retry_spacing))
+        .route("/_control/replay-lag", post(set_replay_lag))
         .route("/_control/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/_control/reset", post(reset))
 }
@@ -133,6 +135,20 @@ async fn customer_says(
 }
 
 #[derive(Deserialize)]
+struct Selected {
+    title: String,
+}
+
+async fn customer_selects(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let selected: Selected = decode(&bytes)?;
+    Ok(Json(json!(emulator.customer_selects(id, &selected.title)?)))
+}
+
+#[derive(Deserialize)]
 struct Reply {
     agent: String,
     content: String,
@@ -201,6 +217,17 @@ async fn set_retry_spacing(State(emulator): State<Emulator>, bytes: Bytes) -> An
     let spacing: Spacing = decode(&bytes)?;
     emulator.set_retry_spacing(Duration::from_millis(spacing.millis));
     Ok(Json(json!({"millis": spacing.millis})))
+}
+
+#[derive(Deserialize)]
+struct ReplayLag {
+    lag: usize,
+}
+
+async fn set_replay_lag(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let request: ReplayLag = decode(&bytes)?;
+    emulator.set_replay_lag(request.lag);
+    Ok(Json(json!({"lag": request.lag})))
 }
 
 async fn faults(State(emulator): State<Emulator>) -> Json<Value> {
