@@ -7,6 +7,7 @@ use std::io::BufRead as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ const GRACE: Duration = Duration::from_secs(10);
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// The sending half of a conversation's socket and the task reading the other half.
+type OpenSocket = (SplitSink<Socket, Message>, tokio::task::JoinHandle<()>);
 
 /// What the client process reports to the orchestrator, as one JSON line.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -67,7 +70,8 @@ fn wait_for_go() {
 }
 
 /// Client mode: `base` is `http://addr/v3/directline`. Prints `open` once every conversation is
-/// open, waits for `go`, sends, then prints the [`Report`].
+/// open and waits for `go`; sends, prints `sent` and waits for `go` again; then closes every
+/// socket and prints the [`Report`].
 pub fn run(base: &str, conversations: usize, per_conversation: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build().unwrap();
@@ -102,7 +106,12 @@ pub fn run(base: &str, conversations: usize, per_conversation: usize) {
         results
     });
     report.send_secs = started.elapsed().as_secs_f64();
-    for (times, post_failures) in results {
+    // Every socket is still open: the orchestrator reads the server's RSS now.
+    println!("sent");
+    wait_for_go();
+    let mut sockets = Vec::with_capacity(results.len());
+    for (times, post_failures, socket) in results {
+        sockets.push(socket);
         report.post_failures += post_failures;
         for time in times {
             let Some(sent) = time.sent else { continue };
@@ -118,6 +127,12 @@ pub fn run(base: &str, conversations: usize, per_conversation: usize) {
             }
         }
     }
+    runtime.block_on(async {
+        for (mut sink, reader) in sockets {
+            let _ = sink.send(Message::Close(None)).await;
+            reader.abort();
+        }
+    });
     println!("{}", serde_json::to_string(&report).unwrap());
 }
 
@@ -158,15 +173,16 @@ async fn open(http: &reqwest::Client, base: &str, n: usize) -> Option<Conversati
 }
 
 /// Posts `count` messages about a second apart (randomly, so the load is spread) and records
-/// when each echo and reply comes back; returns the times and the failed posts.
+/// when each echo and reply comes back; returns the times, the failed posts and the socket,
+/// still open.
 async fn converse(
     http: reqwest::Client,
     base: String,
     conversation: Conversation,
     count: usize,
-) -> (Vec<Times>, usize) {
+) -> (Vec<Times>, usize, OpenSocket) {
     let times = Arc::new(Mutex::new(vec![Times::default(); count]));
-    let (mut sink, mut stream) = conversation.socket.split();
+    let (sink, mut stream) = conversation.socket.split();
     let reader = {
         let times = Arc::clone(&times);
         tokio::spawn(async move {
@@ -207,10 +223,8 @@ async fn converse(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = sink.send(Message::Close(None)).await;
-    reader.abort();
     let times = times.lock().unwrap().clone();
-    (times, post_failures)
+    (times, post_failures, (sink, reader))
 }
 
 /// Notes the echo (the customer's own activity, by `clientActivityID`) and the bot's reply

@@ -177,8 +177,10 @@ async fn serve_and_measure(conversations: usize, per_conversation: usize) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let server_open = rss_kib();
     writeln!(to_child, "go").unwrap();
-    let report: client::Report = serde_json::from_str(&from_child.recv().await.unwrap()).unwrap();
+    assert_eq!(from_child.recv().await.as_deref(), Some("sent"), "the client stopped");
     let server_after = rss_kib();
+    writeln!(to_child, "go").unwrap();
+    let report: client::Report = serde_json::from_str(&from_child.recv().await.unwrap()).unwrap();
     child.wait().unwrap();
     print_table(
         conversations,
@@ -210,7 +212,7 @@ fn print_table(
         report.opened, report.open_failures
     );
     println!(
-        "  posted                      {} in {:.1} s ({:.0} msg/s offered), {} failed",
+        "  posted                      {} in {:.1} s ({:.0} msg/s, last replies included), {} failed",
         report.posts,
         report.send_secs,
         report.posts as f64 / report.send_secs,
@@ -230,13 +232,13 @@ fn print_table(
         );
     }
     println!(
-        "  server RSS                  {} MiB idle → {} MiB open → {} MiB after messages",
+        "  server RSS                  {} MiB idle → {} MiB open → {} MiB after the messages",
         server_before / 1024,
         server_open / 1024,
         server_after / 1024
     );
     println!(
-        "  server memory / conversation {:.1} KiB open, {:.1} KiB after messages",
+        "  server memory / conversation {:.1} KiB open, {:.1} KiB after {per_conversation} messages each",
         per_conversation_kib(server_before, server_open),
         per_conversation_kib(server_before, server_after)
     );
