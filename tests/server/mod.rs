@@ -9,9 +9,11 @@
 
 mod crash;
 mod emulator_e2e;
-mod emulator_harness;
-mod example_bots;
 mod flow_b;
 mod harness;
 mod intake;
 mod reload;
+
+// One whole conversation per example bot through the real emulator, and its start-up.
+mod emulator_harness;
+mod example_bots;
