@@ -251,3 +251,37 @@ async fn reset(State(emulator): State<Emulator>) -> Json<Value> {
     emulator.reset();
     Json(json!({"ok": true}))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::{json, Value};
+    use tower::ServiceExt as _;
+
+    use crate::emulator::model::WIDGET_INBOX_ID;
+    use crate::emulator::{app, Emulator, EmulatorOptions};
+
+    async fn post(emulator: &Emulator, path: &str, body: Value) -> (StatusCode, Value) {
+        let request = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app(emulator.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn replay_lag_and_button_picks_are_on_the_control_api() {
+        let emulator = Emulator::new(EmulatorOptions::default());
+        let (status, answer) = post(&emulator, "/_control/replay-lag", json!({"lag": 2})).await;
+        assert_eq!((status, answer), (StatusCode::OK, json!({"lag": 2})));
+        let conversation = emulator.customer_start(WIDGET_INBOX_ID, "Ada").unwrap().id;
+        let path = format!("/_control/conversations/{conversation}/select");
+        let (status, answer) = post(&emulator, &path, json!({"title": "Yes"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains("no input_select"), "{answer}");
+    }
+}
