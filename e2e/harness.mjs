@@ -30,7 +30,7 @@ function freePort() {
 export async function startDev(bot = 'bots/faq.bot') {
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'botrun-e2e-'));
-  const child = spawn(BOTRUN, ['dev', bot, '--listen', `127.0.0.1:${port}`, '--data', data], {
+  const child = spawn(BOTRUN, ['dev', bot, '--listen', `127.0.0.1:${port}`, '--cx-listen', '127.0.0.1:0', '--data', data], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,12 +40,16 @@ export async function startDev(bot = 'bots/faq.bot') {
     const timer = setTimeout(() => fail(new Error(`botrun dev did not start:\n${output}`)), 30000);
     child.stdout.on('data', (chunk) => {
       output += chunk;
-      if (output.includes('customer page')) { clearTimeout(timer); ok(); }
+      if (output.includes('data:')) { clearTimeout(timer); ok(); }
     });
     child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`botrun dev exited ${code}:\n${output}`)); });
   });
+  const consoleUrl = output.match(/agent console:\s+(\S+)/)[1];
   return {
     port,
+    /** The emulator's agent console, and its root (for the control API). */
+    consoleUrl,
+    cxRoot: consoleUrl.replace(/\/console$/, ''),
     pageUrl: (mode) =>
       `http://localhost:${port}/?mode=${mode}&domain=${encodeURIComponent(`http://127.0.0.1:${port}/v3/directline`)}`,
     async stop() {

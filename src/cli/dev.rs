@@ -1,6 +1,6 @@
-//! `botrun dev BOT`: one command to try a bot in the browser — the widget's Direct Line subset,
-//! the demo page and the bot, with the widget history in SQLite under `.botrun/`.
-//! The CX emulator and the agent console join here once Flow A's CX mirror is wired.
+//! `botrun dev [BOT…]`: everything on one machine — the Sangoma CX emulator with its agent
+//! console, the service (Flow A behind the widget, Flow B on the emulator's own web widget inbox)
+//! and the demo page with Web Chat — with SQLite in a local data folder.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,18 +12,28 @@ use miette::{miette, IntoDiagnostic as _, WrapErr as _};
 use super::Outcome;
 use crate::check::report::{render_human, Style};
 use crate::check::{load_program, CheckOptions};
-use crate::server::flow_a::{SharedWidgetBotHost, WidgetBotHost};
+use crate::cx::{CxClient, CxConfig};
+use crate::emulator::{self, EmulatorOptions, RunningEmulator};
+use crate::engine::Program;
+use crate::server::flow_a::{FlowA, FlowAHost, FlowASettings};
+use crate::server::{self, AppState, Bots, Config, SystemClock};
+use crate::store::Durability;
 use crate::widget::demo::{demo_router, DemoPage};
 use crate::widget::{router, Site, SqliteWidgetStore, WidgetConfig, WidgetService};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The bot file to run behind the widget
-    pub bot: PathBuf,
-    /// Address to listen on
+    /// The bot files: the first answers the widget page, the second (or the first again) the
+    /// emulator's own web widget inbox
+    #[arg(default_value = "bots/faq.bot")]
+    pub bots: Vec<PathBuf>,
+    /// Address of the service, the widget API and the demo page
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Folder for the local database and signing key
+    /// Address of the CX emulator and its agent console
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub cx_listen: SocketAddr,
+    /// Folder for the local databases and the signing key
     #[arg(long, default_value = ".botrun")]
     pub data: PathBuf,
     /// Where `scripts/install-webchat` put the Web Chat bundle (default: ./vendor/webchat/…)
@@ -32,16 +42,20 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
-    let program = match load_program(&args.bot, &CheckOptions::default()) {
-        Ok(loaded) => loaded.program,
-        Err(failure) => {
-            let style = Style::for_terminal(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-            eprint!("{}", render_human(&failure.diagnostics, &failure.sources, style));
-            return Ok(Outcome::Problems);
+    let mut programs = Vec::new();
+    for bot in &args.bots {
+        match load_program(bot, &CheckOptions::default()) {
+            Ok(loaded) => programs.push(loaded.program),
+            Err(failure) => {
+                let style =
+                    Style::for_terminal(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+                eprint!("{}", render_human(&failure.diagnostics, &failure.sources, style));
+                return Ok(Outcome::Problems);
+            }
         }
-    };
+    }
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
-    runtime.block_on(serve(args, program))?;
+    runtime.block_on(serve(args, programs))?;
     Ok(Outcome::Clean)
 }
 
@@ -60,24 +74,74 @@ fn signing_key(data: &Path) -> miette::Result<Vec<u8>> {
     }
 }
 
-async fn serve(args: &Args, program: crate::engine::Program) -> miette::Result<()> {
-    std::fs::create_dir_all(&args.data)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot create {}", args.data.display()))?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+/// Removes the service and widget databases an earlier run left in `data`.
+fn fresh_databases(data: &Path) -> miette::Result<()> {
+    for name in [
+        "botrun.db",
+        "botrun.db-wal",
+        "botrun.db-shm",
+        "widget.db",
+        "widget.db-wal",
+        "widget.db-shm",
+    ] {
+        let path = data.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(miette!("cannot remove {}: {error}", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The emulator, and a CX client logged in to it.
+async fn start_emulator(listen: SocketAddr) -> miette::Result<(RunningEmulator, CxClient)> {
+    let options = EmulatorOptions {
+        webhook_retry_spacing: Duration::from_millis(500),
+        ..EmulatorOptions::default()
+    };
+    let running = emulator::spawn(options.clone(), listen)
         .await
         .into_diagnostic()
-        .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr().into_diagnostic()?;
+        .wrap_err_with(|| format!("cannot listen on {listen} for the CX emulator"))?;
+    let config = CxConfig {
+        tenant_domain: options.tenant_domain.clone(),
+        ..CxConfig::for_emulator(running.base_url(), running.auth_url())
+    };
+    let client = CxClient::with_credentials(
+        config,
+        crate::cx::Credentials::new(options.client_id, options.client_secret),
+    )
+    .map_err(|err| miette!("{err}"))?;
+    Ok((running, client))
+}
+
+/// Subscribes the service to the emulator: Flow A's webhook and the agent bot of Flow B.
+async fn register(client: &CxClient, service: &str, token: &str) -> miette::Result<()> {
+    let flow_a = format!("{service}/webhooks/cx-widget/{token}");
+    client
+        .create_webhook(&flow_a, &["message_created", "conversation_status_changed"])
+        .await
+        .map_err(|err| miette!("cannot subscribe to the emulator: {err}"))?;
+    let flow_b = format!("{service}/webhooks/cx/{token}");
+    let bot = client
+        .create_agent_bot("botrun dev", "the bot of `botrun dev`", &flow_b)
+        .await
+        .map_err(|err| miette!("cannot register the agent bot: {err}"))?;
+    client
+        .assign_agent_bot(emulator::model::WIDGET_INBOX_ID.into(), bot.id)
+        .await
+        .map_err(|err| miette!("cannot assign the agent bot: {err}"))?;
+    Ok(())
+}
+
+fn widget_config(data: &Path, address: SocketAddr) -> miette::Result<WidgetConfig> {
     let port = address.port();
-    let db = args.data.join("widget.db");
-    let store = SqliteWidgetStore::open(&format!("sqlite://{}", db.display()))
-        .await
-        .map_err(|err| miette!("{err}"))?;
-    let title = program.bot_name().to_owned();
-    let config = WidgetConfig {
+    Ok(WidgetConfig {
         public_base_url: format!("http://{address}"),
-        token_key: signing_key(&args.data)?,
+        token_key: signing_key(data)?,
         token_lifetime: Duration::from_secs(3600),
         keep_alive: Duration::from_secs(20),
         sites: vec![Site {
@@ -87,9 +151,53 @@ async fn serve(args: &Args, program: crate::engine::Program) -> miette::Result<(
             anonymous_start: false,
             new_conversations_per_minute: 600,
         }],
-    };
-    let host = SharedWidgetBotHost(Arc::new(WidgetBotHost::new(Arc::new(program))));
-    let widget = WidgetService::new(config, Arc::new(store), Arc::new(host));
+    })
+}
+
+async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
+    let widget_program = programs.remove(0);
+    let inbox_bot = programs.into_iter().next().unwrap_or_else(|| widget_program.clone());
+    std::fs::create_dir_all(&args.data)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot create {}", args.data.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr().into_diagnostic()?;
+    let (cx, client) = start_emulator(args.cx_listen).await?;
+    // The emulator keeps its world in memory, so state linked to an earlier run's CX ids would
+    // point at conversations that no longer exist: every run starts with fresh databases.
+    fresh_databases(&args.data)?;
+
+    let store_url = format!("sqlite://{}", args.data.join("botrun.db").display());
+    let store =
+        crate::store::open(&store_url, Durability::Full).await.map_err(|err| miette!("{err}"))?;
+    let token = server::config::generate_token();
+    let bots = Bots::new(vec![(None, inbox_bot)]);
+    let config = Config { public_url: format!("http://{address}"), ..Config::default() };
+    let state = AppState::new(
+        config,
+        store,
+        bots,
+        Arc::new(client.clone()),
+        Arc::new(SystemClock),
+        token.clone(),
+    );
+    let title = widget_program.bot_name().to_owned();
+    let settings =
+        FlowASettings { inbox_id: emulator::model::API_INBOX_ID, ..FlowASettings::default() };
+    let flow = FlowA::new(&state, widget_program, client.clone(), settings);
+    let widget_store =
+        SqliteWidgetStore::open(&format!("sqlite://{}", args.data.join("widget.db").display()))
+            .await
+            .map_err(|err| miette!("{err}"))?;
+    let widget = WidgetService::new(
+        widget_config(&args.data, address)?,
+        Arc::new(widget_store),
+        Arc::new(FlowAHost(Arc::clone(&flow))),
+    );
+    flow.attach(&widget);
     let page = DemoPage {
         site: "demo".into(),
         webchat_js: args
@@ -104,18 +212,26 @@ async fn serve(args: &Args, program: crate::engine::Program) -> miette::Result<(
             page.webchat_js.display()
         );
     }
-    let app = axum::Router::new()
+    let app = server::app(state.clone())
         .nest("/v3/directline", router(widget.clone()))
         .merge(demo_router(widget, page));
+    let server_task = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(server::run::shutdown_signal()).await
+    });
+    register(&client, &format!("http://{address}"), &token).await?;
+    state.resume().await.map_err(|err| miette!("{err}"))?;
+    let timers = tokio::spawn(server::run_timer_loop(state.clone()));
+
+    let port = address.port();
     println!("botrun dev is running");
     println!("  customer page:        http://localhost:{port}/");
     println!("  customer page (poll): http://localhost:{port}/?mode=polling");
+    println!("  agent console:        {}", cx.console_url());
+    println!("  CX emulator API:      {}", cx.base_url());
     println!("  widget API:           http://{address}/v3/directline");
     println!("  data:                 {}", args.data.display());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .into_diagnostic()
+    let served = server_task.await.into_diagnostic()?;
+    timers.abort();
+    cx.shutdown().await;
+    served.into_diagnostic()
 }

@@ -177,6 +177,17 @@ impl ConversationStatus {
             other => Self::Other(other.to_owned()),
         }
     }
+
+    /// The status as CX spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "pending",
+            Self::Open => "open",
+            Self::Resolved => "resolved",
+            Self::Snoozed => "snoozed",
+            Self::Other(other) => other,
+        }
+    }
 }
 
 /// The conversation object \[C\].

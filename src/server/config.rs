@@ -31,8 +31,8 @@ pub struct Config {
     /// Send `SendButtons` as CX `input_select` messages; when false, send the numbered
     /// fallback text instead (for channels that cannot show buttons).
     pub buttons: bool,
-    /// Widget sites (owned by the widget; opaque here).
-    pub widget: Option<serde_json::Value>,
+    /// The Web Chat widget (Flow A), when this service serves it.
+    pub widget: Option<super::widget_config::WidgetSection>,
 }
 
 impl Default for Config {
@@ -155,8 +155,17 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Unreadable { path: path.to_owned(), source })?;
-        Config::parse(&text)
-            .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })
+        let mut config = Config::parse(&text)
+            .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?;
+        // Bot paths are relative to the file that names them, not to where botrun runs.
+        let base = path.parent().unwrap_or_else(|| Path::new(""));
+        for bot in &mut config.bots {
+            bot.file = base.join(&bot.file);
+        }
+        if let Some(widget) = &mut config.widget {
+            widget.bot = base.join(&widget.bot);
+        }
+        Ok(config)
     }
 
     /// Parses and validates configuration text; bot paths stay as written.
@@ -217,6 +226,16 @@ impl Config {
         }
         if self.webhook.token_env.trim().is_empty() {
             return Err("webhook.token_env must name an environment variable".into());
+        }
+        if let Some(widget) = &self.widget {
+            widget.validate()?;
+            if self.bots.iter().any(|b| b.inbox_id == Some(widget.inbox_id)) {
+                return Err(format!(
+                    "widget.inbox_id: inbox {} is also a Flow B bot's inbox; the widget needs \
+                     an API-type inbox of its own",
+                    widget.inbox_id
+                ));
+            }
         }
         Ok(())
     }

@@ -79,6 +79,26 @@ pub fn verify_signature(
     mac.verify_slice(&given).map_err(|_| "signature mismatch")
 }
 
+/// Checks the path token and, when a signing secret is configured, the signature.
+pub(crate) fn authenticate(
+    state: &AppState,
+    token: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), IntakeError> {
+    if !constant_time_eq(token.as_bytes(), state.webhook_token.as_bytes()) {
+        state.metrics.count_rejected();
+        return Err(IntakeError::Unauthorized("unknown webhook token"));
+    }
+    if let Some(secret) = &state.signing_secret {
+        verify_signature(secret, headers, body, state.clock.now().timestamp()).map_err(|why| {
+            state.metrics.count_rejected();
+            IntakeError::Unauthorized(why)
+        })?;
+    }
+    Ok(())
+}
+
 /// The webhook handler.
 pub async fn cx_webhook(
     State(state): State<AppState>,
@@ -86,18 +106,7 @@ pub async fn cx_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IntakeError> {
-    if !constant_time_eq(token.as_bytes(), state.webhook_token.as_bytes()) {
-        state.metrics.count_rejected();
-        return Err(IntakeError::Unauthorized("unknown webhook token"));
-    }
-    if let Some(secret) = &state.signing_secret {
-        verify_signature(secret, &headers, &body, state.clock.now().timestamp()).map_err(
-            |why| {
-                state.metrics.count_rejected();
-                IntakeError::Unauthorized(why)
-            },
-        )?;
-    }
+    authenticate(&state, &token, &headers, &body)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         state.metrics.count_rejected();
         IntakeError::BadRequest(format!("body is not valid JSON: {e}"))

@@ -17,10 +17,11 @@ pub mod outbox;
 pub mod payload;
 pub mod reload;
 pub mod run;
+pub mod widget_config;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::routing::{get, post};
@@ -93,6 +94,8 @@ pub struct Shared {
     /// One shared HTTP client for `fetch`.
     pub http: reqwest::Client,
     pub(crate) workers: Mutex<HashMap<String, Arc<worker::Slot>>>,
+    /// The widget's bot host, when the widget is served (Flow A).
+    pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
 }
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
@@ -127,6 +130,7 @@ impl AppState {
             signing_secret: None,
             http: reqwest::Client::new(),
             workers: Mutex::new(HashMap::new()),
+            flow_a: OnceLock::new(),
         }))
     }
 
@@ -143,7 +147,7 @@ impl AppState {
     pub async fn resume(&self) -> Result<usize, crate::store::StoreError> {
         let conversations = self.store.conversations_with_work().await?;
         for conversation in &conversations {
-            worker::wake(self, conversation);
+            self.wake(conversation);
         }
         Ok(conversations.len())
     }
@@ -152,14 +156,27 @@ impl AppState {
     pub async fn fire_timers(&self) -> Result<usize, crate::store::StoreError> {
         let conversations = self.store.fire_due_timers(self.clock.now()).await?;
         for conversation in &conversations {
-            worker::wake(self, conversation);
+            self.wake(conversation);
         }
         Ok(conversations.len())
+    }
+
+    /// Wakes the worker of a store key: widget conversations (Flow A) or CX ones (Flow B).
+    fn wake(&self, conversation: &str) {
+        if flow_a::session::widget_conversation(conversation).is_some() {
+            match self.flow_a.get() {
+                Some(flow) => flow.wake(conversation),
+                None => tracing::warn!(%conversation, "widget work queued but no widget is served"),
+            }
+        } else if conversation.starts_with("cx:") {
+            worker::wake(self, conversation);
+        }
     }
 
     /// True when no conversation worker is running (tests wait for it).
     pub fn idle(&self) -> bool {
         self.workers.lock().is_ok_and(|w| w.is_empty())
+            && self.flow_a.get().is_none_or(|flow| flow.idle())
     }
 }
 
@@ -168,6 +185,7 @@ pub fn app(state: AppState) -> Router {
     let limits = state.config.limits.clone();
     Router::new()
         .route("/webhooks/cx/{token}", post(intake::cx_webhook))
+        .route("/webhooks/cx-widget/{token}", post(flow_a::webhook::cx_widget_webhook))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(metrics::ready))
         .route("/metrics", get(metrics::exposition))

@@ -49,11 +49,11 @@ pub trait CxOutbound: Send + Sync + 'static {
 }
 
 /// Longest pause between two attempts of one item.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Full jitter: a random pause up to `base * 2^attempts`, capped.
-fn backoff(attempts: u32) -> Duration {
+pub(super) fn backoff(attempts: u32) -> Duration {
     let ceiling = BASE_BACKOFF.saturating_mul(1 << attempts.min(16)).min(MAX_BACKOFF);
     let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
     Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
@@ -157,7 +157,7 @@ async fn call_cx(state: &AppState, outgoing: &Outgoing) -> Result<(), DeliveryEr
 }
 
 /// Performs a bot's `fetch`, refusing hosts outside `fetch.allow_hosts`.
-async fn perform_fetch(state: &AppState, request: &FetchRequest) -> FetchResult {
+pub(super) async fn perform_fetch(state: &AppState, request: &FetchRequest) -> FetchResult {
     let failed = |reason: String| FetchResult::Failed { reason };
     let Ok(url) = url::Url::parse(&request.url) else {
         return failed(format!("`{}` is not a URL", request.url));

@@ -15,13 +15,22 @@ use crate::check::{load_program, CheckOptions};
 /// How long to wait for an editor's burst of writes to settle before reloading.
 const SETTLE: Duration = Duration::from_millis(150);
 
-/// Loads bot `index` from `path` and swaps it in; on failure returns the rendered diagnostics
-/// and leaves the running program untouched.
+/// The [`WatchedBot::index`] of the bot behind the widget (Flow A).
+pub const WIDGET_BOT: usize = usize::MAX;
+
+/// Loads bot `index` (or [`WIDGET_BOT`]) from `path` and swaps it in; on failure returns the
+/// rendered diagnostics and leaves the running program untouched.
 pub fn reload_bot(state: &AppState, index: usize, path: &Path) -> Result<(), String> {
     let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
     match load_program(path, &options) {
         Ok(loaded) => {
-            state.bots.replace(index, loaded.program);
+            if index == WIDGET_BOT {
+                if let Some(flow) = state.flow_a.get() {
+                    flow.replace_program(loaded.program);
+                }
+            } else {
+                state.bots.replace(index, loaded.program);
+            }
             tracing::info!(bot = %path.display(), "bot reloaded");
             Ok(())
         }

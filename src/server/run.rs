@@ -33,6 +33,9 @@ pub enum ServeError {
     Cx(String),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("widget: {0}")]
+    #[diagnostic(help("see the `widget:` section in docs/configuration.md"))]
+    Widget(String),
 }
 
 /// How `run` behaves beyond the configuration.
@@ -46,7 +49,7 @@ pub struct RunOptions {
 
 /// Loads every configured bot; any invalid bot stops the start with its diagnostics.
 pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError> {
-    if config.bots.is_empty() {
+    if config.bots.is_empty() && config.widget.is_none() {
         return Err(ServeError::NoBots);
     }
     let options = CheckOptions { fetch_hosts: Some(config.fetch.allow_hosts.clone()) };
@@ -106,6 +109,15 @@ pub async fn run(
     let public = config.public_url.trim_end_matches('/').to_owned();
     let state = AppState::new(config, store, bots, cx, Arc::new(SystemClock), token.clone())
         .with_signing_secret(secret);
+    let mut watched = watched;
+    let widget = match &state.config.widget {
+        Some(section) => {
+            let (routes, bot) = serve_widget(&state, section, &public).await?;
+            watched.push(bot);
+            Some(routes)
+        }
+        None => None,
+    };
     let resumed = state.resume().await?;
     let timers = tokio::spawn(run_timer_loop(state.clone()));
     let _reload = if options.hot_reload {
@@ -122,13 +134,26 @@ pub async fn run(
     tracing::info!(%addr, resumed, "botrun serve listening");
     if options.dev {
         println!("CX webhook URL: {public}/webhooks/cx/{token}");
+        if state.config.widget.is_some() {
+            println!("CX webhook URL for the widget: {public}/webhooks/cx-widget/{token}");
+        }
     } else {
+        if state.config.widget.is_some() {
+            println!(
+                "CX webhook URL for the widget: {public}/webhooks/cx-widget/<token from ${}>",
+                state.config.webhook.token_env
+            );
+        }
         println!(
             "CX webhook URL: {public}/webhooks/cx/<token from ${}>",
             state.config.webhook.token_env
         );
     }
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    let routes = match widget {
+        Some(widget) => app(state.clone()).merge(widget),
+        None => app(state.clone()),
+    };
+    axum::serve(listener, routes).with_graceful_shutdown(shutdown_signal()).await?;
     timers.abort();
     tracing::info!("shutting down: finishing in-flight conversations");
     let stop_by = tokio::time::Instant::now() + deadline;
@@ -144,6 +169,60 @@ pub async fn run(
 }
 
 /// Resolves on Ctrl-C or SIGTERM (shared by every long-running command).
+/// Loads the widget's bot, connects Flow A to CX and the widget store, and returns the widget's
+/// routes (`/v3/directline/…`, and the demo page when asked for) and the files to watch.
+async fn serve_widget(
+    state: &AppState,
+    section: &super::widget_config::WidgetSection,
+    public: &str,
+) -> Result<(axum::Router, WatchedBot), ServeError> {
+    use crate::widget::{
+        demo, router, PostgresWidgetStore, SqliteWidgetStore, WidgetService, WidgetStore,
+    };
+    let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
+    let (program, watched) = match load_program(&section.bot, &options) {
+        Ok(loaded) => {
+            let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
+            let entry = section.bot.clone();
+            (loaded.program, WatchedBot { index: reload::WIDGET_BOT, entry, files })
+        }
+        Err(failure) => {
+            let style = Style { colour: false, width: 100 };
+            return Err(ServeError::InvalidBot {
+                path: section.bot.display().to_string(),
+                rendered: render_human(&failure.diagnostics, &failure.sources, style),
+            });
+        }
+    };
+    let config = section.widget_config(public).map_err(ServeError::Widget)?;
+    let cx = crate::cx::CxClient::new(state.config.cx.clone())
+        .map_err(|e| ServeError::Cx(e.to_string()))?;
+    let title = program.bot_name().to_owned();
+    let flow = super::flow_a::FlowA::new(state, program, cx, section.flow_a());
+    let url = section.store.as_deref().unwrap_or(&state.config.store);
+    let store: Arc<dyn WidgetStore> = if url.starts_with("postgres") {
+        Arc::new(
+            PostgresWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?,
+        )
+    } else {
+        Arc::new(SqliteWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?)
+    };
+    let first_site = config.sites.first().map(|s| s.id.clone()).unwrap_or_default();
+    let widget =
+        WidgetService::new(config, store, Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))));
+    flow.attach(&widget);
+    let mut routes = axum::Router::new().nest("/v3/directline", router(widget.clone()));
+    if section.demo_page {
+        let page = demo::DemoPage {
+            site: first_site,
+            webchat_js: demo::DemoPage::bundle_under(std::path::Path::new(".")),
+            title,
+        };
+        routes = routes.merge(demo::demo_router(widget, page));
+    }
+    Ok((routes, watched))
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

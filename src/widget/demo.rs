@@ -88,11 +88,28 @@ async fn bundle(State(state): State<DemoState>) -> Response {
     }
 }
 
-async fn token(State(state): State<DemoState>) -> Result<Response, WidgetError> {
+/// `POST /demo/token` with an optional `{"name": …}`: the customer's display name, which the
+/// token carries (and Flow A gives to the CX contact).
+async fn token(
+    State(state): State<DemoState>,
+    body: axum::body::Bytes,
+) -> Result<Response, WidgetError> {
     let site = state.widget.config().site(&state.page.site).cloned().ok_or_else(|| {
         WidgetError::Internal(format!("demo site `{}` is not configured", state.page.site))
     })?;
-    let session = state.widget.mint(&site, None, None)?;
+    let name = if body.is_empty() {
+        None
+    } else {
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|err| WidgetError::BadRequest(format!("expected `{{\"name\"}}`: {err}")))?;
+        value
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.len() <= 128)
+            .map(str::to_owned)
+    };
+    let session = state.widget.mint(&site, None, name)?;
     Ok(Json(json!({
         "conversationId": session.conversation,
         "token": session.token,

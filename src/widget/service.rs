@@ -275,11 +275,17 @@ impl WidgetService {
             );
             return Ok(token::random_id());
         }
-        let stored = self
-            .inner
-            .store
-            .append(&claims.conversation, Value::Object(activity), now_ms())
-            .await?;
+        let activity = Value::Object(activity);
+        if let Some(client_id) = super::store::client_activity_id(&activity) {
+            // The page sent this before (a retry after a lost answer): same echo, no second turn.
+            let store = &self.inner.store;
+            if let Some(earlier) =
+                store.find_client_activity(&claims.conversation, client_id).await?
+            {
+                return Ok(earlier.activity["id"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        let stored = self.inner.store.append(&claims.conversation, activity, now_ms()).await?;
         let id = stored.activity["id"].as_str().unwrap_or_default().to_owned();
         let customer = CustomerActivity {
             id: id.clone(),

@@ -174,6 +174,32 @@ impl WidgetStore for SqliteWidgetStore {
         })
     }
 
+    fn find_client_activity<'a>(
+        &'a self,
+        conversation: &'a str,
+        client_activity_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT seq, body FROM widget_activities WHERE conversation_id = ? \
+                 AND json_extract(body, '$.channelData.clientActivityID') = ? LIMIT 1",
+            )
+            .bind(conversation)
+            .bind(client_activity_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed)?;
+            row.map(|row| {
+                let body: String = row.try_get("body").map_err(failed)?;
+                Ok(StoredActivity {
+                    seq: to_u64(row.try_get("seq").map_err(failed)?),
+                    activity: serde_json::from_str(&body).map_err(failed)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
     fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             sqlx::query("UPDATE widget_conversations SET ended = 1 WHERE id = ?")

@@ -69,6 +69,19 @@ pub trait WidgetStore: Send + Sync + 'static {
 
     /// Marks the conversation ended.
     fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The customer activity stored with this `channelData.clientActivityID`, if any (a page
+    /// re-sending a message it thinks was lost).
+    fn find_client_activity<'a>(
+        &'a self,
+        conversation: &'a str,
+        client_activity_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>>;
+}
+
+/// The `channelData.clientActivityID` of an activity.
+pub fn client_activity_id(activity: &Value) -> Option<&str> {
+    activity.pointer("/channelData/clientActivityID").and_then(Value::as_str)
 }
 
 /// Fills in the fields the store owns.
@@ -165,6 +178,23 @@ impl WidgetStore for MemoryWidgetStore {
                             .collect()
                     })
                     .unwrap_or_default()
+            })
+        })
+    }
+
+    fn find_client_activity<'a>(
+        &'a self,
+        conversation: &'a str,
+        client_activity_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>> {
+        Box::pin(async move {
+            self.with(|all| {
+                all.get(conversation).and_then(|(_, activities)| {
+                    activities
+                        .iter()
+                        .find(|s| self::client_activity_id(&s.activity) == Some(client_activity_id))
+                        .cloned()
+                })
             })
         })
     }

@@ -9,6 +9,7 @@
 
 mod crash;
 mod emulator_e2e;
+mod flow_a;
 mod flow_b;
 mod harness;
 mod intake;

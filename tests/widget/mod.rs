@@ -302,11 +302,8 @@ async fn stream_replays_after_the_watermark_then_pushes_live_and_keeps_alive() {
     server.task.abort();
 }
 
-#[tokio::test]
-async fn a_restart_on_sqlite_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("widget.db").display());
-    let store = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+/// Conversation, history and numbering survive a restart on `store`.
+async fn a_restart_loses_nothing(store: Arc<dyn WidgetStore>, reopened: Arc<dyn WidgetStore>) {
     let server = serve_with(store, site(false, 100)).await;
     let (conversation, token, _) = server.start().await;
     server.post(&conversation, &token, r#"{"type":"message","text":"remember me"}"#).await;
@@ -314,8 +311,7 @@ async fn a_restart_on_sqlite_loses_nothing() {
     server.task.abort();
     drop(server);
 
-    let store = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
-    let restarted = serve_with(store, site(false, 100)).await;
+    let restarted = serve_with(reopened, site(false, 100)).await;
     let history = restarted.history(&conversation, &token, 3).await;
     assert_eq!(texts(&history), ["Hello!", "remember me", "You said: remember me"]);
     restarted.post(&conversation, &token, r#"{"type":"message","text":"still here"}"#).await;
@@ -323,6 +319,15 @@ async fn a_restart_on_sqlite_loses_nothing() {
     assert_eq!(history[3]["id"], format!("{conversation}|0000004"));
     assert!(history[3]["timestamp"].as_str() > history[2]["timestamp"].as_str());
     restarted.task.abort();
+}
+
+#[tokio::test]
+async fn a_restart_on_sqlite_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("widget.db").display());
+    let first = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    let second = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    a_restart_loses_nothing(first, second).await;
 }
 
 fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
@@ -512,4 +517,54 @@ async fn refresh_gives_a_new_token_for_the_same_conversation() {
     let (status, _) = server.poll(&conversation, new_token, "0").await;
     assert_eq!(status, 200);
     server.task.abort();
+}
+
+/// A PostgreSQL widget store in a schema of its own.
+async fn postgres_store(test: &str) -> botrun::widget::PostgresWidgetStore {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let schema = format!("widget_{test}_{}_{nanos}", std::process::id());
+    botrun::widget::PostgresWidgetStore::open_in_schema(
+        "postgres://postgres@127.0.0.1:5432/test",
+        Some(&schema),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_restart_on_postgres_loses_nothing() {
+    let store = postgres_store("restart").await;
+    a_restart_loses_nothing(Arc::new(store.clone()), Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn a_resent_client_activity_id_is_stored_and_answered_once() {
+    for store in [
+        Arc::new(botrun::widget::MemoryWidgetStore::default()) as Arc<dyn WidgetStore>,
+        Arc::new(SqliteWidgetStore::open("sqlite::memory:").await.unwrap()),
+        Arc::new(postgres_store("client_id").await),
+    ] {
+        let server = serve_with(store, site(false, 100)).await;
+        let (conversation, token, _) = server.start().await;
+        let body = r#"{"type":"message","text":"hi","channelData":{"clientActivityID":"c-7"}}"#;
+        let first: Value = server.post(&conversation, &token, body).await.json().await.unwrap();
+        server.history(&conversation, &token, 3).await;
+        let again = server.post(&conversation, &token, body).await;
+        assert_eq!(again.status(), 200);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["id"], first["id"], "the page gets the same echo id back");
+        let other = r#"{"type":"message","text":"hi","channelData":{"clientActivityID":"c-8"}}"#;
+        server.post(&conversation, &token, other).await;
+        let history = server.history(&conversation, &token, 5).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let history_later = server.history(&conversation, &token, 5).await;
+        assert_eq!(history.len(), history_later.len());
+        assert_eq!(
+            texts(&history_later),
+            ["Hello!", "hi", "You said: hi", "hi", "You said: hi"],
+            "one echo and one answer per client activity id"
+        );
+        server.task.abort();
+    }
 }

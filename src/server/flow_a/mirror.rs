@@ -1,0 +1,213 @@
+//! Delivers a widget conversation's CX calls strictly in order. The CX ids they need (contact,
+//! conversation) live in the session and are read at delivery time, so an `open` queued before a
+//! message is always performed first. Transient failures are retried with backoff while the
+//! item stays durable; an item failing past the retry budget is dropped with an error in the
+//! logs and the escalation metric (the page keeps working: it does not depend on CX).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::payload::{MirrorItem, WidgetInbound};
+use super::session::{self, Session};
+use super::FlowA;
+use crate::cx::{
+    ButtonItem, ContactId, ConversationId, CxError, InboxId, NewContact, OutgoingMessage,
+};
+use crate::engine::Event;
+use crate::server::outbox::{backoff, perform_fetch, MAX_BACKOFF};
+use crate::store::{OutboxItem, StoreError, Turn};
+
+/// Why one CX call of the mirror failed.
+enum MirrorError {
+    Cx(CxError),
+    /// Nothing to send to: the CX conversation is gone (finished by an agent meanwhile).
+    NoConversation,
+    Store(StoreError),
+}
+
+impl From<CxError> for MirrorError {
+    fn from(error: CxError) -> Self {
+        MirrorError::Cx(error)
+    }
+}
+
+impl From<StoreError> for MirrorError {
+    fn from(error: StoreError) -> Self {
+        MirrorError::Store(error)
+    }
+}
+
+/// Delivers the conversation's queued CX calls until none is left.
+pub(super) async fn drain(flow: &Arc<FlowA>, key: &str) -> Result<(), StoreError> {
+    let store = &flow.app.store;
+    while let Some(item) = store.next_outbox(key).await? {
+        let wait = (item.not_before - flow.app.clock.now()).to_std().unwrap_or(Duration::ZERO);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait.min(MAX_BACKOFF)).await;
+        }
+        deliver_one(flow, key, &item).await?;
+    }
+    Ok(())
+}
+
+async fn deliver_one(flow: &Arc<FlowA>, key: &str, item: &OutboxItem) -> Result<(), StoreError> {
+    let store = &flow.app.store;
+    let mirror: MirrorItem = match serde_json::from_str(&item.payload) {
+        Ok(mirror) => mirror,
+        Err(error) => {
+            tracing::error!(id = item.id, %error, "dropping an unreadable mirror item");
+            return store.mark_sent(item.id).await;
+        }
+    };
+    if let MirrorItem::Fetch { request } = &mirror {
+        let result = perform_fetch(&flow.app, request).await;
+        let work = WidgetInbound::Engine { event: Event::FetchDone { fetch: request.id, result } };
+        let text = serde_json::to_string(&work).unwrap_or_default();
+        let dedup = format!("fetch:{key}:{}:{}", item.id, request.id.0);
+        store.record_inbound(&dedup, key, &text, flow.app.clock.now()).await?;
+        return store.mark_sent(item.id).await;
+    }
+    let started = Instant::now();
+    let result = perform(flow, key, &mirror).await;
+    flow.app.metrics.observe_cx_latency(started.elapsed());
+    match result {
+        Ok(()) => {
+            match mirror {
+                MirrorItem::Outgoing { .. } => flow.app.metrics.count_reply(),
+                MirrorItem::DeliverToAgent => flow.app.metrics.count_handoff(),
+                MirrorItem::Finish => flow.app.metrics.count_resolve(),
+                _ => {}
+            }
+            store.mark_sent(item.id).await
+        }
+        Err(MirrorError::Store(error)) => Err(error),
+        Err(MirrorError::NoConversation) => {
+            tracing::warn!(conversation = %key, kind = mirror.kind(),
+                "no CX conversation to mirror into; item dropped");
+            store.mark_sent(item.id).await
+        }
+        Err(MirrorError::Cx(error)) => {
+            flow.app.metrics.count_cx_error();
+            let budget = flow.app.config.limits.outbox_retry_budget;
+            if error.is_transient() && item.attempts + 1 < budget {
+                let pause = error.retry_after().unwrap_or_else(|| backoff(item.attempts));
+                let retry_at = flow.app.clock.now()
+                    + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::zero());
+                tracing::warn!(conversation = %key, kind = mirror.kind(),
+                    attempt = item.attempts + 1, %error, "CX mirror call failed, will retry");
+                store.mark_failed(item.id, retry_at).await?;
+                tokio::time::sleep(pause.min(MAX_BACKOFF)).await;
+                return Ok(());
+            }
+            flow.app.metrics.count_escalation();
+            tracing::error!(conversation = %key, kind = mirror.kind(), %error,
+                "CX mirror call failed past the retry budget; the CX transcript misses it");
+            store.mark_sent(item.id).await
+        }
+    }
+}
+
+/// Performs one CX call; `open` also records the new ids in the session.
+async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), MirrorError> {
+    let (_, session) = session::load(flow.app.store.as_ref(), key).await?;
+    let current =
+        || session.link.conversation_id.map(ConversationId).ok_or(MirrorError::NoConversation);
+    let cx = &flow.cx;
+    match mirror {
+        MirrorItem::Open => open(flow, key, session).await,
+        MirrorItem::Incoming { text } => {
+            cx.send_message(current()?, &OutgoingMessage::customer_text(text.clone())).await?;
+            Ok(())
+        }
+        MirrorItem::Outgoing { text, buttons } => {
+            let message = if buttons.is_empty() {
+                OutgoingMessage::bot_text(text.clone())
+            } else {
+                let items = buttons
+                    .iter()
+                    .map(|b| ButtonItem { title: b.label.clone(), value: b.value.clone() })
+                    .collect();
+                OutgoingMessage::with_buttons(text.clone(), items)
+            };
+            cx.send_message(current()?, &message).await?;
+            Ok(())
+        }
+        MirrorItem::Note { text } => {
+            cx.send_message(current()?, &OutgoingMessage::private_note(text.clone())).await?;
+            Ok(())
+        }
+        MirrorItem::DeliverToAgent => Ok(cx.deliver_to_agent(current()?).await?),
+        MirrorItem::Finish => {
+            let id = current()?;
+            cx.finish(id).await?;
+            update_link(flow, key, |session| session.link.conversation_id = None).await
+        }
+        MirrorItem::Fetch { .. } => Ok(()),
+    }
+}
+
+/// Creates the contact (first time only) and a new CX conversation, recording each id as soon
+/// as CX answers so a retry never creates a second one.
+async fn open(flow: &FlowA, key: &str, session: Session) -> Result<(), MirrorError> {
+    if session.link.conversation_id.is_some() {
+        return Ok(());
+    }
+    let inbox = InboxId(flow.settings.inbox_id);
+    let (contact_id, source_id) = match session.link.contact_id {
+        Some(id) => (id, session.link.source_id.clone()),
+        None => {
+            let contact = session.contact_for_cx();
+            let details = NewContact {
+                name: contact.name.or_else(|| Some("Web visitor".into())),
+                email: contact.email,
+                phone: contact.phone,
+            };
+            let created = flow.cx.create_contact(inbox, &details).await?;
+            let source = created.source_id.clone();
+            update_link(flow, key, |s| {
+                s.link.contact_id = Some(created.id.0);
+                s.link.source_id.clone_from(&source);
+            })
+            .await?;
+            (created.id.0, source)
+        }
+    };
+    let conversation =
+        flow.cx.create_conversation(inbox, ContactId(contact_id), source_id.as_deref()).await?;
+    let id = conversation.id.0;
+    let reverse = Turn {
+        conversation: session::reverse_key(id),
+        expected_version: 0,
+        state: session::widget_conversation(key).unwrap_or_default().as_bytes().to_vec(),
+        ..Turn::default()
+    };
+    match flow.app.store.commit_turn(&reverse, flow.app.clock.now()).await {
+        Ok(_) | Err(StoreError::Conflict { .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+    update_link(flow, key, |s| s.link.conversation_id = Some(id)).await
+}
+
+/// Changes the stored session outside a turn (the worker is the only writer of its key, so a
+/// conflict means another replica: reload and apply again).
+async fn update_link(
+    flow: &FlowA,
+    key: &str,
+    change: impl Fn(&mut Session),
+) -> Result<(), MirrorError> {
+    loop {
+        let (version, mut session) = session::load(flow.app.store.as_ref(), key).await?;
+        change(&mut session);
+        let turn = Turn {
+            conversation: key.to_owned(),
+            expected_version: version,
+            state: session.to_bytes(),
+            ..Turn::default()
+        };
+        match flow.app.store.commit_turn(&turn, flow.app.clock.now()).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+}

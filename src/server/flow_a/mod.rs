@@ -1,0 +1,241 @@
+//! Flow A: a bot behind the third-party Web Chat widget, mirrored into Sangoma CX.
+//!
+//! The widget hands each customer activity to [`FlowA`] (a [`WidgetHost`]), which queues it in
+//! the store under `widget:{conversation}` and wakes that conversation's worker — the same
+//! durable queue, state compare-and-swap, outbox and timers as Flow B. A worker turn
+//! ([`turn`]) runs the engine, commits the session and the CX calls in one transaction, then
+//! pushes the replies to the page; [`mirror`] delivers the CX calls in order (create the contact
+//! and conversation, the customer's message as `incoming`, the bot's as `outgoing`, the handoff
+//! note as a private note, deliver-to-agent, finish). [`webhook`] takes CX's events for the
+//! mirrored conversations: a human agent's replies go to the page, an agent finishing ends it.
+
+mod mirror;
+pub mod payload;
+pub mod session;
+mod turn;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::cx::CxClient;
+use crate::engine::{Contact, Program};
+use crate::store::{Recorded, StoreError};
+use crate::widget::{CustomerActivity, WidgetHost, WidgetService, WidgetUser};
+use payload::WidgetInbound;
+
+/// When the CX contact and conversation are created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenAt {
+    /// On the customer's first message (a page opened and left alone costs CX nothing).
+    #[default]
+    FirstMessage,
+    /// As soon as the page starts the conversation (the greeting is mirrored too).
+    Start,
+}
+
+/// Flow A settings (the `widget:` section of the configuration).
+#[derive(Clone, Debug)]
+pub struct FlowASettings {
+    /// The API-type CX inbox the conversations are created in.
+    pub inbox_id: u64,
+    pub open_at: OpenAt,
+    /// Shown on the page when an agent finishes the conversation in CX.
+    pub agent_finish_farewell: String,
+}
+
+impl Default for FlowASettings {
+    fn default() -> Self {
+        Self {
+            inbox_id: 1,
+            open_at: OpenAt::FirstMessage,
+            agent_finish_farewell:
+                "The agent has closed this conversation. Write again any time to start a new one."
+                    .into(),
+        }
+    }
+}
+
+/// The bot host behind the widget. Lives as long as the service (it and the widget hold each
+/// other, which is fine for process-long objects).
+pub struct FlowA {
+    app: AppState,
+    program: RwLock<Arc<Program>>,
+    cx: CxClient,
+    settings: FlowASettings,
+    widget: OnceLock<WidgetService>,
+    workers: Mutex<HashMap<String, Arc<AtomicBool>>>,
+}
+
+impl FlowA {
+    /// A host for `program`, mirroring into CX through `cx`; registers itself with `app` so
+    /// timers and restart recovery reach widget conversations.
+    pub fn new(
+        app: &AppState,
+        program: Program,
+        cx: CxClient,
+        settings: FlowASettings,
+    ) -> Arc<FlowA> {
+        let flow = Arc::new(FlowA {
+            app: app.clone(),
+            program: RwLock::new(Arc::new(program)),
+            cx,
+            settings,
+            widget: OnceLock::new(),
+            workers: Mutex::new(HashMap::new()),
+        });
+        let _ = app.flow_a.set(Arc::clone(&flow));
+        flow
+    }
+
+    /// Connects the widget the host pushes to (once; later calls are ignored).
+    pub fn attach(&self, widget: &WidgetService) {
+        let _ = self.widget.set(widget.clone());
+    }
+
+    /// The program conversations run now.
+    pub fn program(&self) -> Arc<Program> {
+        Arc::clone(&self.program.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Swaps the program (hot reload); conversations pick it up on their next turn.
+    pub fn replace_program(&self, program: Program) {
+        *self.program.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Arc::new(program);
+    }
+
+    /// True when no widget conversation worker is running (tests wait for it).
+    pub fn idle(&self) -> bool {
+        self.workers.lock().is_ok_and(|w| w.is_empty())
+    }
+
+    /// Queues `work` for a widget conversation unless `dedup` was seen, and wakes its worker.
+    pub async fn enqueue(
+        self: &Arc<Self>,
+        dedup: &str,
+        conversation: &str,
+        work: &WidgetInbound,
+    ) -> Result<Recorded, StoreError> {
+        let key = session::key(conversation);
+        let text = serde_json::to_string(work).map_err(|e| StoreError::Database(e.to_string()))?;
+        let recorded =
+            self.app.store.record_inbound(dedup, &key, &text, self.app.clock.now()).await?;
+        if matches!(recorded, Recorded::Accepted(_)) {
+            self.wake(&key);
+        } else {
+            self.app.metrics.count_duplicate();
+        }
+        Ok(recorded)
+    }
+
+    /// Makes sure a worker runs for the store key `key` and sees its newest work.
+    pub fn wake(self: &Arc<Self>, key: &str) {
+        let Ok(mut workers) = self.workers.lock() else { return };
+        if let Some(dirty) = workers.get(key) {
+            dirty.store(true, Ordering::SeqCst);
+            return;
+        }
+        let dirty = Arc::new(AtomicBool::new(false));
+        workers.insert(key.to_owned(), Arc::clone(&dirty));
+        drop(workers);
+        let flow = Arc::clone(self);
+        let key = key.to_owned();
+        tokio::spawn(async move { flow.run_worker(key, dirty).await });
+    }
+
+    async fn run_worker(self: Arc<Self>, key: String, dirty: Arc<AtomicBool>) {
+        loop {
+            dirty.store(false, Ordering::SeqCst);
+            if let Err(error) = self.work(&key).await {
+                tracing::error!(conversation = %key, %error, "widget worker failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            let Ok(mut workers) = self.workers.lock() else { return };
+            if !dirty.load(Ordering::SeqCst) {
+                workers.remove(&key);
+                return;
+            }
+        }
+    }
+
+    /// Delivers what is pending, then runs every queued event, delivering after each.
+    async fn work(self: &Arc<Self>, key: &str) -> Result<(), StoreError> {
+        mirror::drain(self, key).await?;
+        while let Some(inbound) = self.app.store.next_inbound(key).await? {
+            turn::process(self, &inbound).await?;
+            mirror::drain(self, key).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The widget's [`WidgetHost`]: every activity becomes durable queued work.
+pub struct FlowAHost(pub Arc<FlowA>);
+
+impl FlowAHost {
+    async fn enqueue_logged(&self, dedup: &str, conversation: &str, work: WidgetInbound) {
+        if let Err(error) = self.0.enqueue(dedup, conversation, &work).await {
+            tracing::error!(%conversation, %error, "cannot queue a widget activity");
+        }
+    }
+}
+
+impl WidgetHost for FlowAHost {
+    fn conversation_started<'a>(
+        &'a self,
+        widget: &'a WidgetService,
+        conversation: &'a str,
+        user: &'a WidgetUser,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.attach(widget);
+            let contact = Contact { name: user.name.clone(), ..Contact::default() };
+            let dedup = format!("widget-start:{conversation}");
+            self.enqueue_logged(&dedup, conversation, WidgetInbound::Started { contact }).await;
+        })
+    }
+
+    fn customer_activity<'a>(
+        &'a self,
+        widget: &'a WidgetService,
+        conversation: &'a str,
+        activity: CustomerActivity,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.0.attach(widget);
+            let Some(work) = inbound_for(&activity) else { return };
+            let dedup = format!("widget-activity:{conversation}:{}", activity.id);
+            self.enqueue_logged(&dedup, conversation, work).await;
+        })
+    }
+}
+
+/// What a page activity means for the bot, if anything.
+fn inbound_for(activity: &CustomerActivity) -> Option<WidgetInbound> {
+    match activity.kind.as_str() {
+        "message" => {
+            let text = activity.text.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
+            Some(WidgetInbound::Customer { text: text.to_owned() })
+        }
+        "event" if activity.name.as_deref() == Some("botrun.contact") => {
+            let value = activity.value.as_ref()?;
+            let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+            let contact = Contact {
+                name: field("name"),
+                email: field("email"),
+                phone: field("phone"),
+                ..Contact::default()
+            };
+            Some(WidgetInbound::ContactDetails { contact })
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,155 @@
+//! What Flow A keeps per widget conversation in the store: the engine state, the buttons last
+//! offered, the customer's contact details and the link to Sangoma CX. Stored as JSON under the
+//! key `widget:{id}`; the reverse link `widget-cx:{cx id}` maps a CX conversation back.
+
+use serde::{Deserialize, Serialize};
+
+use super::payload::MirrorItem;
+use crate::engine::{Contact, State};
+use crate::store::{Store, StoreError};
+
+/// The store key of a widget conversation.
+pub fn key(widget_conversation: &str) -> String {
+    format!("{PREFIX}{widget_conversation}")
+}
+
+/// Prefix of every Flow A conversation key (the Flow B keys start with `cx:`).
+pub const PREFIX: &str = "widget:";
+
+/// The widget conversation of a store key, when it is a Flow A key.
+pub fn widget_conversation(key: &str) -> Option<&str> {
+    key.strip_prefix(PREFIX)
+}
+
+/// The store key holding which widget conversation a CX conversation mirrors.
+pub fn reverse_key(cx_conversation: u64) -> String {
+    format!("widget-cx:{cx_conversation}")
+}
+
+/// One widget conversation's durable record.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Session {
+    /// The engine snapshot (`State::to_bytes`), hex; empty before the first turn.
+    #[serde(default)]
+    engine: String,
+    /// Values of the buttons last offered: a click arrives as a message with that text.
+    #[serde(default)]
+    pub buttons: Vec<String>,
+    /// What the page (or the token) told us about the customer.
+    #[serde(default)]
+    pub contact: Contact,
+    #[serde(default)]
+    pub link: CxLink,
+    /// Bot messages sent before the CX conversation was asked for (the greeting, with
+    /// `open_at: first_message`): they go to CX right after it is created, before the
+    /// customer's first message.
+    #[serde(default)]
+    pub unmirrored: Vec<MirrorItem>,
+}
+
+/// Where the conversation lives in CX.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CxLink {
+    /// The CX contact, created once per widget conversation and reused afterwards.
+    pub contact_id: Option<u64>,
+    pub source_id: Option<String>,
+    /// The CX conversation messages go to now (set when it is created, cleared when finished).
+    pub conversation_id: Option<u64>,
+    /// True from queueing an `open` until queueing a `finish`: a new customer message then
+    /// needs no other `open`.
+    pub open_queued: bool,
+}
+
+impl Session {
+    /// The engine state, or a fresh one seeded from the conversation id.
+    pub fn engine_state(&self, seed: u64) -> State {
+        if self.engine.is_empty() {
+            return State::new(seed);
+        }
+        match hex::decode(&self.engine)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| State::from_bytes(&bytes).map_err(|e| e.to_string()))
+        {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::error!(%error, "stored widget engine state unreadable; starting over");
+                State::new(seed)
+            }
+        }
+    }
+
+    pub fn set_engine_state(&mut self, state: &State) {
+        self.engine = hex::encode(state.to_bytes());
+    }
+
+    /// Who the customer is for CX: what the page said, completed with what the bot asked for
+    /// (its variables `name`, `email` and `phone`).
+    pub fn contact_for_cx(&self) -> Contact {
+        let mut contact = self.contact.clone();
+        let state = self.engine_state(0);
+        let asked = |wanted: &str| {
+            state
+                .variables()
+                .find(|(name, _)| *name == wanted)
+                .and_then(|(_, value)| value.as_str())
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        for (slot, variable) in [
+            (&mut contact.name, "name"),
+            (&mut contact.email, "email"),
+            (&mut contact.phone, "phone"),
+        ] {
+            if slot.is_none() {
+                *slot = asked(variable);
+            }
+        }
+        contact
+    }
+
+    /// Whether the engine has ever run for this conversation.
+    pub fn is_new(&self) -> bool {
+        self.engine.is_empty()
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Session {
+        serde_json::from_slice(bytes).unwrap_or_else(|error| {
+            tracing::error!(%error, "stored widget session unreadable; starting over");
+            Session::default()
+        })
+    }
+}
+
+/// Fills the contact fields the newer details carry.
+pub fn merge_contact(into: &mut Contact, from: &Contact) {
+    for (slot, value) in [
+        (&mut into.name, &from.name),
+        (&mut into.email, &from.email),
+        (&mut into.phone, &from.phone),
+    ] {
+        if let Some(value) = value.as_ref().filter(|v| !v.trim().is_empty()) {
+            *slot = Some(value.trim().to_owned());
+        }
+    }
+    into.attributes.extend(from.attributes.clone());
+}
+
+/// A session with the version it was read at (0 when new).
+pub async fn load(store: &dyn Store, key: &str) -> Result<(i64, Session), StoreError> {
+    Ok(match store.load_conversation(key).await? {
+        Some(snapshot) => (snapshot.version, Session::from_bytes(&snapshot.state)),
+        None => (0, Session::default()),
+    })
+}
+
+/// A stable seed for the engine's random choices.
+pub fn seed_for(conversation: &str) -> u64 {
+    conversation.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,168 @@
+//! The `widget:` section of `botrun.yaml`: serving the Web Chat widget (Flow A) from
+//! `botrun serve` — which bot answers it, the CX inbox its conversations are mirrored into, the
+//! sites allowed to embed it, and where the widget history is kept. Secrets stay in environment
+//! variables the section names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::flow_a::{FlowASettings, OpenAt};
+use crate::widget::{Site, WidgetConfig};
+
+/// `widget:`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetSection {
+    /// The bot that answers the widget.
+    pub bot: PathBuf,
+    /// The API-type CX inbox conversations are created in.
+    pub inbox_id: u64,
+    /// `first_message` (default) or `start`: when the CX contact and conversation are created.
+    #[serde(default)]
+    pub open_at: OpenAt,
+    /// Shown on the page when an agent finishes the conversation in CX.
+    #[serde(default = "default_farewell")]
+    pub agent_finish_farewell: String,
+    /// Where the widget history lives: `sqlite://FILE` or `postgres://…`; by default the
+    /// service's own `store`.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Environment variable with the key that signs page tokens (at least 32 characters).
+    #[serde(default = "default_key_env")]
+    pub token_key_env: String,
+    #[serde(default = "default_lifetime")]
+    pub token_lifetime_secs: u64,
+    /// Serve the demo page at `/` (off in production unless wanted).
+    #[serde(default)]
+    pub demo_page: bool,
+    pub sites: Vec<SiteSection>,
+}
+
+/// One site embedding the widget.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub id: String,
+    /// Environment variable with the site backend's secret for `POST /tokens/generate`.
+    pub secret_env: String,
+    /// Exact origins (`https://shop.example`) whose pages may call the API.
+    #[serde(default)]
+    pub origins: Vec<String>,
+    #[serde(default)]
+    pub anonymous_start: bool,
+    #[serde(default = "default_per_minute")]
+    pub new_conversations_per_minute: u32,
+}
+
+fn default_farewell() -> String {
+    FlowASettings::default().agent_finish_farewell
+}
+
+fn default_key_env() -> String {
+    "BOTRUN_WIDGET_TOKEN_KEY".to_owned()
+}
+
+fn default_lifetime() -> u64 {
+    3600
+}
+
+fn default_per_minute() -> u32 {
+    60
+}
+
+impl WidgetSection {
+    /// Problems a YAML parser cannot see, each naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.sites.is_empty() {
+            return Err("widget.sites: list at least one site that embeds the widget".into());
+        }
+        if self.token_lifetime_secs < 1800 {
+            return Err(format!(
+                "widget.token_lifetime_secs: {} is too short; Web Chat refreshes every 15 \
+                 minutes, use at least 1800",
+                self.token_lifetime_secs
+            ));
+        }
+        if let Some(store) = &self.store {
+            if !(store.starts_with("sqlite:") || store.starts_with("postgres://")) {
+                return Err(format!(
+                    "widget.store: `{store}` is not supported: use `sqlite://FILE` or \
+                     `postgres://…`"
+                ));
+            }
+        }
+        for (index, site) in self.sites.iter().enumerate() {
+            if site.id.trim().is_empty() {
+                return Err(format!("widget.sites[{index}].id: must not be empty"));
+            }
+            for origin in &site.origins {
+                if !(origin.starts_with("https://") || origin.starts_with("http://"))
+                    || origin.ends_with('/')
+                {
+                    return Err(format!(
+                        "widget.sites[{index}].origins: `{origin}` is not an origin; write \
+                         `https://shop.example` (scheme and host, no path)"
+                    ));
+                }
+            }
+            if site.anonymous_start && site.origins.is_empty() {
+                return Err(format!(
+                    "widget.sites[{index}].anonymous_start needs `origins`: anonymous pages are \
+                     recognised by their origin"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Flow A's settings.
+    pub fn flow_a(&self) -> FlowASettings {
+        FlowASettings {
+            inbox_id: self.inbox_id,
+            open_at: self.open_at,
+            agent_finish_farewell: self.agent_finish_farewell.clone(),
+        }
+    }
+
+    /// The widget's settings, reading the secrets from the environment.
+    pub fn widget_config(&self, public_url: &str) -> Result<WidgetConfig, String> {
+        let read = |name: &str, what: &str| {
+            std::env::var(name)
+                .map_err(|_| format!("{what}: environment variable `{name}` is not set"))
+        };
+        let key = read(&self.token_key_env, "widget.token_key_env")?;
+        if key.len() < 32 {
+            return Err(format!(
+                "widget.token_key_env: `{}` holds {} characters; use at least 32 random ones",
+                self.token_key_env,
+                key.len()
+            ));
+        }
+        let mut sites = Vec::new();
+        for (index, site) in self.sites.iter().enumerate() {
+            let secret = read(&site.secret_env, &format!("widget.sites[{index}].secret_env"))?;
+            if secret.len() < 16 {
+                return Err(format!(
+                    "widget.sites[{index}].secret_env: the secret is too short; use at least 16 \
+                     random characters"
+                ));
+            }
+            sites.push(Site {
+                id: site.id.clone(),
+                secret,
+                origins: site.origins.clone(),
+                anonymous_start: site.anonymous_start,
+                new_conversations_per_minute: site.new_conversations_per_minute,
+            });
+        }
+        Ok(WidgetConfig {
+            public_base_url: public_url.to_owned(),
+            token_key: key.into_bytes(),
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs),
+            keep_alive: Duration::from_secs(20),
+            sites,
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! `WidgetStore` on PostgreSQL, for a service whose store is PostgreSQL: the widget history
+//! lives in the same database. Each append locks its conversation row (`UPDATE … RETURNING`), so
+//! concurrent appends get consecutive sequence numbers.
+
+use futures_util::future::BoxFuture;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+use super::store::{stamp, ConversationRecord, StoreError, StoredActivity, WidgetStore};
+
+const SCHEMA: &str = include_str!("../../migrations/postgres/0100_widget.sql");
+
+/// Widget conversations in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresWidgetStore {
+    pool: PgPool,
+}
+
+fn failed(err: impl std::fmt::Display) -> StoreError {
+    StoreError(err.to_string())
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl PostgresWidgetStore {
+    /// Connects to `url` (`postgres://…`) and applies the widget schema.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_in_schema(url, None).await
+    }
+
+    /// Like [`PostgresWidgetStore::open`], with the tables in `schema` (created if missing) —
+    /// tests use one schema each.
+    pub async fn open_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut options: PgConnectOptions = url.parse().map_err(failed)?;
+        if let Some(schema) = schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(StoreError(format!(
+                    "schema name `{schema}` must be letters, digits and _"
+                )));
+            }
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(failed)?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&admin)
+                .await
+                .map_err(failed)?;
+            admin.close().await;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool =
+            PgPoolOptions::new().max_connections(8).connect_with(options).await.map_err(failed)?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await.map_err(failed)?;
+        Ok(Self { pool })
+    }
+}
+
+fn activity(row: &sqlx::postgres::PgRow) -> Result<StoredActivity, StoreError> {
+    let body: String = row.try_get("body").map_err(failed)?;
+    Ok(StoredActivity {
+        seq: to_u64(row.try_get("seq").map_err(failed)?),
+        activity: serde_json::from_str(&body).map_err(failed)?,
+    })
+}
+
+impl WidgetStore for PostgresWidgetStore {
+    fn create_conversation<'a>(
+        &'a self,
+        record: &'a ConversationRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO widget_conversations (id, site, user_id, user_name, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&record.id)
+            .bind(&record.site)
+            .bind(&record.user_id)
+            .bind(&record.user_name)
+            .bind(record.created_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn conversation<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT id, site, user_id, user_name, created_ms, last_seq, last_ts_ms, ended \
+                 FROM widget_conversations WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed)?;
+            row.map(|row| {
+                Ok(ConversationRecord {
+                    id: row.try_get("id").map_err(failed)?,
+                    site: row.try_get("site").map_err(failed)?,
+                    user_id: row.try_get("user_id").map_err(failed)?,
+                    user_name: row.try_get("user_name").map_err(failed)?,
+                    created_ms: row.try_get("created_ms").map_err(failed)?,
+                    last_seq: to_u64(row.try_get("last_seq").map_err(failed)?),
+                    last_ts_ms: row.try_get("last_ts_ms").map_err(failed)?,
+                    ended: row.try_get("ended").map_err(failed)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn append<'a>(
+        &'a self,
+        conversation: &'a str,
+        mut activity: serde_json::Value,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<StoredActivity, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await.map_err(failed)?;
+            let row = sqlx::query(
+                "UPDATE widget_conversations \
+                 SET last_seq = last_seq + 1, last_ts_ms = greatest($1, last_ts_ms + 1) \
+                 WHERE id = $2 RETURNING last_seq, last_ts_ms",
+            )
+            .bind(now_ms)
+            .bind(conversation)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| StoreError(format!("no conversation `{conversation}`")))?;
+            let seq = to_u64(row.try_get("last_seq").map_err(failed)?);
+            let ts_ms: i64 = row.try_get("last_ts_ms").map_err(failed)?;
+            stamp(&mut activity, conversation, seq, ts_ms);
+            sqlx::query(
+                "INSERT INTO widget_activities (conversation_id, seq, body) VALUES ($1, $2, $3)",
+            )
+            .bind(conversation)
+            .bind(to_i64(seq))
+            .bind(activity.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            tx.commit().await.map_err(failed)?;
+            Ok(StoredActivity { seq, activity })
+        })
+    }
+
+    fn activities_after<'a>(
+        &'a self,
+        conversation: &'a str,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT seq, body FROM widget_activities \
+                 WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(conversation)
+            .bind(to_i64(after))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(failed)?;
+            rows.iter().map(activity).collect()
+        })
+    }
+
+    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE widget_conversations SET ended = TRUE WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn find_client_activity<'a>(
+        &'a self,
+        conversation: &'a str,
+        client_activity_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT seq, body FROM widget_activities \
+                 WHERE conversation_id = $1 AND client_id = $2 ORDER BY seq LIMIT 1",
+            )
+            .bind(conversation)
+            .bind(client_activity_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(failed)?;
+            row.as_ref().map(activity).transpose()
+        })
+    }
+}

@@ -1,0 +1,679 @@
+//! Flow A end to end over real sockets: a customer speaks Direct Line to the widget, the faq bot
+//! answers, and everything is mirrored into the CX emulator through the real CX client; the
+//! emulator's webhooks bring a human agent's replies and finishing back to the page.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use botrun::check::{load_program, CheckOptions};
+use botrun::cx::{Credentials, CxClient, CxConfig};
+use botrun::emulator::model::API_INBOX_ID;
+use botrun::emulator::{spawn, EmulatorOptions, MessageType, RunningEmulator};
+use botrun::server::flow_a::{FlowA, FlowAHost, FlowASettings};
+use botrun::server::{app, AppState, Bots, Clock, Config, ManualClock, SystemClock};
+
+use botrun::widget::{router, Site, SqliteWidgetStore, WidgetConfig, WidgetService};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "flow-a-token-0123456789abcdef0123456789abcdef";
+const SECRET: &str = "flow-a-site-secret";
+
+struct World {
+    emulator: RunningEmulator,
+    cx: CxConfig,
+    credentials: (String, String),
+    state: AppState,
+    addr: std::net::SocketAddr,
+    base: String,
+    http: reqwest::Client,
+    /// The service runs in a runtime of its own, so a test can crash it: dropping the runtime
+    /// stops every task at once, with no graceful shutdown.
+    service: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.service.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// How a test wants the service set up.
+struct Setup {
+    bot: std::path::PathBuf,
+    clock: Arc<dyn Clock>,
+    /// The service store and the widget store (`sqlite::memory:` unless a restart is tested).
+    store: String,
+    widget_store: String,
+}
+
+fn example(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            bot: example("bots/faq.bot"),
+            clock: Arc::new(SystemClock),
+            store: "sqlite::memory:".into(),
+            widget_store: "sqlite::memory:".into(),
+        }
+    }
+}
+
+async fn start() -> World {
+    start_with(&Setup::default()).await
+}
+
+async fn start_with(setup: &Setup) -> World {
+    let options = EmulatorOptions {
+        webhook_retry_spacing: Duration::from_millis(50),
+        ..EmulatorOptions::default()
+    };
+    let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let cx = CxConfig {
+        base_url: emulator.base_url(),
+        auth_url: emulator.auth_url(),
+        tenant_domain: options.tenant_domain.clone(),
+        ..CxConfig::default()
+    };
+    let credentials = (options.client_id.clone(), options.client_secret.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = CxClient::with_credentials(
+        cx.clone(),
+        Credentials::new(credentials.0.clone(), credentials.1.clone()),
+    )
+    .unwrap();
+    client
+        .create_webhook(
+            &format!("http://{addr}/webhooks/cx-widget/{TOKEN}"),
+            &["message_created", "conversation_status_changed"],
+        )
+        .await
+        .unwrap();
+    let mut world = World {
+        emulator,
+        cx,
+        credentials,
+        state: AppState::new(
+            Config::default(),
+            Arc::new(botrun::store::SqliteStore::open("sqlite::memory:").await.unwrap()),
+            Bots::new(vec![]),
+            Arc::new(client),
+            Arc::new(SystemClock),
+            TOKEN.to_owned(),
+        ),
+        addr,
+        base: format!("http://{addr}/v3/directline"),
+        http: reqwest::Client::new(),
+        service: None,
+    };
+    world.serve(setup, listener).await;
+    world
+}
+
+impl World {
+    /// Starts the service (Flow A only) on `listener`, in a runtime of its own.
+    async fn serve(&mut self, setup: &Setup, listener: std::net::TcpListener) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = CxClient::with_credentials(
+            self.cx.clone(),
+            Credentials::new(self.credentials.0.clone(), self.credentials.1.clone()),
+        )
+        .unwrap();
+        let bot = setup.bot.clone();
+        let (store_url, widget_url) = (setup.store.clone(), setup.widget_store.clone());
+        let clock = Arc::clone(&setup.clock);
+        let addr = self.addr;
+        let started = runtime.spawn(async move {
+            let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
+            let store =
+                botrun::store::open(&store_url, botrun::store::Durability::Full).await.unwrap();
+            let state = AppState::new(
+                Config::default(),
+                store,
+                Bots::new(vec![]),
+                Arc::new(client.clone()),
+                clock,
+                TOKEN.to_owned(),
+            );
+            let settings = FlowASettings { inbox_id: API_INBOX_ID, ..FlowASettings::default() };
+            let flow = FlowA::new(&state, program, client, settings);
+            let widget = WidgetService::new(
+                WidgetConfig {
+                    public_base_url: format!("http://{addr}"),
+                    token_key: b"flow-a-test-signing-key".to_vec(),
+                    token_lifetime: Duration::from_secs(3600),
+                    keep_alive: Duration::from_secs(20),
+                    sites: vec![Site {
+                        id: "shop".into(),
+                        secret: SECRET.into(),
+                        origins: vec![],
+                        anonymous_start: false,
+                        new_conversations_per_minute: 600,
+                    }],
+                },
+                Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
+                Arc::new(FlowAHost(Arc::clone(&flow))),
+            );
+            flow.attach(&widget);
+            state.resume().await.unwrap();
+            let service = app(state.clone()).nest("/v3/directline", router(widget));
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            tokio::spawn(async move { axum::serve(listener, service).await });
+            state
+        });
+        self.state = started.await.unwrap();
+        self.service = Some(runtime);
+    }
+
+    /// Kills the service as a crash would: every task stops where it is.
+    fn crash(&mut self) {
+        if let Some(runtime) = self.service.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    /// Starts the service again on the same address and stores.
+    async fn restart(&mut self, setup: &Setup) {
+        let mut listener = None;
+        for _ in 0..100 {
+            if let Ok(bound) = std::net::TcpListener::bind(self.addr) {
+                listener = Some(bound);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.serve(setup, listener.expect("the old address is free again")).await;
+    }
+}
+
+/// A customer's page: one Direct Line conversation.
+struct Page<'a> {
+    world: &'a World,
+    id: String,
+    token: String,
+}
+
+impl World {
+    async fn open_page(&self, name: &str) -> Page<'_> {
+        let minted: Value = self
+            .http
+            .post(format!("{}/tokens/generate", self.base))
+            .bearer_auth(SECRET)
+            .json(&json!({"user": {"id": "dl_customer1", "name": name}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = minted["token"].as_str().unwrap().to_owned();
+        let started: Value = self
+            .http
+            .post(format!("{}/conversations", self.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Page { world: self, id: started["conversationId"].as_str().unwrap().to_owned(), token }
+    }
+
+    /// The CX conversations of the Flow A inbox, oldest first.
+    fn cx_conversations(&self) -> Vec<botrun::emulator::Conversation> {
+        let mut all: Vec<_> = self
+            .emulator
+            .control()
+            .conversations()
+            .into_iter()
+            .filter(|c| c.inbox_id == API_INBOX_ID)
+            .collect();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+
+    /// The `index`-th Flow A conversation in CX, waiting for the mirror to create it.
+    async fn cx_conversation(&self, index: usize) -> botrun::emulator::Conversation {
+        for _ in 0..300 {
+            if let Some(found) = self.cx_conversations().get(index) {
+                return found.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("CX conversation #{index} was never created");
+    }
+
+    /// `(type, private, content)` of a CX conversation's messages, once it has `count`.
+    async fn transcript(&self, conversation: u64, count: usize) -> Vec<(String, bool, String)> {
+        let mut lines = Vec::new();
+        for _ in 0..300 {
+            lines = self
+                .emulator
+                .control()
+                .messages(conversation)
+                .unwrap()
+                .into_iter()
+                .map(|m| {
+                    let kind = match m.message_type {
+                        MessageType::Incoming => "in",
+                        MessageType::Outgoing => "out",
+                        _ => "other",
+                    };
+                    (kind.to_owned(), m.private, m.content)
+                })
+                .collect();
+            if lines.len() >= count && self.state.idle() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        lines
+    }
+}
+
+impl Page<'_> {
+    async fn say(&self, text: &str) {
+        let status = self
+            .world
+            .http
+            .post(format!("{}/conversations/{}/activities", self.world.base, self.id))
+            .bearer_auth(&self.token)
+            .json(&json!({"type": "message", "from": {"id": "dl_customer1"}, "text": text}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    async fn activities(&self) -> Vec<Value> {
+        let body: Value = self
+            .world
+            .http
+            .get(format!("{}/conversations/{}/activities", self.world.base, self.id))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["activities"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `(sender name, text)` of what the page shows from others, once some text appeared.
+    async fn wait_for(&self, text: &str) -> Vec<(String, String)> {
+        self.wait_for_nth(text, 1).await
+    }
+
+    /// Like [`Page::wait_for`], once `text` appeared `times` times.
+    async fn wait_for_nth(&self, text: &str, times: usize) -> Vec<(String, String)> {
+        let mut shown = Vec::new();
+        for _ in 0..300 {
+            shown = self
+                .activities()
+                .await
+                .iter()
+                .filter(|a| a["type"] == "message" && a["from"]["role"] != "user")
+                .map(|a| {
+                    let from = a["from"]["name"].as_str().unwrap_or_default().to_owned();
+                    (from, a["text"].as_str().unwrap_or_default().to_owned())
+                })
+                .collect();
+            if shown.iter().filter(|(_, t)| t == text).count() >= times {
+                return shown;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("`{text}` never reached the page; it shows {shown:#?}");
+    }
+
+    async fn has_event(&self, kind: &str, name: Option<&str>) -> bool {
+        for _ in 0..200 {
+            let found =
+                self.activities().await.iter().any(|a| {
+                    a["type"] == kind && name.is_none_or(|n| a["name"].as_str() == Some(n))
+                });
+            if found {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+}
+
+fn line(kind: &str, private: bool, text: &str) -> (String, bool, String) {
+    (kind.to_owned(), private, text.to_owned())
+}
+
+const GREETING: &str =
+    "Hallo! I'm the Acme help centre bot. Ask me about plans, deliveries, devices or billing.";
+
+#[tokio::test]
+async fn the_whole_widget_conversation_is_mirrored_into_cx_in_order() {
+    let world = start().await;
+    let page = world.open_page("Ada Lovelace").await;
+    page.wait_for(GREETING).await;
+    assert!(world.cx_conversations().is_empty(), "CX is only asked once the customer writes");
+
+    page.say("how long does delivery take").await;
+    page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+    page.say("Plans and prices").await;
+    page.wait_for("Basic is 19 €, Plus 29 € and Premium 45 € per month.").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+
+    let cx = &world.cx_conversation(0).await;
+    let transcript = world.transcript(cx.id, 7).await;
+    assert_eq!(world.cx_conversations().len(), 1);
+    assert_eq!(
+        transcript,
+        [
+            line("out", false, GREETING),
+            line("in", false, "how long does delivery take"),
+            line("out", false, "Deliveries take 2–4 working days within the EU."),
+            line("in", false, "Plans and prices"),
+            line("out", false, "Basic is 19 €, Plus 29 € and Premium 45 € per month."),
+            line("in", false, "talk to a person"),
+            line("out", true, "customer asked for a person"),
+        ]
+    );
+    let cx = world.emulator.control().conversation(cx.id).unwrap();
+    assert_eq!(cx.status, botrun::emulator::Status::Open, "deliver-to-agent hands it to humans");
+    let contact = world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned());
+    assert_eq!(contact.unwrap().name, "Ada Lovelace");
+    // The greeting's buttons went to CX as an `input_select` on the greeting itself.
+    let greeting = &world.emulator.control().messages(cx.id).unwrap()[0];
+    assert_eq!(greeting.content_type, "input_select");
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_the_page_and_botruns_own_echoes_never_do() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+    let cx = world.cx_conversation(0).await.id;
+    world.transcript(cx, 3).await;
+
+    world
+        .emulator
+        .control()
+        .agent_reply(cx, "Grace", "Hi, Grace here. How can I help?", false)
+        .unwrap();
+    world
+        .emulator
+        .control()
+        .agent_reply(cx, "Grace", "internal: check the contract", true)
+        .unwrap();
+    let shown = page.wait_for("Hi, Grace here. How can I help?").await;
+    assert_eq!(shown.last().unwrap().0, "Grace", "the page shows who is speaking");
+
+    // The customer now talks to Grace: mirrored to CX, not answered by the bot.
+    page.say("my router blinks orange").await;
+    let transcript = world.transcript(cx, 6).await;
+    assert_eq!(transcript[5], line("in", false, "my router blinks orange"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shown = page.wait_for("Hi, Grace here. How can I help?").await;
+    assert_eq!(
+        shown,
+        [
+            ("Acme Help Centre".to_owned(), GREETING.to_owned()),
+            ("Grace".to_owned(), "Hi, Grace here. How can I help?".to_owned()),
+        ],
+        "no echo of the bot's own messages, no private note, no bot answer while with a person"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_finishing_ends_the_page_and_the_next_message_opens_a_new_cx_conversation() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+    let first = world.cx_conversation(0).await;
+    world.transcript(first.id, 3).await;
+
+    world.emulator.control().resolve(first.id).unwrap();
+    assert!(page.has_event("endOfConversation", None).await, "the page is told it ended");
+    page.wait_for(&FlowASettings::default().agent_finish_farewell).await;
+
+    page.say("how long does delivery take").await;
+    page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+    let second = world.cx_conversation(1).await;
+    assert_eq!(second.contact_id, first.contact_id, "a new CX conversation for the same contact");
+    let transcript = world.transcript(second.id, 2).await;
+    assert_eq!(transcript[0], line("in", false, "how long does delivery take"));
+    assert!(transcript.contains(&line(
+        "out",
+        false,
+        "Deliveries take 2–4 working days within the EU."
+    )));
+}
+
+#[tokio::test]
+async fn the_bot_resolving_finishes_the_cx_conversation() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("goodbye").await;
+    page.wait_for("Thanks for chatting — goodbye!").await;
+    assert!(page.has_event("endOfConversation", None).await);
+    let cx = world.cx_conversation(0).await.id;
+    let transcript = world.transcript(cx, 3).await;
+    assert_eq!(
+        transcript[1..],
+        [line("in", false, "goodbye"), line("out", false, "Thanks for chatting — goodbye!"),]
+    );
+    for _ in 0..200 {
+        if world.emulator.control().conversation(cx).unwrap().status
+            == botrun::emulator::Status::Resolved
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        world.emulator.control().conversation(cx).unwrap().status,
+        botrun::emulator::Status::Resolved
+    );
+}
+
+#[test]
+fn the_widget_section_is_checked_precisely() {
+    let base = "widget:\n  bot: bots/faq.bot\n  inbox_id: 1\n";
+    let cases = [
+        (format!("{base}  sites: []\n"), "widget.sites: list at least one site"),
+        (
+            format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      origins: [shop.example]\n"),
+            "`shop.example` is not an origin",
+        ),
+        (
+            format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      anonymous_start: true\n"),
+            "anonymous_start needs `origins`",
+        ),
+        (format!("{base}  sites:\n    - id: shop\n      secret_env: S\n  colour: blue\n"), "colour"),
+        (
+            format!("{base}  token_lifetime_secs: 60\n  sites:\n    - id: shop\n      secret_env: S\n"),
+            "too short",
+        ),
+        (
+            format!("bots:\n  - file: bots/faq.bot\n    inbox_id: 1\n{base}  sites:\n    - id: shop\n      secret_env: S\n"),
+            "inbox 1 is also a Flow B bot's inbox",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = Config::parse(&text).expect_err(&text);
+        assert!(error.contains(expected), "{text}\n→ {error}\n(expected `{expected}`)");
+    }
+    let good = format!("{base}  sites:\n    - id: shop\n      secret_env: S\n      origins: [https://shop.example]\n");
+    let config = Config::parse(&good).unwrap();
+    assert_eq!(config.widget.unwrap().sites[0].origins, ["https://shop.example"]);
+}
+
+#[tokio::test]
+async fn question_timeouts_fire_from_durable_timers_and_reach_page_and_cx() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let setup = Setup {
+        bot: example("bots/order_tracking.bot"),
+        clock: Arc::clone(&clock) as Arc<dyn Clock>,
+        ..Setup::default()
+    };
+    let world = start_with(&setup).await;
+    let page = world.open_page("Ana").await;
+    page.wait_for("Hi Ana! I can track orders or connect you with our team.").await;
+    page.say("track my order").await;
+    page.wait_for("What's your order number?").await;
+
+    clock.advance(chrono::Duration::minutes(3) + chrono::Duration::seconds(1));
+    assert!(world.state.fire_timers().await.unwrap() >= 1);
+    page.wait_for("Still there? Just type the order number.").await;
+
+    clock.advance(chrono::Duration::minutes(15));
+    world.state.fire_timers().await.unwrap();
+    page.wait_for("I'll close this chat for now. Write again any time.").await;
+    assert!(page.has_event("endOfConversation", None).await);
+
+    let cx = world.cx_conversation(0).await.id;
+    let transcript = world.transcript(cx, 6).await;
+    assert_eq!(
+        transcript[1..],
+        [
+            line("in", false, "track my order"),
+            line("out", false, "What's your order number?"),
+            line("out", false, "Still there? Just type the order number."),
+            line("out", false, "I'll close this chat for now. Write again any time."),
+        ]
+    );
+    assert_eq!(
+        world.emulator.control().conversation(cx).unwrap().status,
+        botrun::emulator::Status::Resolved
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_nothing_the_cx_mirror_resumes_after_restart() {
+    use botrun::emulator::{Fault, FaultSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        store: format!("sqlite://{}", dir.path().join("botrun.db").display()),
+        widget_store: format!("sqlite://{}", dir.path().join("widget.db").display()),
+        ..Setup::default()
+    };
+    let mut world = start_with(&setup).await;
+    // CX is down for messages: the page is answered anyway, the mirror waits in the outbox.
+    world
+        .emulator
+        .control()
+        .add_fault(FaultSpec {
+            path: "messages".into(),
+            fault: Fault::ServerError { status: 503 },
+            times: None,
+            share: None,
+            seed: 0,
+        })
+        .unwrap();
+    let page = world.open_page("Ada").await;
+    page.say("how long does delivery take").await;
+    page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+    // Crash while the mirror is stuck retrying the first message. (A crash between a CX call
+    // that succeeded and its outbox row being removed repeats that call: at least once.)
+    for _ in 0..500 {
+        if world.emulator.control().calls().iter().any(|c| c.fault.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cx = world.cx_conversation(0).await.id;
+    assert!(world.emulator.control().messages(cx).unwrap().is_empty(), "CX is failing");
+    let (id, token) = (page.id.clone(), page.token.clone());
+
+    world.crash();
+    world.emulator.control().clear_faults();
+    world.restart(&setup).await;
+
+    // The same page, the same token: history kept, the bot remembers, CX catches up in order.
+    let page = Page { world: &world, id, token };
+    page.say("can I pay with paypal").await;
+    let shown = page.wait_for("You can pay by credit card, PayPal or invoice.").await;
+    assert_eq!(
+        shown.iter().filter(|(_, text)| text.starts_with("Deliveries take")).count(),
+        1,
+        "nothing answered twice: {shown:#?}"
+    );
+    let transcript = world.transcript(cx, 5).await;
+    assert_eq!(
+        transcript,
+        [
+            line("out", false, GREETING),
+            line("in", false, "how long does delivery take"),
+            line("out", false, "Deliveries take 2–4 working days within the EU."),
+            line("in", false, "can I pay with paypal"),
+            line("out", false, "You can pay by credit card, PayPal or invoice."),
+        ]
+    );
+    assert_eq!(world.cx_conversations().len(), 1, "no second CX conversation after the restart");
+}
+
+#[tokio::test]
+async fn the_widget_bot_is_hot_reloaded_and_a_bad_edit_keeps_the_running_one() {
+    use botrun::server::reload::{reload_bot, WIDGET_BOT};
+    let bot = |answer: &str| {
+        format!(
+            "bot \"Reload\"\n\nintent price\n  \"price\"\n\non start\n  go main\n\nstate main\n  when price\n    say \"{answer}\"\n  otherwise\n    say \"?\"\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("widget.bot");
+    std::fs::write(&path, bot("ten euros")).unwrap();
+    let world = start_with(&Setup { bot: path.clone(), ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.say("price").await;
+    page.wait_for("ten euros").await;
+
+    std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
+    let rendered = reload_bot(&world.state, WIDGET_BOT, &path).unwrap_err();
+    assert!(rendered.contains("nowhere"), "{rendered}");
+    page.say("price").await;
+    page.wait_for_nth("ten euros", 2).await;
+
+    std::fs::write(&path, bot("twelve euros")).unwrap();
+    reload_bot(&world.state, WIDGET_BOT, &path).unwrap();
+    page.say("price").await;
+    let shown = page.wait_for("twelve euros").await;
+    let texts: Vec<&str> = shown.iter().map(|(_, text)| text.as_str()).collect();
+    assert_eq!(texts, ["ten euros", "ten euros", "twelve euros"]);
+}
+
+#[tokio::test]
+async fn the_cx_contact_gets_what_the_bot_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ask.bot");
+    std::fs::write(
+        &path,
+        "bot \"Ask\"\n\non start\n  ask email as email\n    say \"What's your email?\"\n  say \"Thanks, {email}.\"\n",
+    )
+    .unwrap();
+    let world = start_with(&Setup { bot: path, ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("What's your email?").await;
+    page.say("Ada@Example.com").await;
+    page.wait_for("Thanks, ada@example.com.").await;
+    let cx = world.cx_conversation(0).await;
+    let contact =
+        world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
+    assert_eq!(contact.name, "Ada", "the name from the page");
+    assert_eq!(contact.email.as_deref(), Some("ada@example.com"), "the email the bot asked for");
+}
