@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{rss_kib, SECRET};
+use crate::{rss_kib, FAQ_ANSWER, FAQ_QUESTION, SECRET};
 
 /// How many conversations are opened at the same time while setting up.
 const OPENING_CONCURRENCY: usize = 64;
@@ -72,9 +72,20 @@ fn wait_for_go() {
 /// Client mode: `base` is `http://addr/v3/directline`. Prints `open` once every conversation is
 /// open and waits for `go`; sends, prints `sent` and waits for `go` again; then closes every
 /// socket and prints the [`Report`].
-pub fn run(base: &str, conversations: usize, per_conversation: usize) {
+///
+/// With `flow_a`, first serves a CX emulator for the server's Flow A mirror and prints
+/// `cx BASE_URL AUTH_URL`; either way, waits for `go` before opening conversations.
+pub fn run(base: &str, conversations: usize, per_conversation: usize, flow_a: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build().unwrap();
+    let _emulator = flow_a.then(|| {
+        let options = botrun::emulator::EmulatorOptions::default();
+        let address = "127.0.0.1:0".parse().unwrap();
+        let emulator = runtime.block_on(botrun::emulator::spawn(options, address)).unwrap();
+        println!("cx {} {}", emulator.base_url(), emulator.auth_url());
+        emulator
+    });
+    wait_for_go();
     let mut report = Report { client_rss_before_kib: rss_kib(), ..Report::default() };
     let opened: Vec<Option<Conversation>> = runtime.block_on(async {
         futures_util::stream::iter(0..conversations)
@@ -96,7 +107,7 @@ pub fn run(base: &str, conversations: usize, per_conversation: usize) {
             .map(|conversation| {
                 let http = http.clone();
                 let base = base.to_owned();
-                tokio::spawn(converse(http, base, conversation, per_conversation))
+                tokio::spawn(converse(http, base, conversation, per_conversation, flow_a))
             })
             .collect();
         let mut results = Vec::with_capacity(tasks.len());
@@ -180,6 +191,7 @@ async fn converse(
     base: String,
     conversation: Conversation,
     count: usize,
+    flow_a: bool,
 ) -> (Vec<Times>, usize, OpenSocket) {
     let times = Arc::new(Mutex::new(vec![Times::default(); count]));
     let (sink, mut stream) = conversation.socket.split();
@@ -202,8 +214,9 @@ async fn converse(
             tokio::time::sleep(Duration::from_millis(spacing)).await;
         }
         let tag = format!("m{k}");
+        let text = if flow_a { FAQ_QUESTION } else { tag.as_str() };
         let body =
-            json!({"type": "message", "text": tag, "channelData": {"clientActivityID": tag}});
+            json!({"type": "message", "text": text, "channelData": {"clientActivityID": tag}});
         times.lock().unwrap()[k].sent = Some(Instant::now());
         let posted = http
             .post(format!("{base}/conversations/{}/activities", conversation.id))
@@ -228,18 +241,22 @@ async fn converse(
 }
 
 /// Notes the echo (the customer's own activity, by `clientActivityID`) and the bot's reply
-/// (`You said: m3`) of each message in a stream frame.
+/// (`You said: m3`, or the faq bot's answer, which belongs to the oldest unanswered message) of
+/// each message in a stream frame.
 fn record_frame(text: &str, times: &Mutex<Vec<Times>>) {
     let now = Instant::now();
     let Ok(frame) = serde_json::from_str::<Value>(text) else { return };
     let Some(activities) = frame["activities"].as_array() else { return };
     let mut times = times.lock().unwrap();
     for activity in activities {
-        let (tag, is_echo) = match activity["from"]["role"].as_str() {
-            Some("user") => (activity["channelData"]["clientActivityID"].as_str(), true),
-            _ => (activity["text"].as_str().and_then(|t| t.strip_prefix("You said: ")), false),
+        let text = activity["text"].as_str().unwrap_or_default();
+        let (index, is_echo) = if activity["from"]["role"] == "user" {
+            (activity["channelData"]["clientActivityID"].as_str().and_then(tag_index), true)
+        } else if text == FAQ_ANSWER {
+            (times.iter().position(|time| time.sent.is_some() && time.reply.is_none()), false)
+        } else {
+            (text.strip_prefix("You said: ").and_then(tag_index), false)
         };
-        let index = tag.and_then(|tag| tag.strip_prefix('m')?.parse::<usize>().ok());
         let Some(time) = index.and_then(|index| times.get_mut(index)) else { continue };
         let slot = if is_echo { &mut time.echo } else { &mut time.reply };
         if slot.is_some() {
@@ -248,4 +265,9 @@ fn record_frame(text: &str, times: &Mutex<Vec<Times>>) {
             *slot = Some(now);
         }
     }
+}
+
+/// `m3` → 3.
+fn tag_index(tag: &str) -> Option<usize> {
+    tag.strip_prefix('m')?.parse().ok()
 }

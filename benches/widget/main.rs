@@ -4,13 +4,16 @@
 //! on the conversation's socket), the bot-reply latency and the server's memory per open
 //! conversation.
 //!
-//! The bot is a trivial `WidgetHost` answering `You said: …` to each message, so the figures are
-//! the widget's own cost; the engine's (microseconds per turn) is in `benches/engine.rs`.
+//! By default the bot is a trivial `WidgetHost` answering `You said: …` to each message, so the
+//! figures are the widget's own cost. With `--flow-a` it is the real Flow A host running
+//! `bots/faq.bot` (durable SQLite service store) and mirroring every message into a CX emulator
+//! that lives in the load generator's process (see `flow_a.rs`).
 //!
 //! The load generator runs in a child process (this binary again, see `client.rs`) so the
 //! server's RSS is measured alone; the child reports its own RSS for reference.
 //!
-//! `cargo bench --bench widget -- [conversations] [messages_per_conversation]` (default 1000 5)
+//! `cargo bench --bench widget -- [conversations] [messages_per_conversation] [--flow-a]`
+//! (default 1000 5)
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 #![allow(
@@ -21,6 +24,7 @@
 )]
 
 mod client;
+mod flow_a;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
@@ -35,6 +39,9 @@ use futures_util::future::BoxFuture;
 
 /// The site's backend secret the load generator mints tokens with.
 pub const SECRET: &str = "bench-site-secret-0123456789abcdef";
+/// What the customers ask with `--flow-a`, and the faq bot's answer.
+pub const FAQ_QUESTION: &str = "how long does delivery take";
+pub const FAQ_ANSWER: &str = "Deliveries take 2–4 working days within the EU.";
 /// Set in the child's environment to the widget API base: it runs as the load generator.
 const CLIENT_ENV: &str = "BOTRUN_WIDGET_BENCH_CLIENT";
 
@@ -110,8 +117,9 @@ fn main() {
     let numbers: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let conversations = numbers.first().copied().unwrap_or(1000);
     let per_conversation = numbers.get(1).copied().unwrap_or(5);
+    let flow_a = std::env::args().any(|arg| arg == "--flow-a");
     if let Ok(base) = std::env::var(CLIENT_ENV) {
-        client::run(&base, conversations, per_conversation);
+        client::run(&base, conversations, per_conversation, flow_a);
         return;
     }
     // Each conversation holds a WebSocket and (at peak) a pooled HTTP connection: two
@@ -125,37 +133,20 @@ fn main() {
         limit => println!("open files limit: {limit:?} (needs about {needed})"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(serve_and_measure(conversations, per_conversation));
+    runtime.block_on(serve_and_measure(conversations, per_conversation, flow_a));
 }
 
-async fn serve_and_measure(conversations: usize, per_conversation: usize) {
+async fn serve_and_measure(conversations: usize, per_conversation: usize, flow_a: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("widget.db");
-    let store = SqliteWidgetStore::open(&format!("sqlite://{}", db.display())).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let config = WidgetConfig {
-        public_base_url: format!("http://{address}"),
-        token_key: b"bench-token-signing-key-0123456789abcdef".to_vec(),
-        token_lifetime: Duration::from_secs(3600),
-        keep_alive: Duration::from_secs(20),
-        sites: vec![Site {
-            id: "bench".into(),
-            secret: SECRET.into(),
-            origins: vec![format!("http://{address}")],
-            anonymous_start: false,
-            new_conversations_per_minute: u32::MAX,
-        }],
-    };
-    let widget = WidgetService::new(config, Arc::new(store), Arc::new(EchoBot));
-    let app = axum::Router::new().nest("/v3/directline", router(widget));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
     let base = format!("http://{address}/v3/directline");
-    let server_before = rss_kib();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg(conversations.to_string())
-        .arg(per_conversation.to_string())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.arg(conversations.to_string()).arg(per_conversation.to_string());
+    if flow_a {
+        command.arg("--flow-a");
+    }
+    let mut child = command
         .env(CLIENT_ENV, &base)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -169,6 +160,34 @@ async fn serve_and_measure(conversations: usize, per_conversation: usize) {
             let _ = lines.send(line);
         }
     });
+
+    let config = WidgetConfig {
+        public_base_url: format!("http://{address}"),
+        token_key: b"bench-token-signing-key-0123456789abcdef".to_vec(),
+        token_lifetime: Duration::from_secs(3600),
+        keep_alive: Duration::from_secs(20),
+        sites: vec![Site {
+            id: "bench".into(),
+            secret: SECRET.into(),
+            origins: vec![format!("http://{address}")],
+            anonymous_start: false,
+            new_conversations_per_minute: u32::MAX,
+        }],
+    };
+    let widget_db = format!("sqlite://{}", dir.path().join("widget.db").display());
+    let widget_store = Arc::new(SqliteWidgetStore::open(&widget_db).await.unwrap());
+    let app = if flow_a {
+        let line = from_child.recv().await.unwrap();
+        let urls: Vec<&str> = line.strip_prefix("cx ").unwrap().split(' ').collect();
+        let service_db = format!("sqlite://{}", dir.path().join("botrun.db").display());
+        flow_a::serve(address, urls[0], urls[1], &service_db, config, widget_store).await
+    } else {
+        let widget = WidgetService::new(config, widget_store, Arc::new(EchoBot));
+        axum::Router::new().nest("/v3/directline", router(widget))
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server_before = rss_kib();
+    writeln!(to_child, "go").unwrap();
 
     let opening = std::time::Instant::now();
     assert_eq!(from_child.recv().await.as_deref(), Some("open"), "the client stopped");
