@@ -17,8 +17,10 @@ use botrun::widget::{router, SqliteWidgetStore, WidgetConfig, WidgetService};
 const WEBHOOK_TOKEN: &str = "bench-webhook-token-0123456789abcdef";
 
 /// The service's routes (CX webhooks and the widget) with Flow A as the widget's host.
+/// `cx_unlimited` turns the CX client's own rate limit (50 requests/s by default) off.
 pub async fn serve(
     address: SocketAddr,
+    cx_unlimited: bool,
     cx_base: &str,
     cx_auth: &str,
     service_db: &str,
@@ -30,6 +32,11 @@ pub async fn serve(
         base_url: cx_base.to_owned(),
         auth_url: cx_auth.to_owned(),
         tenant_domain: options.tenant_domain.clone(),
+        rate_limit_per_second: if cx_unlimited {
+            0
+        } else {
+            CxConfig::default().rate_limit_per_second
+        },
         ..CxConfig::default()
     };
     let client = CxClient::with_credentials(

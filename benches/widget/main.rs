@@ -12,8 +12,8 @@
 //! The load generator runs in a child process (this binary again, see `client.rs`) so the
 //! server's RSS is measured alone; the child reports its own RSS for reference.
 //!
-//! `cargo bench --bench widget -- [conversations] [messages_per_conversation] [--flow-a]`
-//! (default 1000 5)
+//! `cargo bench --bench widget -- [conversations] [messages_per_conversation] [--flow-a
+//! [--cx-unlimited]]` (default 1000 5; `--cx-unlimited` turns off the CX client's rate limit)
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 #![allow(
@@ -180,7 +180,8 @@ async fn serve_and_measure(conversations: usize, per_conversation: usize, flow_a
         let line = from_child.recv().await.unwrap();
         let urls: Vec<&str> = line.strip_prefix("cx ").unwrap().split(' ').collect();
         let service_db = format!("sqlite://{}", dir.path().join("botrun.db").display());
-        flow_a::serve(address, urls[0], urls[1], &service_db, config, widget_store).await
+        let unlimited = std::env::args().any(|arg| arg == "--cx-unlimited");
+        flow_a::serve(address, unlimited, urls[0], urls[1], &service_db, config, widget_store).await
     } else {
         let widget = WidgetService::new(config, widget_store, Arc::new(EchoBot));
         axum::Router::new().nest("/v3/directline", router(widget))
