@@ -27,6 +27,7 @@ pub fn routes() -> Router<Emulator> {
         .route("/_control/conversations", get(conversations).post(customer_start))
         .route("/_control/conversations/{id}", get(conversation))
         .route("/_control/conversations/{id}/incoming", post(customer_says))
+        .route("/_control/conversations/{id}/select", post(customer_selects))
         .route("/_control/conversations/{id}/reply", post(agent_reply))
         .route("/_control/conversations/{id}/status", post(set_status))
         .route("/_control/conversations/{id}/resolve", post(resolve))
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Emulator> {
         .route("/_control/deliveries", get(deliveries))
         .route("/_control/tokens/revoke", post(revoke_tokens))
         .route("/_control/retry-spacing", post(set_retry_spacing))
+        .route("/_control/replay-lag", post(set_replay_lag))
         .route("/_control/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/_control/reset", post(reset))
 }
@@ -133,6 +135,20 @@ async fn customer_says(
 }
 
 #[derive(Deserialize)]
+struct Selected {
+    title: String,
+}
+
+async fn customer_selects(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let selected: Selected = decode(&bytes)?;
+    Ok(Json(json!(emulator.customer_selects(id, &selected.title)?)))
+}
+
+#[derive(Deserialize)]
 struct Reply {
     agent: String,
     content: String,
@@ -203,6 +219,17 @@ async fn set_retry_spacing(State(emulator): State<Emulator>, bytes: Bytes) -> An
     Ok(Json(json!({"millis": spacing.millis})))
 }
 
+#[derive(Deserialize)]
+struct ReplayLag {
+    lag: usize,
+}
+
+async fn set_replay_lag(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let request: ReplayLag = decode(&bytes)?;
+    emulator.set_replay_lag(request.lag);
+    Ok(Json(json!({"lag": request.lag})))
+}
+
 async fn faults(State(emulator): State<Emulator>) -> Json<Value> {
     let rules: Vec<Value> =
         emulator.faults().into_iter().map(|(id, spec)| json!({"id": id, "rule": spec})).collect();
@@ -223,4 +250,38 @@ async fn clear_faults(State(emulator): State<Emulator>) -> Json<Value> {
 async fn reset(State(emulator): State<Emulator>) -> Json<Value> {
     emulator.reset();
     Json(json!({"ok": true}))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::{json, Value};
+    use tower::ServiceExt as _;
+
+    use crate::emulator::model::WIDGET_INBOX_ID;
+    use crate::emulator::{app, Emulator, EmulatorOptions};
+
+    async fn post(emulator: &Emulator, path: &str, body: Value) -> (StatusCode, Value) {
+        let request = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app(emulator.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn replay_lag_and_button_picks_are_on_the_control_api() {
+        let emulator = Emulator::new(EmulatorOptions::default());
+        let (status, answer) = post(&emulator, "/_control/replay-lag", json!({"lag": 2})).await;
+        assert_eq!((status, answer), (StatusCode::OK, json!({"lag": 2})));
+        let conversation = emulator.customer_start(WIDGET_INBOX_ID, "Ada").unwrap().id;
+        let path = format!("/_control/conversations/{conversation}/select");
+        let (status, answer) = post(&emulator, &path, json!({"title": "Yes"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains("no input_select"), "{answer}");
+    }
 }

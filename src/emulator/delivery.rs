@@ -1,7 +1,13 @@
 //! Webhook delivery: one ordered queue per target URL, Chatwoot's retry rule (retry on 429, 5xx,
 //! timeouts and connection errors; 3 retries, spaced; 5 s per attempt), optional signatures, and
 //! the hand-off to humans when a target keeps failing.
+//!
+//! Deliveries are at least once and unordered in CX: with a replay lag set
+//! ([`Emulator::set_replay_lag`]), every event is posted a second time, with the same delivery
+//! id, after that many later events to the same target (or once the queue has been idle for
+//! [`REPLAY_FLUSH`]) — the duplicate a lost 2xx answer causes, arriving out of order.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::Duration;
@@ -15,6 +21,10 @@ use tokio::sync::mpsc;
 use super::handle::{lock, Emulator, Inner};
 use super::model::{Notification, Status};
 
+/// How long a queue with late copies waits for another event before posting them all.
+pub const REPLAY_FLUSH: Duration = Duration::from_millis(150);
+
+#[derive(Clone)]
 pub(super) struct Job {
     pub generation: u64,
     pub notification: Notification,
@@ -34,6 +44,8 @@ pub struct DeliveryRecord {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub finished_at: DateTime<Utc>,
+    /// True for the late second copy of an event (see [`Emulator::set_replay_lag`]).
+    pub replayed: bool,
 }
 
 /// Outcome of one attempt.
@@ -45,26 +57,71 @@ enum Attempt {
     Refused(u16),
 }
 
+/// A copy of a delivered event, posted again once `after` more events have gone out.
+struct LateCopy {
+    job: Job,
+    delivery_id: String,
+    after: usize,
+}
+
 /// Works through one target's queue in order until the emulator is gone or the queue closes.
 pub(super) async fn run_queue(inner: Weak<Inner>, mut jobs: mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = jobs.recv().await {
+    let mut late: VecDeque<LateCopy> = VecDeque::new();
+    loop {
+        let next = if late.is_empty() {
+            jobs.recv().await
+        } else {
+            match tokio::time::timeout(REPLAY_FLUSH, jobs.recv()).await {
+                Ok(next) => next,
+                Err(_idle) => {
+                    let Some(inner) = inner.upgrade() else { return };
+                    let emulator = Emulator { inner };
+                    while let Some(copy) = late.pop_front() {
+                        replay(&emulator, copy).await;
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some(job) = next else { return };
         let Some(inner) = inner.upgrade() else { return };
-        if job.generation != inner.generation.load(Ordering::SeqCst) {
-            continue;
+        let emulator = Emulator { inner };
+        if job.generation == emulator.inner.generation.load(Ordering::SeqCst) {
+            let delivery_id = super::random_hex(16);
+            deliver(&emulator, job.clone(), &delivery_id, false).await;
+            for copy in &mut late {
+                copy.after = copy.after.saturating_sub(1);
+            }
+            while late.front().is_some_and(|copy| copy.after == 0) {
+                if let Some(copy) = late.pop_front() {
+                    replay(&emulator, copy).await;
+                }
+            }
+            let lag = emulator.inner.replay_lag.load(Ordering::SeqCst);
+            if lag > 0 {
+                emulator.inner.undelivered.fetch_add(1, Ordering::SeqCst);
+                late.push_back(LateCopy { job, delivery_id, after: lag });
+            }
         }
-        deliver(&Emulator { inner }, job).await;
+        emulator.inner.undelivered.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-async fn deliver(emulator: &Emulator, job: Job) {
+async fn replay(emulator: &Emulator, copy: LateCopy) {
+    if copy.job.generation == emulator.inner.generation.load(Ordering::SeqCst) {
+        deliver(emulator, copy.job, &copy.delivery_id, true).await;
+    }
+    emulator.inner.undelivered.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn deliver(emulator: &Emulator, job: Job, delivery_id: &str, replayed: bool) {
     let inner = &emulator.inner;
     let notification = job.notification;
     let body = notification.body.to_string();
-    let delivery_id = super::random_hex(16);
     let mut attempts = 0;
     let (delivered, last_status, last_error) = loop {
         attempts += 1;
-        match attempt(inner, &notification.url, &body, &delivery_id).await {
+        match attempt(inner, &notification.url, &body, delivery_id).await {
             Attempt::Delivered(status) => break (true, Some(status), None),
             Attempt::Refused(status) => {
                 break (false, Some(status), Some(format!("target answered {status}")));
@@ -82,7 +139,7 @@ async fn deliver(emulator: &Emulator, job: Job) {
         }
     };
     lock(&inner.deliveries).push(DeliveryRecord {
-        delivery_id,
+        delivery_id: delivery_id.to_owned(),
         url: notification.url.clone(),
         event: notification.event.clone(),
         conversation_id: notification.conversation_id,
@@ -91,6 +148,7 @@ async fn deliver(emulator: &Emulator, job: Job) {
         last_status,
         last_error,
         finished_at: Utc::now(),
+        replayed,
     });
     if !delivered {
         hand_to_humans(emulator, job.generation, notification.conversation_id);

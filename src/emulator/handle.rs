@@ -2,7 +2,7 @@
 //! call the same methods, so the control API and in-process control cannot drift apart.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,10 @@ pub(super) struct Inner {
     pub faults: Mutex<FaultBook>,
     pub deliveries: Mutex<Vec<DeliveryRecord>>,
     pub retry_spacing_ms: AtomicU64,
+    /// Every event is posted again after this many later ones to its target; 0: never.
+    pub replay_lag: AtomicUsize,
+    /// Webhook posts queued or under way (late copies included).
+    pub undelivered: AtomicUsize,
     /// Bumped by `reset`, so queued deliveries of the old world are dropped.
     pub generation: AtomicU64,
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
@@ -80,6 +84,8 @@ impl Emulator {
                 faults: Mutex::new(FaultBook::default()),
                 deliveries: Mutex::new(Vec::new()),
                 retry_spacing_ms: AtomicU64::new(spacing),
+                replay_lag: AtomicUsize::new(0),
+                undelivered: AtomicUsize::new(0),
                 generation: AtomicU64::new(0),
                 queues: Mutex::new(HashMap::new()),
                 http,
@@ -117,7 +123,10 @@ impl Emulator {
         let url = job.notification.url.clone();
         let job = match queues.get(&url) {
             Some(sender) => match sender.send(job) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.inner.undelivered.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
                 Err(mpsc::error::SendError(job)) => job,
             },
             None => job,
@@ -129,6 +138,7 @@ impl Emulator {
         let (sender, receiver) = mpsc::unbounded_channel();
         // The receiver is alive: it was created on the line above.
         let _ = sender.send(job);
+        self.inner.undelivered.fetch_add(1, Ordering::SeqCst);
         runtime.spawn(delivery::run_queue(Arc::downgrade(&self.inner), receiver));
         queues.insert(url, sender);
     }
@@ -169,6 +179,51 @@ impl Emulator {
                     private: false,
                     content_type: "text".into(),
                     content_attributes: Value::Object(serde_json::Map::new()),
+                    sender,
+                },
+            )
+        })
+    }
+
+    /// The customer picks the button titled `title` of the latest `input_select` message in
+    /// the conversation. As in Chatwoot's widget, this posts an incoming message whose content
+    /// is the item's title and whose `content_attributes.submitted_values` holds the item.
+    pub fn customer_selects(&self, conversation_id: u64, title: &str) -> Result<Message, Refusal> {
+        self.change(|world| {
+            let item = world
+                .messages_of(conversation_id)
+                .iter()
+                .rev()
+                .find(|message| message.content_type == "input_select" && !message.private)
+                .ok_or_else(|| {
+                    Refusal::Invalid(format!(
+                        "conversation {conversation_id} has no input_select message to answer"
+                    ))
+                })?
+                .content_attributes
+                .get("items")
+                .and_then(Value::as_array)
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .find(|item| item.get("title").and_then(Value::as_str) == Some(title))
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    Refusal::Invalid(format!("the latest input_select offers no item `{title}`"))
+                })?;
+            let conversation = world.conversation(conversation_id)?;
+            let contact = world.contact(conversation.contact_id)?;
+            let sender =
+                Sender { kind: SenderKind::Contact, id: contact.id, name: contact.name.clone() };
+            world.create_message(
+                conversation_id,
+                NewMessage {
+                    content: title.to_owned(),
+                    message_type: MessageType::Incoming,
+                    private: false,
+                    content_type: "text".into(),
+                    content_attributes: serde_json::json!({ "submitted_values": [item] }),
                     sender,
                 },
             )
@@ -256,6 +311,12 @@ impl Emulator {
         lock(&self.inner.calls).clear();
     }
 
+    /// Webhook posts still queued or under way, late copies included: 0 means every event
+    /// caused so far has been delivered (or given up on).
+    pub fn undelivered(&self) -> usize {
+        self.inner.undelivered.load(Ordering::SeqCst)
+    }
+
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
         lock(&self.inner.deliveries).clone()
     }
@@ -270,6 +331,12 @@ impl Emulator {
     pub fn set_retry_spacing(&self, spacing: Duration) {
         let millis = u64::try_from(spacing.as_millis()).unwrap_or(u64::MAX);
         self.inner.retry_spacing_ms.store(millis, Ordering::SeqCst);
+    }
+
+    /// From now on every webhook is delivered twice: the copy (same delivery id) goes out after
+    /// `lag` later events to the same target, or when that queue is idle. 0 turns it off.
+    pub fn set_replay_lag(&self, lag: usize) {
+        self.inner.replay_lag.store(lag, Ordering::SeqCst);
     }
 
     pub fn retry_spacing(&self) -> Duration {
@@ -305,6 +372,7 @@ impl Emulator {
         self.clear_faults();
         lock(&self.inner.deliveries).clear();
         self.set_retry_spacing(self.inner.options.webhook_retry_spacing);
+        self.set_replay_lag(0);
     }
 
     // ----- call recording (used by the fault gate) -----
@@ -335,4 +403,61 @@ fn agent_id(name: &str) -> u64 {
         .fold(1_000_000_u64, |hash, byte| hash.wrapping_mul(31).wrapping_add(u64::from(byte)))
         % 1_000_000
         + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Emulator, MessageType, NewMessage, Refusal, Sender, SenderKind};
+    use crate::emulator::model::WIDGET_INBOX_ID;
+    use crate::emulator::EmulatorOptions;
+
+    /// A conversation in which the bot has offered two buttons.
+    fn offered(emulator: &Emulator) -> u64 {
+        let conversation = emulator.customer_start(WIDGET_INBOX_ID, "Ada").unwrap().id;
+        emulator
+            .change(|world| {
+                world.create_message(
+                    conversation,
+                    NewMessage {
+                        content: "1. Yes\n2. No".into(),
+                        message_type: MessageType::Outgoing,
+                        private: false,
+                        content_type: "input_select".into(),
+                        content_attributes: json!({"items": [
+                            {"title": "Yes", "value": "yes"},
+                            {"title": "No", "value": "no"},
+                        ]}),
+                        sender: Sender { kind: SenderKind::AgentBot, id: 1, name: "bot".into() },
+                    },
+                )
+            })
+            .unwrap();
+        conversation
+    }
+
+    #[tokio::test]
+    async fn a_picked_button_is_an_incoming_message_with_its_submitted_value() {
+        let emulator = Emulator::new(EmulatorOptions::default());
+        let conversation = offered(&emulator);
+        let message = emulator.customer_selects(conversation, "No").unwrap();
+        assert_eq!(message.message_type, MessageType::Incoming);
+        assert_eq!(message.sender.kind, SenderKind::Contact);
+        assert_eq!(message.content, "No");
+        assert_eq!(
+            message.content_attributes,
+            json!({"submitted_values": [{"title": "No", "value": "no"}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn picking_a_button_that_is_not_offered_is_refused() {
+        let emulator = Emulator::new(EmulatorOptions::default());
+        let conversation = offered(&emulator);
+        let refusal = emulator.customer_selects(conversation, "Maybe").unwrap_err();
+        assert!(matches!(refusal, Refusal::Invalid(_)), "{refusal:?}");
+        let bare = emulator.customer_start(WIDGET_INBOX_ID, "Bo").unwrap().id;
+        assert!(matches!(emulator.customer_selects(bare, "Yes"), Err(Refusal::Invalid(_))));
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod conversation;
 pub mod generate;
+mod locate;
 pub mod render;
 pub mod runner;
 pub mod transcript;

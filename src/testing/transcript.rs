@@ -130,14 +130,27 @@ impl Step {
 
 /// A transcript that cannot be read, with where and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
 pub struct TranscriptError {
     pub path: String,
+    /// The 1-based line the problem is on, when it could be found.
+    pub line: Option<usize>,
     pub message: String,
     /// The file could not be read at all (the tool cannot run: exit 2), as opposed to a
     /// transcript with mistakes in it (exit 1).
     pub unreadable: bool,
 }
+
+impl std::fmt::Display for TranscriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// Where in the file a problem is: a test, and maybe one of its steps (0-based).
+type At = Option<(usize, Option<usize>)>;
 
 const STEP_WORDS: &[&str] = &[
     "customer",
@@ -157,19 +170,59 @@ const STEP_WORDS: &[&str] = &[
 /// Reads and checks a transcript file.
 pub fn read(path: &Path) -> Result<Transcript, TranscriptError> {
     let shown = crate::source::display_path(path);
-    let fail =
-        |message: String| TranscriptError { path: shown.clone(), message, unreadable: false };
+    let fail = |line: Option<usize>, message: String| TranscriptError {
+        path: shown.clone(),
+        line,
+        message,
+        unreadable: false,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| TranscriptError {
         path: shown.clone(),
+        line: None,
         message: format!("cannot read: {e}"),
         unreadable: true,
     })?;
-    let yaml: Yaml =
-        serde_norway::from_str(&text).map_err(|e| fail(format!("not valid YAML: {e}")))?;
-    parse(path, &yaml).map_err(fail)
+    let yaml: Yaml = serde_norway::from_str(&text)
+        .map_err(|e| fail(e.location().map(|l| l.line()), format!("not valid YAML: {e}")))?;
+    parse(path, &yaml).map_err(|(message, at)| {
+        let line = at.and_then(|(test, step)| super::locate::line_of(&text, test, step));
+        fail(line, message)
+    })
 }
 
-fn parse(path: &Path, yaml: &Yaml) -> Result<Transcript, String> {
+fn parse(path: &Path, yaml: &Yaml) -> Result<Transcript, (String, At)> {
+    parse_file(path, yaml).map_err(|message| (message, None))?.finish()
+}
+
+/// The file's top level; the tests are parsed by [`Pending::finish`] so their errors carry
+/// where they are.
+struct Pending<'a> {
+    path: &'a Path,
+    bot: std::path::PathBuf,
+    fixtures: Fixtures,
+    strict: bool,
+    tests: &'a [Yaml],
+}
+
+impl Pending<'_> {
+    fn finish(self) -> Result<Transcript, (String, At)> {
+        let mut tests = Vec::new();
+        for (i, t) in self.tests.iter().enumerate() {
+            let test = dialog_test(t)
+                .map_err(|(message, step)| (format!("tests[{i}]: {message}"), Some((i, step))))?;
+            tests.push(test);
+        }
+        Ok(Transcript {
+            path: self.path.to_path_buf(),
+            bot: self.bot,
+            fixtures: self.fixtures,
+            strict: self.strict,
+            tests,
+        })
+    }
+}
+
+fn parse_file<'a>(path: &'a Path, yaml: &'a Yaml) -> Result<Pending<'a>, String> {
     let map = yaml.as_mapping().ok_or("expected a mapping with `bot` and `tests`")?;
     check_keys(map, &["bot", "fixtures", "strict", "tests"], "the file")?;
     let bot = get_str(map, "bot")?
@@ -188,11 +241,7 @@ fn parse(path: &Path, yaml: &Yaml) -> Result<Transcript, String> {
     if tests_yaml.is_empty() {
         return Err("`tests:` is empty — add at least one test".into());
     }
-    let mut tests = Vec::new();
-    for (i, t) in tests_yaml.iter().enumerate() {
-        tests.push(dialog_test(t).map_err(|e| format!("tests[{i}]: {e}"))?);
-    }
-    Ok(Transcript { path: path.to_path_buf(), bot, fixtures, strict, tests })
+    Ok(Pending { path, bot, fixtures, strict, tests: tests_yaml })
 }
 
 fn check_keys(map: &serde_norway::Mapping, allowed: &[&str], what: &str) -> Result<(), String> {
@@ -308,7 +357,21 @@ fn fetch_fixture(value: &Yaml) -> Result<FetchFixture, String> {
     Ok(FetchFixture { method: method.to_uppercase(), url: url.trim().to_string(), answer })
 }
 
-fn dialog_test(value: &Yaml) -> Result<DialogTest, String> {
+/// A test; an error says which step it is in, when it is in one.
+fn dialog_test(value: &Yaml) -> Result<DialogTest, (String, Option<usize>)> {
+    dialog_test_at(value).map_err(|message| (message, None)).and_then(|(test, steps)| {
+        let mut parsed = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            let step =
+                step(s).map_err(|e| (format!("`{}` step {}: {e}", test.name, i + 1), Some(i)))?;
+            parsed.push(step);
+        }
+        Ok(DialogTest { steps: parsed, ..test })
+    })
+}
+
+/// A test without its steps, and the steps to parse.
+fn dialog_test_at(value: &Yaml) -> Result<(DialogTest, &[Yaml]), String> {
     let map = value.as_mapping().ok_or("a test is a mapping with `name` and `steps`")?;
     check_keys(map, &["name", "start_in", "vars", "contact", "steps"], "a test")?;
     let name = get_str(map, "name")?.ok_or("missing `name`")?.to_string();
@@ -322,17 +385,14 @@ fn dialog_test(value: &Yaml) -> Result<DialogTest, String> {
         .get("steps")
         .and_then(Yaml::as_sequence)
         .ok_or_else(|| format!("`{name}`: missing `steps:` list"))?;
-    let mut steps = Vec::new();
-    for (i, s) in steps_yaml.iter().enumerate() {
-        steps.push(step(s).map_err(|e| format!("`{name}` step {}: {e}", i + 1))?);
-    }
-    Ok(DialogTest {
+    let test = DialogTest {
         name,
         start_in: get_str(map, "start_in")?.map(str::to_string),
         vars,
         contact: map.get("contact").map(contact).transpose()?,
-        steps,
-    })
+        steps: Vec::new(),
+    };
+    Ok((test, steps_yaml.as_slice()))
 }
 
 fn unknown_step(word: &str) -> String {

@@ -1,9 +1,11 @@
 //! Integration tests: `server` — the webhook intake, workers, outbox and timers driven through
 //! the real axum app (no socket) with a real SQLite store and the example bots.
 //!
-//! `emulator_e2e` runs Flow B over sockets against the real CX emulator and CX client. The
-//! other modules use [`harness::RecordingCx`] at the outbox boundary where a test needs exact
-//! control (manual clock, hanging calls for the restart test, permanent failures).
+//! `emulator_e2e` and `example_bots` run Flow B over sockets against the real CX emulator and
+//! CX client (start-up in `emulator_harness`); `example_bots` drives one whole conversation per
+//! example bot as the customer and the agent. The other modules use [`harness::RecordingCx`] at the
+//! outbox boundary where a test needs exact control (hanging calls for the restart test,
+//! permanent failures).
 
 mod crash;
 mod emulator_e2e;
@@ -12,3 +14,7 @@ mod flow_b;
 mod harness;
 mod intake;
 mod reload;
+
+// One whole conversation per example bot through the real emulator, and its start-up.
+mod emulator_harness;
+mod example_bots;

@@ -66,6 +66,10 @@ fn a_malformed_transcript_gets_a_precise_error() {
     let (code, stdout, _) = botrun(&["test", &test], "");
     assert_eq!(code, 1);
     assert!(stdout.contains("unknown step `custmer` — did you mean `customer`?"), "{stdout}");
+    assert!(
+        stdout.contains("t.test.yaml:5: tests[0]: `typo` step 1:"),
+        "the line of the step: {stdout}"
+    );
     let (code, _, stderr) = botrun(&["test", "no/such/dir"], "");
     assert_eq!(code, 2, "{stderr}");
 }

@@ -65,7 +65,9 @@ async fn deliver_one(flow: &Arc<FlowA>, key: &str, item: &OutboxItem) -> Result<
         let text = serde_json::to_string(&work).unwrap_or_default();
         let dedup = format!("fetch:{key}:{}:{}", item.id, request.id.0);
         store.record_inbound(&dedup, key, &text, flow.app.clock.now()).await?;
-        return store.mark_sent(item.id).await;
+        store.mark_sent(item.id).await?;
+        flow.wake(key);
+        return Ok(());
     }
     let started = Instant::now();
     let result = perform(flow, key, &mirror).await;

@@ -71,7 +71,20 @@ pub struct FlowA {
     cx: CxClient,
     settings: FlowASettings,
     widget: OnceLock<WidgetService>,
-    workers: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// Per conversation, one task running its turns and one delivering its CX calls, so the
+    /// page never waits for CX.
+    turns: Lane,
+    mirrors: Lane,
+}
+
+/// The running tasks of one kind, by store key, each with its "new work arrived" flag.
+#[derive(Default)]
+struct Lane(Mutex<HashMap<String, Arc<AtomicBool>>>);
+
+#[derive(Clone, Copy)]
+enum LaneKind {
+    Turns,
+    Mirror,
 }
 
 impl FlowA {
@@ -89,7 +102,8 @@ impl FlowA {
             cx,
             settings,
             widget: OnceLock::new(),
-            workers: Mutex::new(HashMap::new()),
+            turns: Lane::default(),
+            mirrors: Lane::default(),
         });
         let _ = app.flow_a.set(Arc::clone(&flow));
         flow
@@ -111,9 +125,9 @@ impl FlowA {
             Arc::new(program);
     }
 
-    /// True when no widget conversation worker is running (tests wait for it).
+    /// True when no widget conversation task is running (tests wait for it).
     pub fn idle(&self) -> bool {
-        self.workers.lock().is_ok_and(|w| w.is_empty())
+        [&self.turns, &self.mirrors].iter().all(|lane| lane.0.lock().is_ok_and(|w| w.is_empty()))
     }
 
     /// Queues `work` for a widget conversation unless `dedup` was seen, and wakes its worker.
@@ -128,50 +142,69 @@ impl FlowA {
         let recorded =
             self.app.store.record_inbound(dedup, &key, &text, self.app.clock.now()).await?;
         if matches!(recorded, Recorded::Accepted(_)) {
-            self.wake(&key);
+            self.wake_lane(LaneKind::Turns, &key);
         } else {
             self.app.metrics.count_duplicate();
         }
         Ok(recorded)
     }
 
-    /// Makes sure a worker runs for the store key `key` and sees its newest work.
+    /// Makes sure both tasks of the store key `key` run and see its newest work (after a
+    /// restart, or when a timer fired).
     pub fn wake(self: &Arc<Self>, key: &str) {
-        let Ok(mut workers) = self.workers.lock() else { return };
-        if let Some(dirty) = workers.get(key) {
+        self.wake_lane(LaneKind::Mirror, key);
+        self.wake_lane(LaneKind::Turns, key);
+    }
+
+    fn lane(&self, kind: LaneKind) -> &Lane {
+        match kind {
+            LaneKind::Turns => &self.turns,
+            LaneKind::Mirror => &self.mirrors,
+        }
+    }
+
+    fn wake_lane(self: &Arc<Self>, kind: LaneKind, key: &str) {
+        let Ok(mut running) = self.lane(kind).0.lock() else { return };
+        if let Some(dirty) = running.get(key) {
             dirty.store(true, Ordering::SeqCst);
             return;
         }
         let dirty = Arc::new(AtomicBool::new(false));
-        workers.insert(key.to_owned(), Arc::clone(&dirty));
-        drop(workers);
+        running.insert(key.to_owned(), Arc::clone(&dirty));
+        drop(running);
         let flow = Arc::clone(self);
         let key = key.to_owned();
-        tokio::spawn(async move { flow.run_worker(key, dirty).await });
+        tokio::spawn(async move { flow.run_lane(kind, key, dirty).await });
     }
 
-    async fn run_worker(self: Arc<Self>, key: String, dirty: Arc<AtomicBool>) {
+    async fn run_lane(self: Arc<Self>, kind: LaneKind, key: String, dirty: Arc<AtomicBool>) {
         loop {
             dirty.store(false, Ordering::SeqCst);
-            if let Err(error) = self.work(&key).await {
-                tracing::error!(conversation = %key, %error, "widget worker failed; retrying");
+            let done = match kind {
+                LaneKind::Turns => self.run_turns(&key).await,
+                LaneKind::Mirror => mirror::drain(&self, &key).await,
+            };
+            if let Err(error) = done {
+                tracing::error!(conversation = %key, %error, "widget conversation task failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-            let Ok(mut workers) = self.workers.lock() else { return };
+            // Checked under the lock `wake_lane` holds while setting the flag, so no wake-up is
+            // lost between "nothing left" and "task gone".
+            let Ok(mut running) = self.lane(kind).0.lock() else { return };
             if !dirty.load(Ordering::SeqCst) {
-                workers.remove(&key);
+                running.remove(&key);
                 return;
             }
         }
     }
 
-    /// Delivers what is pending, then runs every queued event, delivering after each.
-    async fn work(self: &Arc<Self>, key: &str) -> Result<(), StoreError> {
-        mirror::drain(self, key).await?;
+    /// Runs every queued event; each turn that queued CX calls wakes the mirror.
+    async fn run_turns(self: &Arc<Self>, key: &str) -> Result<(), StoreError> {
         while let Some(inbound) = self.app.store.next_inbound(key).await? {
-            turn::process(self, &inbound).await?;
-            mirror::drain(self, key).await?;
+            if turn::process(self, &inbound).await? {
+                self.wake_lane(LaneKind::Mirror, key);
+            }
         }
         Ok(())
     }

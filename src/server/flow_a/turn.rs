@@ -20,17 +20,18 @@ struct Effects {
     cancel_timers: Vec<String>,
 }
 
-pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<(), StoreError> {
+/// Runs one queued event; true when it queued CX calls.
+pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool, StoreError> {
     let store = &flow.app.store;
     let work: WidgetInbound = match serde_json::from_str(&inbound.payload) {
         Ok(work) => work,
         Err(error) => {
             tracing::error!(id = inbound.id, %error, "dropping an unreadable widget event");
-            return store.discard_inbound(inbound.id).await;
+            return store.discard_inbound(inbound.id).await.map(|()| false);
         }
     };
     let Some(conversation) = session::widget_conversation(&inbound.conversation) else {
-        return store.discard_inbound(inbound.id).await;
+        return store.discard_inbound(inbound.id).await.map(|()| false);
     };
     loop {
         let (version, mut session) = session::load(store.as_ref(), &inbound.conversation).await?;
@@ -51,7 +52,7 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<(), 
         match store.commit_turn(&turn, flow.app.clock.now()).await {
             Ok(_) => {
                 push_to_page(flow, conversation, effects.page).await;
-                return Ok(());
+                return Ok(!turn.outbox.is_empty());
             }
             Err(StoreError::Conflict { .. }) => {}
             Err(error) => return Err(error),
