@@ -163,9 +163,9 @@ impl Server {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
-    /// Polls until `count` activities are stored.
+    /// Polls until `count` activities are stored (10 s at most: CI machines can be busy).
     async fn history(&self, conversation: &str, token: &str, count: usize) -> Vec<Value> {
-        for _ in 0..200 {
+        for _ in 0..1000 {
             let (status, body) = self.poll(conversation, token, "").await;
             assert_eq!(status, 200);
             let activities = body["activities"].as_array().unwrap().clone();
