@@ -1,10 +1,11 @@
 //! Flow A: a bot behind the third-party Web Chat widget, mirrored into Sangoma CX.
 //!
 //! The widget hands each customer activity to [`FlowA`] (a [`WidgetHost`]), which queues it in
-//! the store under `widget:{conversation}` and wakes that conversation's worker — the same
-//! durable queue, state compare-and-swap, outbox and timers as Flow B. A worker turn
-//! ([`turn`]) runs the engine, commits the session and the CX calls in one transaction, then
-//! pushes the replies to the page; [`mirror`] delivers the CX calls in order (create the contact
+//! the store under `widget:{conversation}` and wakes that conversation's tasks — the same
+//! durable queue, state compare-and-swap, outbox and timers as Flow B. A turn (`turn`) runs the
+//! engine, commits the session and the CX calls in one transaction, then pushes the replies to
+//! the page; a second task per conversation (`mirror`) delivers the CX calls in order, so the
+//! page never waits for CX (create the contact
 //! and conversation, the customer's message as `incoming`, the bot's as `outgoing`, the handoff
 //! note as a private note, deliver-to-agent, finish). [`webhook`] takes CX's events for the
 //! mirrored conversations: a human agent's replies go to the page, an agent finishing ends it.
