@@ -16,6 +16,10 @@
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 
+/// The same allocator as the `botrun` binary, so the figures are the shipped service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -23,6 +23,10 @@
     reason = "figures for a table"
 )]
 
+/// The same allocator as the `botrun` binary, so the figures are the shipped service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod client;
 mod flow_a;
 
