@@ -39,7 +39,12 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     if args.check {
         server::run::load_bots(&config)?;
         server::run::webhook_token(&config, false)?;
-        println!("configuration and {} bot(s) are valid", config.bots.len());
+        let widget = server::run::check_widget(&config)?;
+        println!(
+            "configuration and {} bot(s) are valid{}",
+            config.bots.len(),
+            if widget { ", and the widget with its bot" } else { "" }
+        );
         return Ok(Outcome::Clean);
     }
     init_logging(config.log.format);

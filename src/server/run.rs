@@ -75,6 +75,35 @@ pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError>
 }
 
 /// The webhook token from the environment; `dev` generates one when it is missing.
+/// For `serve --check`: the widget's bot loads and its secrets are set (false: no widget).
+pub fn check_widget(config: &Config) -> Result<bool, ServeError> {
+    let Some(section) = &config.widget else { return Ok(false) };
+    load_widget_bot(config, section)?;
+    section.widget_config(&config.public_url).map_err(ServeError::Widget)?;
+    Ok(true)
+}
+
+fn load_widget_bot(
+    config: &Config,
+    section: &super::widget_config::WidgetSection,
+) -> Result<(crate::engine::Program, WatchedBot), ServeError> {
+    let options = CheckOptions { fetch_hosts: Some(config.fetch.allow_hosts.clone()) };
+    match load_program(&section.bot, &options) {
+        Ok(loaded) => {
+            let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
+            let entry = section.bot.clone();
+            Ok((loaded.program, WatchedBot { index: reload::WIDGET_BOT, entry, files }))
+        }
+        Err(failure) => {
+            let style = Style { colour: false, width: 100 };
+            Err(ServeError::InvalidBot {
+                path: section.bot.display().to_string(),
+                rendered: render_human(&failure.diagnostics, &failure.sources, style),
+            })
+        }
+    }
+}
+
 pub fn webhook_token(config: &Config, dev: bool) -> Result<String, ServeError> {
     let token = match std::env::var(&config.webhook.token_env) {
         Ok(token) => token,
@@ -179,21 +208,7 @@ async fn serve_widget(
     use crate::widget::{
         demo, router, PostgresWidgetStore, SqliteWidgetStore, WidgetService, WidgetStore,
     };
-    let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
-    let (program, watched) = match load_program(&section.bot, &options) {
-        Ok(loaded) => {
-            let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
-            let entry = section.bot.clone();
-            (loaded.program, WatchedBot { index: reload::WIDGET_BOT, entry, files })
-        }
-        Err(failure) => {
-            let style = Style { colour: false, width: 100 };
-            return Err(ServeError::InvalidBot {
-                path: section.bot.display().to_string(),
-                rendered: render_human(&failure.diagnostics, &failure.sources, style),
-            });
-        }
-    };
+    let (program, watched) = load_widget_bot(&state.config, section)?;
     let config = section.widget_config(public).map_err(ServeError::Widget)?;
     let cx = crate::cx::CxClient::new(state.config.cx.clone())
         .map_err(|e| ServeError::Cx(e.to_string()))?;

@@ -705,3 +705,13 @@ async fn an_agent_handing_back_wakes_the_bot_on_the_page_and_in_cx() {
         botrun::emulator::Status::Pending
     );
 }
+
+#[test]
+fn the_example_configuration_loads_with_its_widget() {
+    let path = example("botrun.example.yaml");
+    let config = Config::load(&path).unwrap();
+    let widget = config.widget.expect("the example shows the widget section");
+    assert!(widget.bot.exists(), "bot paths are relative to the file: {}", widget.bot.display());
+    assert_eq!(widget.sites[0].origins, ["https://shop.example.com"]);
+    assert!(config.bots.iter().all(|b| b.file.exists()));
+}
