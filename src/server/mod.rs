@@ -96,7 +96,14 @@ pub struct Shared {
     pub(crate) workers: Mutex<HashMap<String, Arc<worker::Slot>>>,
     /// The widget's bot host, when the widget is served (Flow A).
     pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
+    /// This process's name in the store's leases (replicas sharing a PostgreSQL store).
+    owner: String,
 }
+
+/// How long a lease on a conversation's work lasts without renewal: longer than any one step of
+/// a worker (a CX call with its own retries), so a live worker never loses it mid-call; a
+/// crashed replica's conversations move to another after at most this long.
+pub const LEASE: Duration = Duration::from_secs(90);
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
 #[derive(Clone)]
@@ -131,6 +138,7 @@ impl AppState {
             http: reqwest::Client::new(),
             workers: Mutex::new(HashMap::new()),
             flow_a: OnceLock::new(),
+            owner: crate::emulator::random_hex(8),
         }))
     }
 
@@ -159,6 +167,26 @@ impl AppState {
             self.wake(conversation);
         }
         Ok(conversations.len())
+    }
+
+    /// Takes or renews this process's lease on `lane` before working on it; false when another
+    /// replica works on it now. Always true when the store is not shared.
+    pub async fn hold(&self, lane: &str) -> Result<bool, crate::store::StoreError> {
+        if !self.store.shared_by_replicas() {
+            return Ok(true);
+        }
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::zero());
+        self.store.claim(lane, &self.owner, now, until).await
+    }
+
+    /// Gives up the lease on `lane` (a worker that found nothing left to do).
+    pub async fn let_go(&self, lane: &str) {
+        if self.store.shared_by_replicas() {
+            if let Err(error) = self.store.release(lane, &self.owner).await {
+                tracing::warn!(%lane, %error, "cannot release a lease; it expires on its own");
+            }
+        }
     }
 
     /// Wakes the worker of a store key: widget conversations (Flow A) or CX ones (Flow B).
@@ -200,8 +228,18 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.
+/// With a store shared by replicas it also looks for queued work every few seconds: work
+/// recorded by this replica while another held the conversation's lease is picked up here once
+/// that lease is given up.
 pub async fn run_timer_loop(state: AppState) {
+    let mut last_sweep = tokio::time::Instant::now();
     loop {
+        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(2) {
+            last_sweep = tokio::time::Instant::now();
+            if let Err(error) = state.resume().await {
+                tracing::error!(%error, "cannot look for queued work");
+            }
+        }
         if let Err(error) = state.fire_timers().await {
             tracing::error!(%error, "cannot fire timers");
         }

@@ -66,6 +66,10 @@ pub async fn drain(state: &AppState, conversation: &str) -> Result<(), StoreErro
         if !wait.is_zero() {
             tokio::time::sleep(wait.min(MAX_BACKOFF)).await;
         }
+        // Renewed before every call: after a long pause another replica may have taken over.
+        if !state.hold(conversation).await? {
+            return Ok(());
+        }
         deliver_one(state, &item).await?;
     }
     Ok(())

@@ -44,9 +44,20 @@ async fn run(state: AppState, conversation: String, slot: Arc<Slot>) {
         }
         // Checked under the map lock that `wake` holds while setting the flag, so no wake-up
         // is lost between "nothing left" and "worker gone".
-        let Ok(mut workers) = state.workers.lock() else { return };
-        if !slot.dirty.load(Ordering::SeqCst) {
-            workers.remove(&conversation);
+        let finished = {
+            let Ok(mut workers) = state.workers.lock() else { return };
+            let finished = !slot.dirty.load(Ordering::SeqCst);
+            if finished {
+                workers.remove(&conversation);
+            }
+            finished
+        };
+        if finished {
+            state.let_go(&conversation).await;
+            // A worker started meanwhile keeps the lease this one just gave up.
+            if is_running(&state, &conversation) {
+                let _ = state.hold(&conversation).await;
+            }
             return;
         }
     }
@@ -59,7 +70,14 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     // The state this worker last committed: the next event starts from it without a read.
     let mut known = None;
     let mut drained = false;
+    // Another replica sharing the store works on this conversation now: it will see this work.
+    if !state.hold(conversation).await? {
+        return Ok(());
+    }
     while let Some(inbound) = state.store.next_inbound(conversation).await? {
+        if !state.hold(conversation).await? {
+            return Ok(());
+        }
         known = process(state, &inbound, known.take()).await?;
         outbox::drain(state, conversation).await?;
         drained = true;

@@ -166,6 +166,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Undelivered outbox items across all conversations (a metric).
     fn outbox_depth(&self) -> StoreFuture<'_, u64>;
+
+    /// Whether several processes may share this store (then workers take leases).
+    fn shared_by_replicas(&self) -> bool;
+
+    /// Takes or renews the lease on `lane` (a conversation's work) for `owner` until `until`;
+    /// false when another owner holds a lease that has not expired at `now`. With a store that
+    /// is not shared, the process's own one-worker-per-conversation rule is enough.
+    fn claim<'a>(
+        &'a self,
+        lane: &'a str,
+        owner: &'a str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Gives up `owner`'s lease on `lane`, if it holds it.
+    fn release<'a>(&'a self, lane: &'a str, owner: &'a str) -> StoreFuture<'a, ()>;
 }
 
 /// Opens the store named by a URL: `sqlite://path` (created if missing), `sqlite::memory:`

@@ -329,4 +329,43 @@ impl Store for PostgresStore {
             Ok(count(n))
         })
     }
+
+    fn shared_by_replicas(&self) -> bool {
+        true
+    }
+
+    fn claim<'a>(
+        &'a self,
+        lane: &'a str,
+        owner: &'a str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "INSERT INTO leases (lane, owner, until_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (lane) DO UPDATE SET owner = EXCLUDED.owner, until_ms = EXCLUDED.until_ms \
+                 WHERE leases.owner = EXCLUDED.owner OR leases.until_ms < $4 \
+                 RETURNING owner",
+            )
+            .bind(lane)
+            .bind(owner)
+            .bind(to_millis(until))
+            .bind(to_millis(now))
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.is_some())
+        })
+    }
+
+    fn release<'a>(&'a self, lane: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM leases WHERE lane = $1 AND owner = $2")
+                .bind(lane)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
 }

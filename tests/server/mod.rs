@@ -14,6 +14,7 @@ mod flow_b;
 mod harness;
 mod intake;
 mod reload;
+mod replicas;
 
 // One whole conversation per example bot through the real emulator, and its start-up.
 mod emulator_harness;

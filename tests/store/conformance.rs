@@ -215,3 +215,30 @@ async fn postgres_concurrent_commits_serialise() {
     assert_eq!(wins, 1);
     assert_eq!(store.outbox_depth().await.unwrap(), 1);
 }
+
+/// Leases on PostgreSQL: one owner at a time, renewable by its owner, free once released or
+/// expired.
+#[tokio::test]
+async fn postgres_leases_are_exclusive_until_released_or_expired() {
+    let store = postgres("leases").await;
+    assert!(store.shared_by_replicas());
+    assert!(store.claim("cx:1", "a", t(0), t(60)).await.unwrap());
+    assert!(!store.claim("cx:1", "b", t(1), t(61)).await.unwrap(), "held by a");
+    assert!(store.claim("cx:1", "a", t(2), t(62)).await.unwrap(), "a renews");
+    assert!(store.claim("cx:2", "b", t(2), t(62)).await.unwrap(), "another lane is free");
+    assert!(!store.claim("cx:1", "b", t(61), t(121)).await.unwrap(), "renewed until 62");
+    assert!(store.claim("cx:1", "b", t(63), t(123)).await.unwrap(), "expired: b takes over");
+    assert!(!store.claim("cx:1", "a", t(64), t(124)).await.unwrap());
+    store.release("cx:1", "a").await.unwrap();
+    assert!(!store.claim("cx:1", "a", t(65), t(125)).await.unwrap(), "a cannot release b's");
+    store.release("cx:1", "b").await.unwrap();
+    assert!(store.claim("cx:1", "a", t(66), t(126)).await.unwrap(), "released: free");
+}
+
+#[tokio::test]
+async fn sqlite_is_one_process_and_needs_no_leases() {
+    let store = memory().await;
+    assert!(!store.shared_by_replicas());
+    assert!(store.claim("cx:1", "a", t(0), t(60)).await.unwrap());
+    assert!(store.claim("cx:1", "b", t(0), t(60)).await.unwrap());
+}

@@ -40,10 +40,15 @@ impl From<StoreError> for MirrorError {
 /// Delivers the conversation's queued CX calls until none is left.
 pub(super) async fn drain(flow: &Arc<FlowA>, key: &str) -> Result<(), StoreError> {
     let store = &flow.app.store;
+    let lease = FlowA::mirror_lease(key);
     while let Some(item) = store.next_outbox(key).await? {
         let wait = (item.not_before - flow.app.clock.now()).to_std().unwrap_or(Duration::ZERO);
         if !wait.is_zero() {
             tokio::time::sleep(wait.min(MAX_BACKOFF)).await;
+        }
+        // Renewed before every call: after a long pause another replica may have taken over.
+        if !flow.app.hold(&lease).await? {
+            return Ok(());
         }
         deliver_one(flow, key, &item).await?;
     }

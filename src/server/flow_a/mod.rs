@@ -178,7 +178,16 @@ impl FlowA {
         tokio::spawn(async move { flow.run_lane(kind, key, dirty).await });
     }
 
+    /// The lease name of a lane of `key` (replicas sharing the store).
+    fn lease(kind: LaneKind, key: &str) -> String {
+        match kind {
+            LaneKind::Turns => format!("turns:{key}"),
+            LaneKind::Mirror => format!("mirror:{key}"),
+        }
+    }
+
     async fn run_lane(self: Arc<Self>, kind: LaneKind, key: String, dirty: Arc<AtomicBool>) {
+        let lease = Self::lease(kind, &key);
         loop {
             dirty.store(false, Ordering::SeqCst);
             let done = match kind {
@@ -192,17 +201,40 @@ impl FlowA {
             }
             // Checked under the lock `wake_lane` holds while setting the flag, so no wake-up is
             // lost between "nothing left" and "task gone".
-            let Ok(mut running) = self.lane(kind).0.lock() else { return };
-            if !dirty.load(Ordering::SeqCst) {
-                running.remove(&key);
+            let finished = {
+                let Ok(mut running) = self.lane(kind).0.lock() else { return };
+                let finished = !dirty.load(Ordering::SeqCst);
+                if finished {
+                    running.remove(&key);
+                }
+                finished
+            };
+            if finished {
+                self.app.let_go(&lease).await;
+                // A task started meanwhile keeps the lease this one just gave up.
+                if self.lane(kind).0.lock().is_ok_and(|running| running.contains_key(&key)) {
+                    let _ = self.app.hold(&lease).await;
+                }
                 return;
             }
         }
     }
 
     /// Runs every queued event; each turn that queued CX calls wakes the mirror.
+    pub(super) fn mirror_lease(key: &str) -> String {
+        Self::lease(LaneKind::Mirror, key)
+    }
+
     async fn run_turns(self: &Arc<Self>, key: &str) -> Result<(), StoreError> {
+        let lease = Self::lease(LaneKind::Turns, key);
+        // Another replica sharing the store runs this conversation now: it will see this work.
+        if !self.app.hold(&lease).await? {
+            return Ok(());
+        }
         while let Some(inbound) = self.app.store.next_inbound(key).await? {
+            if !self.app.hold(&lease).await? {
+                return Ok(());
+            }
             if turn::process(self, &inbound).await? {
                 self.wake_lane(LaneKind::Mirror, key);
             }

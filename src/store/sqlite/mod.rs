@@ -253,4 +253,23 @@ impl Store for SqliteStore {
             Ok(count(n))
         })
     }
+
+    /// One SQLite file belongs to one `botrun serve`.
+    fn shared_by_replicas(&self) -> bool {
+        false
+    }
+
+    fn claim<'a>(
+        &'a self,
+        _lane: &'a str,
+        _owner: &'a str,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async { Ok(true) })
+    }
+
+    fn release<'a>(&'a self, _lane: &'a str, _owner: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
