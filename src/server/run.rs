@@ -226,6 +226,7 @@ async fn serve_widget(
     let widget =
         WidgetService::new(config, store, Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))));
     flow.attach(&widget);
+    widget.follow_other_replicas().await.map_err(|e| ServeError::Widget(e.to_string()))?;
     let mut routes = axum::Router::new().nest("/v3/directline", router(widget.clone()));
     if section.demo_page {
         let page = demo::DemoPage {

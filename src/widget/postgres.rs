@@ -10,6 +10,9 @@ use super::store::{stamp, ConversationRecord, StoreError, StoredActivity, Widget
 
 const SCHEMA: &str = include_str!("../../migrations/postgres/0100_widget.sql");
 
+/// The `NOTIFY` channel an append announces its conversation on, for the other replicas' streams.
+const CHANNEL: &str = "botrun_widget";
+
 /// Widget conversations in a PostgreSQL database.
 #[derive(Clone)]
 pub struct PostgresWidgetStore {
@@ -153,6 +156,13 @@ impl WidgetStore for PostgresWidgetStore {
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
+            // Delivered when the transaction commits, to every replica listening.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(conversation)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
             tx.commit().await.map_err(failed)?;
             Ok(StoredActivity { seq, activity })
         })
@@ -187,6 +197,30 @@ impl WidgetStore for PostgresWidgetStore {
                 .await
                 .map_err(failed)?;
             Ok(())
+        })
+    }
+
+    fn changes(&self) -> BoxFuture<'_, Result<Option<super::store::ChangeStream>, StoreError>> {
+        Box::pin(async move {
+            let mut listener =
+                sqlx::postgres::PgListener::connect_with(&self.pool).await.map_err(failed)?;
+            listener.listen(CHANNEL).await.map_err(failed)?;
+            // The listener reconnects by itself; a notification lost meanwhile only delays a
+            // push until the page's next activity or reconnect, which replays from the store.
+            let stream = futures_util::stream::unfold(listener, |mut listener| async move {
+                loop {
+                    match listener.recv().await {
+                        Ok(notification) => {
+                            return Some((notification.payload().to_owned(), listener));
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "widget change feed interrupted; retrying");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+            Ok(Some(Box::pin(stream) as super::store::ChangeStream))
         })
     }
 

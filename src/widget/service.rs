@@ -52,6 +52,13 @@ pub struct Pushed {
     pub activity: Value,
 }
 
+impl Pushed {
+    /// Another replica stored something in the conversation: streams re-read the store.
+    pub fn stored_elsewhere() -> Pushed {
+        Pushed { seq: Some(u64::MAX), activity: Value::Null }
+    }
+}
+
 /// What a start or resume answers.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -342,6 +349,20 @@ impl WidgetService {
             .entry(conversation.to_owned())
             .or_insert_with(|| broadcast::channel(256).0)
             .subscribe()
+    }
+
+    /// Follows the activities other replicas store (when the store is shared), so a page's
+    /// stream on this replica shows them live. Call once, inside the runtime.
+    pub async fn follow_other_replicas(&self) -> Result<(), WidgetError> {
+        let Some(mut changes) = self.inner.store.changes().await? else { return Ok(()) };
+        let widget = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt as _;
+            while let Some(conversation) = changes.next().await {
+                widget.broadcast(&conversation, Pushed::stored_elsewhere());
+            }
+        });
+        Ok(())
     }
 
     fn broadcast(&self, conversation: &str, pushed: Pushed) {

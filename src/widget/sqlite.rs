@@ -174,6 +174,11 @@ impl WidgetStore for SqliteWidgetStore {
         })
     }
 
+    /// One SQLite file serves one process.
+    fn changes(&self) -> BoxFuture<'_, Result<Option<super::store::ChangeStream>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     fn find_client_activity<'a>(
         &'a self,
         conversation: &'a str,

@@ -70,6 +70,10 @@ pub trait WidgetStore: Send + Sync + 'static {
     /// Marks the conversation ended.
     fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Conversations that got a new activity from any process sharing this store, for stores
+    /// that several replicas share; `None` for one-process stores.
+    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, StoreError>>;
+
     /// The customer activity stored with this `channelData.clientActivityID`, if any (a page
     /// re-sending a message it thinks was lost).
     fn find_client_activity<'a>(
@@ -78,6 +82,9 @@ pub trait WidgetStore: Send + Sync + 'static {
         client_activity_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>>;
 }
+
+/// Conversation ids, as other replicas store activities in them.
+pub type ChangeStream = futures_util::stream::BoxStream<'static, String>;
 
 /// The `channelData.clientActivityID` of an activity.
 pub fn client_activity_id(activity: &Value) -> Option<&str> {
@@ -180,6 +187,11 @@ impl WidgetStore for MemoryWidgetStore {
                     .unwrap_or_default()
             })
         })
+    }
+
+    /// In memory: one process.
+    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, StoreError>> {
+        Box::pin(async { Ok(None) })
     }
 
     fn find_client_activity<'a>(

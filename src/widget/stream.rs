@@ -107,7 +107,8 @@ async fn run_stream(
                             last = seq;
                             socket.send(frame(std::slice::from_ref(&pushed.activity), Some(seq))).await.is_ok()
                         }
-                        // A gap (two pushes raced) or a lagging receiver: the store has the truth.
+                        // A gap (two pushes raced, or another replica stored something) or a
+                        // lagging receiver: the store has the truth.
                         Some(_) => replay(&widget, &conversation, &mut last, &mut socket).await,
                     },
                     Err(RecvError::Lagged(_)) => replay(&widget, &conversation, &mut last, &mut socket).await,

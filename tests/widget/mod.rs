@@ -519,17 +519,60 @@ async fn refresh_gives_a_new_token_for_the_same_conversation() {
     server.task.abort();
 }
 
-/// A PostgreSQL widget store in a schema of its own.
-async fn postgres_store(test: &str) -> botrun::widget::PostgresWidgetStore {
+/// A fresh schema name for a PostgreSQL test.
+fn schema_for(test: &str) -> String {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let schema = format!("widget_{test}_{}_{nanos}", std::process::id());
+    format!("widget_{test}_{}_{nanos}", std::process::id())
+}
+
+/// A PostgreSQL widget store in `schema`.
+async fn postgres_in(schema: &str) -> botrun::widget::PostgresWidgetStore {
     botrun::widget::PostgresWidgetStore::open_in_schema(
         "postgres://postgres@127.0.0.1:5432/test",
-        Some(&schema),
+        Some(schema),
     )
     .await
     .unwrap()
+}
+
+/// A PostgreSQL widget store in a schema of its own.
+async fn postgres_store(test: &str) -> botrun::widget::PostgresWidgetStore {
+    postgres_in(&schema_for(test)).await
+}
+
+#[tokio::test]
+async fn a_stream_on_one_replica_shows_what_another_replica_stores() {
+    let schema = schema_for("replicas");
+    let one = serve_with(Arc::new(postgres_in(&schema).await), site(false, 100)).await;
+    let two = serve_with(Arc::new(postgres_in(&schema).await), site(false, 100)).await;
+    one.widget.follow_other_replicas().await.unwrap();
+    two.widget.follow_other_replicas().await.unwrap();
+    let (conversation, token, started) = one.start().await;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(started["streamUrl"].as_str().unwrap()).await.unwrap();
+    let greeting = next_frame(&mut socket).await;
+    assert_eq!(texts(greeting["activities"].as_array().unwrap()), ["Hello!"]);
+
+    // The load balancer sends the page's next post to the other replica.
+    let response = two.post(&conversation, &token, r#"{"type":"message","text":"via two"}"#).await;
+    assert_eq!(response.status(), 200);
+    let mut seen = Vec::new();
+    let live = tokio::time::timeout(Duration::from_secs(10), async {
+        while seen.len() < 2 {
+            let frame = next_frame(&mut socket).await;
+            for activity in frame["activities"].as_array().unwrap() {
+                if activity["type"] == "message" {
+                    seen.push(activity["text"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    })
+    .await;
+    assert!(live.is_ok(), "the other replica's activities never reached this stream: {seen:?}");
+    assert_eq!(seen, ["via two", "You said: via two"], "live, in order, once each");
+    one.task.abort();
+    two.task.abort();
 }
 
 #[tokio::test]
