@@ -45,18 +45,15 @@ pub trait WidgetHost: Send + Sync + 'static {
     ) -> BoxFuture<'a, ()>;
 }
 
-/// An activity on its way to open streams; `seq` is `None` for typing, which is never stored.
+/// What open streams of a conversation are told.
 #[derive(Clone, Debug)]
-pub struct Pushed {
-    pub seq: Option<u64>,
-    pub activity: Value,
-}
-
-impl Pushed {
-    /// Another replica stored something in the conversation: streams re-read the store.
-    pub fn stored_elsewhere() -> Pushed {
-        Pushed { seq: Some(u64::MAX), activity: Value::Null }
-    }
+pub enum Pushed {
+    /// An activity this process stored, with its sequence number.
+    Stored { seq: u64, activity: Value },
+    /// The typing indicator: streamed, never stored.
+    Typing { activity: Value },
+    /// Another replica stored something: streams re-read the store past their watermark.
+    StoredElsewhere,
 }
 
 /// What a start or resume answers.
@@ -278,7 +275,7 @@ impl WidgetService {
             activity.insert("id".into(), Value::String(token::random_id()));
             self.broadcast(
                 &claims.conversation,
-                Pushed { seq: None, activity: Value::Object(activity) },
+                Pushed::Typing { activity: Value::Object(activity) },
             );
             return Ok(token::random_id());
         }
@@ -305,7 +302,7 @@ impl WidgetService {
         };
         self.broadcast(
             &claims.conversation,
-            Pushed { seq: Some(stored.seq), activity: stored.activity },
+            Pushed::Stored { seq: stored.seq, activity: stored.activity },
         );
         self.queue_for_host(&claims.conversation, customer)?;
         Ok(id)
@@ -322,13 +319,13 @@ impl WidgetService {
         if !activity.is_stored() {
             json["id"] = Value::String(token::random_id());
             json["conversation"] = serde_json::json!({ "id": conversation });
-            self.broadcast(conversation, Pushed { seq: None, activity: json });
+            self.broadcast(conversation, Pushed::Typing { activity: json });
             return Ok(None);
         }
         let stored = self.inner.store.append(conversation, json, now_ms()).await?;
         self.broadcast(
             conversation,
-            Pushed { seq: Some(stored.seq), activity: stored.activity.clone() },
+            Pushed::Stored { seq: stored.seq, activity: stored.activity.clone() },
         );
         Ok(Some(stored))
     }
@@ -359,7 +356,7 @@ impl WidgetService {
         tokio::spawn(async move {
             use futures_util::StreamExt as _;
             while let Some(conversation) = changes.next().await {
-                widget.broadcast(&conversation, Pushed::stored_elsewhere());
+                widget.broadcast(&conversation, Pushed::StoredElsewhere);
             }
         });
         Ok(())

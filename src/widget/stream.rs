@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::WidgetError;
 use super::routes::WatermarkQuery;
-use super::service::{WidgetService, BATCH};
+use super::service::{Pushed, WidgetService, BATCH};
 
 /// Bytes read from a page's socket at a time.
 const READ_BUFFER: usize = 4 * 1024;
@@ -99,18 +99,20 @@ async fn run_stream(
     loop {
         tokio::select! {
             pushed = pushes.recv() => {
-                let alive = match pushed {
-                    Ok(pushed) => match pushed.seq {
-                        None => socket.send(frame(std::slice::from_ref(&pushed.activity), None)).await.is_ok(),
-                        Some(seq) if seq <= last => true,
-                        Some(seq) if seq == last + 1 => {
-                            last = seq;
-                            socket.send(frame(std::slice::from_ref(&pushed.activity), Some(seq))).await.is_ok()
-                        }
-                        // A gap (two pushes raced, or another replica stored something) or a
-                        // lagging receiver: the store has the truth.
-                        Some(_) => replay(&widget, &conversation, &mut last, &mut socket).await,
-                    },
+                let alive = match pushed.as_deref() {
+                    Ok(Pushed::Typing { activity }) => {
+                        socket.send(frame(std::slice::from_ref(activity), None)).await.is_ok()
+                    }
+                    Ok(Pushed::Stored { seq, .. }) if *seq <= last => true,
+                    Ok(Pushed::Stored { seq, activity }) if *seq == last + 1 => {
+                        last = *seq;
+                        socket.send(frame(std::slice::from_ref(activity), Some(*seq))).await.is_ok()
+                    }
+                    // A gap (two pushes raced), another replica's activity, or a lagging
+                    // receiver: the store has the truth.
+                    Ok(Pushed::Stored { .. } | Pushed::StoredElsewhere) => {
+                        replay(&widget, &conversation, &mut last, &mut socket).await
+                    }
                     Err(RecvError::Lagged(_)) => replay(&widget, &conversation, &mut last, &mut socket).await,
                     Err(RecvError::Closed) => false,
                 };
