@@ -53,7 +53,7 @@ pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Full jitter: a random pause up to `base * 2^attempts`, capped.
-pub(super) fn backoff(attempts: u32) -> Duration {
+fn backoff(attempts: u32) -> Duration {
     let ceiling = BASE_BACKOFF.saturating_mul(1 << attempts.min(16)).min(MAX_BACKOFF);
     let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
     Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
@@ -84,17 +84,10 @@ async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<(), StoreErr
         }
     };
     if let Outgoing::Fetch { cx, request } = &outgoing {
-        let result = perform_fetch(state, request).await;
-        let payload = InboundPayload::Engine {
-            cx: cx.clone(),
-            event: Event::FetchDone { fetch: request.id, result },
-        };
-        let text = serde_json::to_string(&payload).unwrap_or_default();
-        // Recorded before the item is removed: a crash in between repeats the fetch, and the
-        // dedup key drops its second answer.
-        let dedup = format!("fetch:{}:{}:{}", item.conversation, item.id, request.id.0);
-        state.store.record_inbound(&dedup, &item.conversation, &text, state.clock.now()).await?;
-        return state.store.mark_sent(item.id).await;
+        return fetch_into_queue(state, item, request, |event| {
+            serde_json::to_string(&InboundPayload::Engine { cx: cx.clone(), event })
+        })
+        .await;
     }
     let started = Instant::now();
     let result = call_cx(state, &outgoing).await;
@@ -110,24 +103,67 @@ async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<(), StoreErr
             state.store.mark_sent(item.id).await
         }
         Err(error) => {
-            state.metrics.count_cx_error();
-            let budget = state.config.limits.outbox_retry_budget;
-            if error.retryable && item.attempts + 1 < budget {
-                let pause = error.retry_after.unwrap_or_else(|| backoff(item.attempts));
-                let retry_at = state.clock.now()
-                    + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::zero());
-                tracing::warn!(conversation = %item.conversation, kind = outgoing.kind(),
-                    attempt = item.attempts + 1, %error, "CX call failed, will retry");
-                state.store.mark_failed(item.id, retry_at).await?;
-                if error.retry_after.is_none() || retry_at <= state.clock.now() {
-                    tokio::time::sleep(pause.min(MAX_BACKOFF)).await;
-                }
+            let retry = Retry { retryable: error.retryable, after: error.retry_after };
+            if retry_later(state, item, retry, outgoing.kind(), &error).await? {
                 return Ok(());
             }
             escalate(state, outgoing.cx(), &outgoing, &error).await;
             state.store.mark_sent(item.id).await
         }
     }
+}
+
+/// Performs a `fetch` item and queues its answer as the conversation's next event (`answer`
+/// turns the `FetchDone` event into the queued JSON), then removes the item. Recorded before
+/// the item is removed: a crash in between repeats the fetch, and the dedup key drops its
+/// second answer.
+pub(super) async fn fetch_into_queue(
+    state: &AppState,
+    item: &OutboxItem,
+    request: &FetchRequest,
+    answer: impl FnOnce(Event) -> serde_json::Result<String>,
+) -> Result<(), StoreError> {
+    let result = perform_fetch(state, request).await;
+    let event = Event::FetchDone { fetch: request.id, result };
+    let text = answer(event).map_err(|e| StoreError::Database(e.to_string()))?;
+    let dedup = format!("fetch:{}:{}:{}", item.conversation, item.id, request.id.0);
+    state.store.record_inbound(&dedup, &item.conversation, &text, state.clock.now()).await?;
+    state.store.mark_sent(item.id).await
+}
+
+/// How a failed call may be tried again.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Retry {
+    /// Worth trying again (transient failure).
+    pub retryable: bool,
+    /// The pause the server asked for (`Retry-After`).
+    pub after: Option<Duration>,
+}
+
+/// Counts a failed CX call and, when it is retryable and within the retry budget, schedules
+/// the item's next attempt (the server's `Retry-After`, else full-jitter backoff) and waits for
+/// it. False when the item is past help: the caller gives up on it.
+pub(super) async fn retry_later(
+    state: &AppState,
+    item: &OutboxItem,
+    retry: Retry,
+    kind: &str,
+    error: &(dyn std::fmt::Display + Sync),
+) -> Result<bool, StoreError> {
+    state.metrics.count_cx_error();
+    if !retry.retryable || item.attempts + 1 >= state.config.limits.outbox_retry_budget {
+        return Ok(false);
+    }
+    let pause = retry.after.unwrap_or_else(|| backoff(item.attempts));
+    let retry_at =
+        state.clock.now() + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::zero());
+    tracing::warn!(conversation = %item.conversation, kind, attempt = item.attempts + 1,
+        %error, "CX call failed, will retry");
+    state.store.mark_failed(item.id, retry_at).await?;
+    if retry.after.is_none() || retry_at <= state.clock.now() {
+        tokio::time::sleep(pause.min(MAX_BACKOFF)).await;
+    }
+    Ok(true)
 }
 
 /// Gives up on one item and makes sure a human sees the conversation instead of silence.
@@ -161,7 +197,7 @@ async fn call_cx(state: &AppState, outgoing: &Outgoing) -> Result<(), DeliveryEr
 }
 
 /// Performs a bot's `fetch`, refusing hosts outside `fetch.allow_hosts`.
-pub(super) async fn perform_fetch(state: &AppState, request: &FetchRequest) -> FetchResult {
+async fn perform_fetch(state: &AppState, request: &FetchRequest) -> FetchResult {
     let failed = |reason: String| FetchResult::Failed { reason };
     let Ok(url) = url::Url::parse(&request.url) else {
         return failed(format!("`{}` is not a URL", request.url));

@@ -13,8 +13,7 @@ use super::FlowA;
 use crate::cx::{
     ButtonItem, ContactId, ConversationId, CxError, InboxId, NewContact, OutgoingMessage,
 };
-use crate::engine::Event;
-use crate::server::outbox::{backoff, perform_fetch, MAX_BACKOFF};
+use crate::server::outbox::{fetch_into_queue, retry_later, Retry, MAX_BACKOFF};
 use crate::store::{OutboxItem, StoreError, Turn};
 
 /// Why one CX call of the mirror failed.
@@ -65,12 +64,10 @@ async fn deliver_one(flow: &Arc<FlowA>, key: &str, item: &OutboxItem) -> Result<
         }
     };
     if let MirrorItem::Fetch { request } = &mirror {
-        let result = perform_fetch(&flow.app, request).await;
-        let work = WidgetInbound::Engine { event: Event::FetchDone { fetch: request.id, result } };
-        let text = serde_json::to_string(&work).unwrap_or_default();
-        let dedup = format!("fetch:{key}:{}:{}", item.id, request.id.0);
-        store.record_inbound(&dedup, key, &text, flow.app.clock.now()).await?;
-        store.mark_sent(item.id).await?;
+        fetch_into_queue(&flow.app, item, request, |event| {
+            serde_json::to_string(&WidgetInbound::Engine { event })
+        })
+        .await?;
         flow.wake(key);
         return Ok(());
     }
@@ -94,16 +91,8 @@ async fn deliver_one(flow: &Arc<FlowA>, key: &str, item: &OutboxItem) -> Result<
             store.mark_sent(item.id).await
         }
         Err(MirrorError::Cx(error)) => {
-            flow.app.metrics.count_cx_error();
-            let budget = flow.app.config.limits.outbox_retry_budget;
-            if error.is_transient() && item.attempts + 1 < budget {
-                let pause = error.retry_after().unwrap_or_else(|| backoff(item.attempts));
-                let retry_at = flow.app.clock.now()
-                    + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::zero());
-                tracing::warn!(conversation = %key, kind = mirror.kind(),
-                    attempt = item.attempts + 1, %error, "CX mirror call failed, will retry");
-                store.mark_failed(item.id, retry_at).await?;
-                tokio::time::sleep(pause.min(MAX_BACKOFF)).await;
+            let retry = Retry { retryable: error.is_transient(), after: error.retry_after() };
+            if retry_later(&flow.app, item, retry, mirror.kind(), &error).await? {
                 return Ok(());
             }
             flow.app.metrics.count_escalation();
