@@ -94,7 +94,8 @@ pub fn is_running(state: &AppState, conversation: &str) -> bool {
     state.workers.lock().map_or(true, |workers| workers.contains_key(conversation))
 }
 
-fn seed_for(conversation: &str) -> u64 {
+/// A stable seed for a new conversation's random choices (`say one of`).
+pub(crate) fn seed_for(conversation: &str) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     conversation.hash(&mut hasher);
     hasher.finish()

@@ -146,10 +146,3 @@ pub async fn load(store: &dyn Store, key: &str) -> Result<(i64, Session), StoreE
         None => (0, Session::default()),
     })
 }
-
-/// A stable seed for the engine's random choices.
-pub fn seed_for(conversation: &str) -> u64 {
-    conversation.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
