@@ -106,7 +106,11 @@ impl FlowA {
             turns: Lane::default(),
             mirrors: Lane::default(),
         });
-        let _ = app.flow_a.set(Arc::clone(&flow));
+        if app.flow_a.set(Arc::clone(&flow)).is_err() {
+            tracing::warn!(
+                "a second widget host on one service: timers and restarts reach the first"
+            );
+        }
         flow
     }
 
