@@ -121,9 +121,7 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
             Vec::new()
         }
         WidgetInbound::CxStatus { cx_conversation, previous, current } => {
-            if session.link.conversation_id != Some(*cx_conversation) {
-                Vec::new()
-            } else {
+            if session.link.conversation_id == Some(*cx_conversation) {
                 let change = StatusChange::parse(previous.as_deref(), current);
                 if change.current == ConversationStatus::Resolved {
                     // An agent finished it in CX: the page hears the farewell and the end, and
@@ -139,6 +137,8 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
                 }
                 let mode = session.engine_state(0).mode();
                 change.engine_event(mode, !session.is_new()).into_iter().collect()
+            } else {
+                Vec::new()
             }
         }
         WidgetInbound::Engine { event } => vec![event.clone()],
