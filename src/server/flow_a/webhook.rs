@@ -2,8 +2,8 @@
 //! two things matter here: a human agent's public reply (relayed to the page) and a status
 //! change (an agent finishing, or handing back). Everything else — including CX's echoes of
 //! botrun's own messages and private notes — is answered 2xx and ignored. Like the Flow B
-//! intake, the event is verified and decoded by `server::webhook::VerifiedEvent`, stored, and answered before
-//! any work happens.
+//! intake, the event is verified and decoded by `server::webhook::VerifiedEvent`, stored, and
+//! answered before any work happens.
 
 use axum::extract::State;
 use axum::response::Response;
