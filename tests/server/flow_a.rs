@@ -160,6 +160,7 @@ impl World {
                         anonymous_start: false,
                         new_conversations_per_minute: 600,
                     }],
+                    uploads: None,
                 },
                 Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
                 Arc::new(FlowAHost(Arc::clone(&flow))),

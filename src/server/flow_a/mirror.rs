@@ -111,8 +111,9 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
     let cx = &flow.cx;
     match mirror {
         MirrorItem::Open => open(flow, key, session).await,
-        MirrorItem::Incoming { text } => {
-            cx.send_message(current()?, &OutgoingMessage::customer_text(text.clone())).await?;
+        MirrorItem::Incoming { text, attachments } => {
+            let content = super::payload::FileLink::describe(text, attachments);
+            cx.send_message(current()?, &OutgoingMessage::customer_text(content)).await?;
             Ok(())
         }
         MirrorItem::Outgoing { text, buttons } => {
