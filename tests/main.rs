@@ -14,4 +14,5 @@ mod server;
 mod store;
 mod syntax;
 mod testing;
+mod webhooks;
 mod widget;
