@@ -10,6 +10,8 @@ mod check;
 mod cx;
 mod emulator;
 mod engine;
+mod graph;
+mod lsp;
 mod server;
 mod store;
 mod syntax;

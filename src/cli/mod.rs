@@ -11,6 +11,8 @@ pub mod cx;
 pub mod dev;
 pub mod emulator;
 pub mod fmt;
+pub mod graph;
+pub mod lsp;
 pub mod serve;
 pub mod test;
 pub mod validate;
@@ -43,6 +45,10 @@ pub enum Command {
     Validate(validate::Args),
     /// Rewrite `.bot` files into canonical form
     Fmt(fmt::Args),
+    /// Draw a bot's flow as Mermaid, DOT or SVG
+    Graph(graph::Args),
+    /// Run the Language Server for editors (over standard input and output)
+    Lsp(lsp::Args),
     /// Run dialog transcript tests against bots, offline
     Test(test::Args),
     /// Chat with a bot in the terminal
@@ -78,6 +84,8 @@ pub fn run(command: Command) -> miette::Result<Outcome> {
     match command {
         Command::Validate(args) => validate::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Chat(args) => chat::run(&args),
         Command::Why(args) => why::run(&args),
