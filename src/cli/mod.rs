@@ -27,7 +27,7 @@ pub enum Outcome {
     Problems,
 }
 
-/// `botrun --version`: the package version and the commit it was built from (build.rs; `unknown`
+/// `botrun --version`: the package version and the commit it was built from (`build.rs`; `unknown`
 /// when built outside a git checkout without `BOTRUN_BUILD_COMMIT`).
 pub const VERSION: &str =
     concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BOTRUN_BUILD_COMMIT"), ")");
@@ -65,7 +65,7 @@ pub enum Command {
     /// Sangoma CX administration: credentials, inboxes, webhooks, agent bots
     #[command(subcommand)]
     Cx(cx::Command),
-    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
     Completions(completions::Args),
     /// Print the manual page, or write every page into a folder
     Man(man::Args),
