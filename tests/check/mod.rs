@@ -8,6 +8,8 @@ use botrun::check::report::{render_human, render_json, Style};
 use botrun::check::CheckOptions;
 use botrun::cli::validate::validate;
 
+mod doc_examples;
+
 fn render(path: &Path) -> String {
     let v = validate(&[path.to_path_buf()], &CheckOptions::default()).expect("loads");
     render_human(&v.diagnostics, &v.workspace.sources, Style { colour: false, width: 100 })
