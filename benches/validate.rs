@@ -65,9 +65,11 @@ fn unused_intents(intents: usize) {
     let mut warnings = 0;
     for _ in 0..3 {
         let started = Instant::now();
-        let v = botrun::cli::validate::validate(std::slice::from_ref(&path), &CheckOptions::default())
-            .expect("loads");
-        let report = render_human(&v.diagnostics, &v.workspace.sources, Style { colour: false, width: 100 });
+        let v =
+            botrun::cli::validate::validate(std::slice::from_ref(&path), &CheckOptions::default())
+                .expect("loads");
+        let report =
+            render_human(&v.diagnostics, &v.workspace.sources, Style { colour: false, width: 100 });
         times.push(started.elapsed());
         warnings = v.diagnostics.len();
         std::hint::black_box(report);

@@ -23,8 +23,11 @@ pub const ANSWER_TYPES: &[&str] =
 pub const FUNCTIONS: &[&str] = &["next_open", "upper", "lower", "length", "round"];
 
 fn unknown_function(function: &Ident) -> Diagnostic {
-    let d = Diagnostic::error("botrun::unknown_function", format!("unknown function `{}`", function.name))
-        .at(function.span, "not a function botrun knows");
+    let d = Diagnostic::error(
+        "botrun::unknown_function",
+        format!("unknown function `{}`", function.name),
+    )
+    .at(function.span, "not a function botrun knows");
     match did_you_mean(&function.name, FUNCTIONS.iter().copied()) {
         Some(f) => d.with_help(format!("did you mean `{f}`?")),
         None => d.with_help("the functions are `next_open(calendar)`, `upper(x)`, `lower(x)`, `length(x)` and `round(x)`"),
@@ -106,10 +109,14 @@ pub fn check(file: &File, symbols: &Symbols, library: bool, out: &mut Vec<Diagno
                     require(symbols, "calendar", calendar, library, out);
                 }
                 ExprKind::Call { function, args } => {
-                    let known = crate::engine::EXPRESSION_FUNCTIONS.iter().find(|(f, _)| *f == function.name);
+                    let known = crate::engine::EXPRESSION_FUNCTIONS
+                        .iter()
+                        .find(|(f, _)| *f == function.name);
                     match known {
                         None => out.push(unknown_function(function)),
-                        Some((_, n)) if *n != args.len() => out.push(bad_arguments(function, args.len())),
+                        Some((_, n)) if *n != args.len() => {
+                            out.push(bad_arguments(function, args.len()))
+                        }
                         Some(_) => {}
                     }
                 }

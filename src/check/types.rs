@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::diagnostic::Diagnostic;
-use crate::syntax::ast::{AnswerType, ArithOp, CompareOp, Expr, ExprKind, File, StmtKind, TemplatePart};
+use crate::syntax::ast::{
+    AnswerType, ArithOp, CompareOp, Expr, ExprKind, File, StmtKind, TemplatePart,
+};
 
 use super::visit::{exprs, for_each_stmt};
 
@@ -97,17 +99,26 @@ impl Types {
             ExprKind::Arith { op, lhs, rhs } => {
                 let (l, r) = (self.of(lhs), self.of(rhs));
                 let problem = match (l, *op, r) {
-                    (Ty::Text, _, _) => Some((lhs, "a word cannot be added to or multiplied by anything")),
-                    (_, _, Ty::Text) => Some((rhs, "a word cannot be added to or multiplied by anything")),
-                    (l, ArithOp::Multiply | ArithOp::Divide, _) if l.is_moment() || l == Ty::Time => {
+                    (Ty::Text, _, _) => {
+                        Some((lhs, "a word cannot be added to or multiplied by anything"))
+                    }
+                    (_, _, Ty::Text) => {
+                        Some((rhs, "a word cannot be added to or multiplied by anything"))
+                    }
+                    (l, ArithOp::Multiply | ArithOp::Divide, _)
+                        if l.is_moment() || l == Ty::Time =>
+                    {
                         Some((lhs, "a date can only be moved by days with `+` and `-`"))
                     }
-                    (_, ArithOp::Multiply | ArithOp::Divide, r) if r.is_moment() || r == Ty::Time => {
+                    (_, ArithOp::Multiply | ArithOp::Divide, r)
+                        if r.is_moment() || r == Ty::Time =>
+                    {
                         Some((rhs, "a date can only be moved by days with `+` and `-`"))
                     }
-                    (l, ArithOp::Add, r) if l.is_moment() && r.is_moment() => {
-                        Some((rhs, "two dates cannot be added; subtract them to get the days between"))
-                    }
+                    (l, ArithOp::Add, r) if l.is_moment() && r.is_moment() => Some((
+                        rhs,
+                        "two dates cannot be added; subtract them to get the days between",
+                    )),
                     _ => None,
                 };
                 if let Some((at, why)) = problem {
@@ -118,7 +129,9 @@ impl Types {
                     );
                 }
             }
-            ExprKind::Compare { op, lhs, rhs } if !matches!(op, CompareOp::Is | CompareOp::IsNot) => {
+            ExprKind::Compare { op, lhs, rhs }
+                if !matches!(op, CompareOp::Is | CompareOp::IsNot) =>
+            {
                 let (l, r) = (self.of(lhs), self.of(rhs));
                 let mismatch = (l.is_moment() && matches!(r, Ty::Number | Ty::Text))
                     || (r.is_moment() && matches!(l, Ty::Number | Ty::Text));

@@ -71,13 +71,20 @@ pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
         for template in templates(stmt) {
             for part in &template.parts {
                 match part {
-                    TemplatePart::Value { value: TemplateValue::Var(path), default: None, .. } => {
+                    TemplatePart::Value {
+                        value: TemplateValue::Var(path), default: None, ..
+                    } => {
                         report(path, out);
                     }
                     // `{upper(name)}` reads `name`; `{next_open(office)}` names a calendar.
                     TemplatePart::Value {
-                        value: TemplateValue::Call { function, args }, default: None, ..
-                    } if function.name != "next_open" => {
+                        value: TemplateValue::Call { function, args },
+                        default: None,
+                        ..
+                    } if crate::engine::EXPRESSION_FUNCTIONS
+                        .iter()
+                        .any(|(f, _)| *f == function.name) =>
+                    {
                         for arg in args {
                             let path = VarPath {
                                 segments: arg.name.split('.').map(str::to_string).collect(),

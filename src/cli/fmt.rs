@@ -76,20 +76,11 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     Ok(outcome)
 }
 
-/// The file formatted after repairing its indentation, when indentation (tabs, lines lining up
-/// with no block) was its only problem.
+/// The file formatted after repairing its indentation, when that is all it takes for the file to
+/// parse (tabs, a line one space off; the errors these cause further down disappear with them).
 fn indentation_repaired(workspace: &Workspace, id: crate::source::FileId) -> Option<String> {
-    let mine =
-        workspace.diagnostics.iter().filter(|d| d.primary_span().is_some_and(|s| s.file == id));
-    let mut any = false;
-    for d in mine {
-        if !matches!(d.code, "botrun::tab_indent" | "botrun::bad_indent") {
-            return None;
-        }
-        any = true;
-    }
     let source = workspace.source(id)?;
-    let fixed = crate::syntax::reindent(&source.text).filter(|_| any)?;
+    let fixed = crate::syntax::reindent(&source.text)?;
     let repaired = crate::source::SourceFile::new(id, source.path.clone(), fixed.as_str());
     let parsed = crate::syntax::parse(&repaired).ok()?;
     Some(format(&parsed, &repaired.text))

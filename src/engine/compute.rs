@@ -30,9 +30,9 @@ pub fn as_number(value: &Value) -> Option<f64> {
 pub fn as_moment(value: &Value) -> Option<NaiveDateTime> {
     let Value::String(text) = value else { return None };
     let text = text.trim();
-    NaiveDateTime::parse_from_str(text, DATE_TIME_FORMAT)
-        .ok()
-        .or_else(|| NaiveDate::parse_from_str(text, DATE_FORMAT).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+    NaiveDateTime::parse_from_str(text, DATE_TIME_FORMAT).ok().or_else(|| {
+        NaiveDate::parse_from_str(text, DATE_FORMAT).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
 }
 
 /// Whether a text value holds a date-time (rather than a day).
@@ -71,7 +71,9 @@ pub fn arith(op: ArithOp, lhs: &Value, rhs: &Value) -> Value {
         }
         _ => match (as_moment(lhs), as_moment(rhs), op) {
             #[allow(clippy::cast_precision_loss)]
-            (Some(a), Some(b), ArithOp::Subtract) => number((a.date() - b.date()).num_days() as f64),
+            (Some(a), Some(b), ArithOp::Subtract) => {
+                number((a.date() - b.date()).num_days() as f64)
+            }
             _ => Value::Null,
         },
     }
@@ -108,8 +110,14 @@ mod tests {
         assert_eq!(arith(ArithOp::Add, &json!(1), &json!("2")), json!(3.0));
         assert_eq!(arith(ArithOp::Divide, &json!(1), &json!(0)), Value::Null);
         assert_eq!(arith(ArithOp::Add, &json!("2026-12-30"), &json!(3)), json!("2027-01-02"));
-        assert_eq!(arith(ArithOp::Subtract, &json!("2026-12-03 10:00"), &json!(1)), json!("2026-12-02 10:00"));
-        assert_eq!(arith(ArithOp::Subtract, &json!("2026-12-03"), &json!("2026-11-24")), json!(9.0));
+        assert_eq!(
+            arith(ArithOp::Subtract, &json!("2026-12-03 10:00"), &json!(1)),
+            json!("2026-12-02 10:00")
+        );
+        assert_eq!(
+            arith(ArithOp::Subtract, &json!("2026-12-03"), &json!("2026-11-24")),
+            json!(9.0)
+        );
         assert_eq!(arith(ArithOp::Add, &json!("a"), &json!(1)), Value::Null);
         assert_eq!(arith(ArithOp::Add, &Value::Null, &json!(1)), json!(1.0));
         assert_eq!(call("upper", &[json!("Ab")]), json!("AB"));

@@ -42,9 +42,10 @@ impl DateOrder {
             "Pacific/Honolulu",
             "US/",
         ];
-        if US.iter().any(|zone| {
-            timezone == *zone || (zone.ends_with('/') && timezone.starts_with(zone))
-        }) {
+        if US
+            .iter()
+            .any(|zone| timezone == *zone || (zone.ends_with('/') && timezone.starts_with(zone)))
+        {
             DateOrder::MonthFirst
         } else {
             DateOrder::DayFirst
@@ -84,7 +85,10 @@ fn name_index(word: &str, names: &[&str], typos: bool) -> Option<usize> {
     if word.len() < 3 {
         return None;
     }
-    if let Some(i) = names.iter().position(|n| *n == word || (word.len() >= 3 && n.starts_with(word) && word.len() <= 4)) {
+    if let Some(i) = names
+        .iter()
+        .position(|n| *n == word || (word.len() >= 3 && n.starts_with(word) && word.len() <= 4))
+    {
         return Some(i);
     }
     if typos && word.chars().count() >= 5 {
@@ -172,8 +176,8 @@ pub fn parse_date(text: &str, rules: &DateRules) -> Option<NaiveDate> {
         [day] if weekday(day, rules.typos).is_some() => {
             weekday(day, rules.typos).map(|i| next_weekday(today, i))
         }
-        [single] => numeric_date(single, rules),
-        parts => named_month_date(parts, rules),
+        [single] => numeric_date(single, *rules),
+        parts => named_month_date(parts, *rules),
     }
 }
 
@@ -186,7 +190,7 @@ fn next_weekday(today: NaiveDate, index: usize) -> NaiveDate {
 }
 
 /// `2026-12-03`, and `3/12/2026`, `3.12.26`, `3-12`, read in the bot's order.
-fn numeric_date(text: &str, rules: &DateRules) -> Option<NaiveDate> {
+fn numeric_date(text: &str, rules: DateRules) -> Option<NaiveDate> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Some(date);
     }
@@ -208,7 +212,7 @@ fn numeric_date(text: &str, rules: &DateRules) -> Option<NaiveDate> {
 }
 
 /// `december 3`, `dec 3rd 2026`, `3 december`, `3rd december 26`.
-fn named_month_date(parts: &[&str], rules: &DateRules) -> Option<NaiveDate> {
+fn named_month_date(parts: &[&str], rules: DateRules) -> Option<NaiveDate> {
     let (month, day, rest) = match parts {
         [m, d, rest @ ..] if month(m, rules.typos).is_some() => {
             (month(m, rules.typos)?, day_number(d)?, rest)
@@ -239,7 +243,7 @@ pub fn parse_time(text: &str) -> Option<NaiveTime> {
     } else if let Some(rest) = lower.strip_suffix("pm") {
         (rest.trim(), Some(true))
     } else {
-        (lower.trim_end_matches(" o'clock").trim_end_matches("h"), None)
+        (lower.trim_end_matches(" o'clock").trim_end_matches('h'), None)
     };
     let (hour, minute) = match clock.split_once([':', 'h', '.']) {
         Some((h, m)) => (h.parse::<u32>().ok()?, if m.is_empty() { 0 } else { two_digits(m)? }),

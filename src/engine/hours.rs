@@ -43,8 +43,8 @@ impl Calendar {
 
     /// Whether the calendar is open at `at`, a wall-clock time in the calendar's timezone.
     pub fn is_open_at_local(&self, at: chrono::NaiveDateTime) -> bool {
-        let minute =
-            u16::try_from(at.time().signed_duration_since(NaiveTime::MIN).num_minutes()).unwrap_or(0);
+        let minute = u16::try_from(at.time().signed_duration_since(NaiveTime::MIN).num_minutes())
+            .unwrap_or(0);
         self.ranges_on(at.date()).iter().any(|(start, end)| (*start..*end).contains(&minute))
     }
 

@@ -17,6 +17,7 @@ mod step;
 mod text;
 mod value;
 
+pub use compute::FUNCTIONS as EXPRESSION_FUNCTIONS;
 pub use event::{
     Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
 };
@@ -24,7 +25,6 @@ pub use explain::{explain, ExplainedCandidate, Explanation};
 pub use program::Program;
 pub use state::{Mode, State, StateError};
 pub use step::{enter_traced, step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};
-pub use compute::FUNCTIONS as EXPRESSION_FUNCTIONS;
 pub use text::normalise_text;
 
 /// Puts a conversation in `state_name` (for tests that start mid-dialog); false if unknown.

@@ -99,7 +99,10 @@ impl Scope<'_> {
         if let (Some(_), Some(path)) =
             (compute::FUNCTIONS.iter().find(|(name, _)| *name == function), arg)
         {
-            let path = VarPath { segments: path.split('.').map(str::to_string).collect(), span: crate::source::Span::default() };
+            let path = VarPath {
+                segments: path.split('.').map(str::to_string).collect(),
+                span: crate::source::Span::default(),
+            };
             return display(&compute::call(function, &[self.lookup(&path)]));
         }
         match (function, arg) {
@@ -157,7 +160,9 @@ impl Scope<'_> {
                 };
                 Value::Bool(open != *negated)
             }
-            ExprKind::Arith { op, lhs, rhs } => compute::arith(*op, &self.eval(lhs), &self.eval(rhs)),
+            ExprKind::Arith { op, lhs, rhs } => {
+                compute::arith(*op, &self.eval(lhs), &self.eval(rhs))
+            }
             ExprKind::Call { function, args } => {
                 let args: Vec<Value> = args.iter().map(|a| self.eval(a)).collect();
                 compute::call(&function.name, &args)
@@ -179,7 +184,10 @@ impl Scope<'_> {
             let (a, b) = if compute::has_time(lhs) && compute::has_time(rhs) {
                 (a, b)
             } else {
-                (a.date().and_time(chrono::NaiveTime::MIN), b.date().and_time(chrono::NaiveTime::MIN))
+                (
+                    a.date().and_time(chrono::NaiveTime::MIN),
+                    b.date().and_time(chrono::NaiveTime::MIN),
+                )
             };
             return match op {
                 CompareOp::Is => a == b,
@@ -228,7 +236,6 @@ pub fn display(value: &Value) -> String {
         other => other.to_string(),
     }
 }
-
 
 pub fn is_empty(value: &Value) -> bool {
     match value {

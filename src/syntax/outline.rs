@@ -144,9 +144,10 @@ fn close_block(stack: &mut Vec<(usize, Vec<Line>)>) {
 }
 
 /// The text with its indentation repaired, for `botrun fmt`: a tab counts as one level (the width
-/// of the file's narrowest space indentation, 2 when there is none), and a line that lines up
-/// with no open block moves to the nearest one (the deeper one on a tie, as the line usually
-/// continues the block above it). `None` when nothing needed repair.
+/// of the file's narrowest space indentation, 2 when there is none), a line deeper than the one
+/// above by less than a level lines up with it, and a line that lines up with no open block moves
+/// to the nearest one (the deeper one on a tie, as the line usually continues the block above
+/// it). `None` when nothing needed repair.
 pub fn reindent(text: &str) -> Option<String> {
     let leading = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
     let unit = text
@@ -167,7 +168,10 @@ pub fn reindent(text: &str) -> Option<String> {
         let mut column = width(ws);
         if split_comment(line).0 > ws.len() {
             let top = open.last().copied().unwrap_or(0);
-            if column > top {
+            if column > top && column - top < unit {
+                // Deeper than the line above by less than a level: a slip, not a new block.
+                column = top;
+            } else if column > top {
                 open.push(column);
             } else if !open.contains(&column) {
                 let nearest = open

@@ -5,8 +5,8 @@ use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 
 use super::ast::{
-    ArithOp, CaptureType, CompareOp, DateLit, Duration, Expr, ExprKind, Ident, PhrasePart, PhrasePartKind,
-    RegexLit, StringLit, Template, TemplatePart, TemplateValue, TimeOfDay, VarPath,
+    ArithOp, CaptureType, CompareOp, DateLit, Duration, Expr, ExprKind, Ident, PhrasePart,
+    PhrasePartKind, RegexLit, StringLit, Template, TemplatePart, TemplateValue, TimeOfDay, VarPath,
 };
 use super::grammar::{internal, Pair, ParsedLine, Rule};
 
@@ -241,7 +241,8 @@ impl Cx<'_, '_> {
             let negated = keyword.as_str().starts_with("closed");
             let (when, at) = match parts.next() {
                 Some(when) => {
-                    let operand = when.clone().into_inner().next().ok_or_else(|| self.unexpected(&when))?;
+                    let operand =
+                        when.clone().into_inner().next().ok_or_else(|| self.unexpected(&when))?;
                     (Some(Box::new(self.operand(&operand)?)), when.as_str().starts_with("at"))
                 }
                 None => (None, false),
@@ -308,7 +309,8 @@ impl Cx<'_, '_> {
                 _ => ArithOp::Divide,
             };
             let span = acc.span.to(rhs.span);
-            acc = Expr { kind: ExprKind::Arith { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span };
+            acc =
+                Expr { kind: ExprKind::Arith { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span };
         }
         Ok(acc)
     }

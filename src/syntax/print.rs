@@ -5,9 +5,10 @@
 use crate::source::line_col;
 
 use super::ast::{
-    AnswerType, ArithOp, Ask, Block, BotSetting, CaptureType, CompareOp, CountedRung, DaySpec, Expr,
-    ExprKind, Fetch, FetchMethod, File, HoursRule, Item, PhraseKind, PhrasePart, PhrasePartKind,
-    RegexLit, StateDecl, Stmt, StmtKind, StringLit, Template, TimeOfDay, TimerRung, Weekday,
+    AnswerType, ArithOp, Ask, Block, BotSetting, CaptureType, CompareOp, CountedRung, DaySpec,
+    Expr, ExprKind, Fetch, FetchMethod, File, HoursRule, Item, PhraseKind, PhrasePart,
+    PhrasePartKind, RegexLit, StateDecl, Stmt, StmtKind, StringLit, Template, TimeOfDay, TimerRung,
+    Weekday,
 };
 
 /// Formats a parsed file. `source` is the text it was parsed from (for comment placement).

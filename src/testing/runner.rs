@@ -7,9 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::{TimeZone, Utc};
 
-use crate::engine::{
-    current_state_name, Action, Event, FetchRequest, FetchResult, Program,
-};
+use crate::engine::{current_state_name, Action, Event, FetchRequest, FetchResult, Program};
 
 use super::conversation::{method_name, Conversation, FetchAnswers, Reply};
 use super::transcript::{DialogTest, FetchAnswer, FetchFixture, Fixtures, Step};

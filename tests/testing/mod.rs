@@ -121,7 +121,7 @@ fn start_in_runs_the_states_own_question_with_the_tests_variables() {
     write(
         dir.path(),
         "q.bot",
-        "bot \"Q\"\n\non start\n  say \"hello\"\n\nstate pick\n  ask day as date\n    say \"Which day for the {kind}?\"\n    retry \"A date, please.\"\n    after 2 retries\n      handoff note \"no date for {kind}\"\n  say \"Booked {day}.\"\n",
+        "bot \"Q\"\n\non start\n  set kind to \"visit\"\n  go pick\n\nstate pick\n  ask day as date\n    say \"Which day for the {kind}?\"\n    retry \"A date, please.\"\n    after 2 retries\n      handoff note \"no date for {kind}\"\n  say \"Booked {day}.\"\n",
     );
     let test = write(
         dir.path(),
