@@ -112,13 +112,15 @@ pub enum ParticipantKind {
 }
 
 /// A message sender, a conversation's contact (`meta.sender`) or its assignee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Participant {
     pub kind: ParticipantKind,
     pub id: Option<u64>,
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone_number: Option<String>,
+    /// The contact's custom attributes (`plan`, …); empty for agents.
+    pub custom_attributes: Map<String, Value>,
 }
 
 /// `message_created` / `message_updated`.
@@ -203,6 +205,9 @@ pub struct ConversationInfo {
     pub custom_attributes: Map<String, Value>,
     pub labels: Vec<String>,
     pub messages: Vec<EmbeddedMessage>,
+    /// When the conversation last changed, as sent (ISO text or Unix seconds). With the status it
+    /// tells two status changes apart when CX sends no delivery id.
+    pub updated_at: Option<String>,
 }
 
 /// A message inside a conversation object (integer `message_type`, Unix-seconds `created_at`).
@@ -412,6 +417,7 @@ fn conversation_info(r: &Reader<'_>) -> Result<ConversationInfo, DecodeError> {
             .unwrap_or_default(),
         labels,
         messages,
+        updated_at: r.time("updated_at")?,
     })
 }
 
@@ -429,6 +435,10 @@ fn participant(r: &Reader<'_>, default_kind: ParticipantKind) -> Result<Particip
         name: r.string("name")?,
         email: r.string("email")?,
         phone_number: r.string("phone_number")?,
+        custom_attributes: r
+            .object("custom_attributes")?
+            .map(|c| c.map.clone())
+            .unwrap_or_default(),
     })
 }
 

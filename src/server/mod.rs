@@ -2,7 +2,7 @@
 //! workers, the outbox sender, timers, health and metrics. The only place that wires engine,
 //! store, CX and widget together; nothing else may import it.
 //!
-//! The path of one customer message: `intake` verifies and decodes the webhook, records it in
+//! The path of one customer message: `webhook` verifies and decodes it, `flow_b::intake` records it in
 //! the store (dedup + queue, one transaction) and answers 2xx; `worker` then runs the engine
 //! for that conversation, commits state + outbox + timers in one transaction, and `outbox`
 //! delivers the replies in order through [`CxOutbound`].
@@ -11,12 +11,14 @@ pub mod clock;
 pub mod config;
 mod cx_link;
 pub mod flow_a;
-pub mod intake;
+mod flow_b;
 pub mod metrics;
 pub mod outbox;
+mod ownership;
 pub mod payload;
 pub mod reload;
 pub mod run;
+mod webhook;
 pub mod widget_config;
 pub mod worker;
 
@@ -212,7 +214,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limits = state.config.limits.clone();
     Router::new()
-        .route("/webhooks/cx/{token}", post(intake::cx_webhook))
+        .route("/webhooks/cx/{token}", post(flow_b::intake::cx_webhook))
         .route("/webhooks/cx-widget/{token}", post(flow_a::webhook::cx_widget_webhook))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(metrics::ready))

@@ -13,6 +13,14 @@ pub struct CxRef {
 }
 
 impl CxRef {
+    /// The reference of a decoded CX conversation.
+    pub(crate) fn new(
+        conversation: crate::cx::ConversationId,
+        inbox: Option<crate::cx::InboxId>,
+    ) -> CxRef {
+        CxRef { conversation_id: conversation.to_string(), inbox_id: inbox.map(|inbox| inbox.0) }
+    }
+
     /// The store key of the conversation.
     pub fn key(&self) -> String {
         format!("cx:{}", self.conversation_id)

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ownership::StatusChange;
 use super::payload::{CxRef, InboundPayload, Outgoing};
 use super::{outbox, AppState};
-use crate::engine::{self, Action, Event, Mode, State};
+use crate::engine::{self, Action, Event, State};
 use crate::store::{Inbound, Snapshot, StoreError, TimerRow, Turn};
 
 /// A running worker's mailbox flag: set when new work arrived while it was busy.
@@ -186,16 +187,10 @@ fn events_for(payload: &InboundPayload, current: &State, known: bool) -> Vec<Eve
         }
         InboundPayload::ConversationStarted { .. } => Vec::new(),
         InboundPayload::StatusChanged { previous, current: status, .. } => {
-            match (previous.as_deref(), status.as_str()) {
-                (Some("open"), "pending") if current.mode() == Mode::WithHuman => {
-                    vec![Event::HandedBack]
-                }
-                (Some("resolved"), "pending") if known && current.mode() == Mode::Idle => {
-                    vec![Event::Reopened]
-                }
-                (_, "resolved") if current.mode() != Mode::Idle => vec![Event::ResolvedElsewhere],
-                _ => Vec::new(),
-            }
+            StatusChange::parse(previous.as_deref(), status)
+                .engine_event(current.mode(), known)
+                .into_iter()
+                .collect()
         }
         InboundPayload::Engine { event, .. } => vec![event.clone()],
     }

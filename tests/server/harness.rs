@@ -150,14 +150,32 @@ impl Harness {
 
     /// Posts raw bytes to a webhook path; returns status and JSON body.
     pub async fn post_raw(&self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
-        let request = Request::post(path)
-            .header("content-type", "application/json")
-            .body(body.into())
-            .unwrap();
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        self.post_with_headers(path, &[], body).await
+    }
+
+    /// Posts `body` to `path` with extra headers (signatures, delivery ids).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post(path).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = app(self.state.clone()).oneshot(request.body(body.into()).unwrap()).await;
+        let response = response.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// The same harness, checking `X-Chatwoot-Signature` with `secret`.
+    pub fn with_signing_secret(self, secret: &str) -> Harness {
+        let Harness { state, cx, clock, store, next_message } = self;
+        let state = state.with_signing_secret(Some(secret.to_owned()));
+        Harness { state, cx, clock, store, next_message }
     }
 
     pub async fn post(&self, event: &Value) -> (StatusCode, Value) {

@@ -15,6 +15,7 @@ mod harness;
 mod intake;
 mod reload;
 mod replicas;
+mod status_rule;
 
 // One whole conversation per example bot through the real emulator, and its start-up.
 mod emulator_harness;

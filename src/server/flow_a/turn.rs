@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::payload::{MirrorItem, WidgetInbound};
 use super::session::{self, merge_contact, Session};
 use super::{FlowA, OpenAt};
+use crate::cx::ConversationStatus;
 use crate::engine::{self, Action, Button, Event, Mode};
+use crate::server::ownership::StatusChange;
 use crate::store::{Inbound, StoreError, TimerRow, Turn};
 use crate::widget::{OutgoingActivity, Sender};
 
@@ -119,25 +121,22 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
             Vec::new()
         }
         WidgetInbound::CxStatus { cx_conversation, previous, current } => {
-            if session.link.conversation_id != Some(*cx_conversation) {
-                Vec::new()
-            } else if current == "resolved" {
-                // An agent finished it in CX: the page hears the farewell and the end, and the
-                // next customer message opens a new CX conversation for the same contact.
-                session.link.conversation_id = None;
-                session.link.open_queued = false;
-                effects.page.push(OutgoingActivity::Message {
-                    from: bot.clone(),
-                    text: flow.settings.agent_finish_farewell.clone(),
-                    suggested_actions: Vec::new(),
-                });
-                effects.page.push(OutgoingActivity::EndOfConversation { from: bot.clone() });
-                vec![Event::ResolvedElsewhere]
-            } else if current == "pending"
-                && previous.as_deref() != Some("resolved")
-                && session.engine_state(0).mode() == Mode::WithHuman
-            {
-                vec![Event::HandedBack]
+            if session.link.conversation_id == Some(*cx_conversation) {
+                let change = StatusChange::parse(previous.as_deref(), current);
+                if change.current == ConversationStatus::Resolved {
+                    // An agent finished it in CX: the page hears the farewell and the end, and
+                    // the next customer message opens a new CX conversation for the same contact.
+                    session.link.conversation_id = None;
+                    session.link.open_queued = false;
+                    effects.page.push(OutgoingActivity::Message {
+                        from: bot.clone(),
+                        text: flow.settings.agent_finish_farewell.clone(),
+                        suggested_actions: Vec::new(),
+                    });
+                    effects.page.push(OutgoingActivity::EndOfConversation { from: bot.clone() });
+                }
+                let mode = session.engine_state(0).mode();
+                change.engine_event(mode, !session.is_new()).into_iter().collect()
             } else {
                 Vec::new()
             }

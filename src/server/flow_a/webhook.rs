@@ -2,70 +2,59 @@
 //! two things matter here: a human agent's public reply (relayed to the page) and a status
 //! change (an agent finishing, or handing back). Everything else — including CX's echoes of
 //! botrun's own messages and private notes — is answered 2xx and ignored. Like the Flow B
-//! intake, the event is authenticated, persisted and answered before any work happens.
+//! intake, the event is verified and decoded by `server::webhook::VerifiedEvent`, stored, and
+//! answered before any work happens.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::extract::State;
+use axum::response::Response;
 
 use super::payload::WidgetInbound;
 use super::session;
-use crate::cx::{decode_event, CxEvent};
-use crate::server::intake::{authenticate, IntakeError};
+use crate::cx::CxEvent;
+use crate::server::ownership::StatusChange;
+use crate::server::webhook::{answer, dedup_key, IntakeError, VerifiedEvent};
 use crate::server::AppState;
 use crate::store::Recorded;
 
-fn answer(status: &str) -> Response {
-    (StatusCode::OK, Json(json!({ "status": status }))).into_response()
-}
-
 /// The handler; mounted by the server when the widget is configured.
-pub async fn cx_widget_webhook(
+pub(crate) async fn cx_widget_webhook(
     State(state): State<AppState>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedEvent { event, delivery }: VerifiedEvent,
 ) -> Result<Response, IntakeError> {
-    authenticate(&state, &token, &headers, &body)?;
-    let event = decode_event(&body).map_err(|error| {
-        state.metrics.count_rejected();
-        IntakeError::BadRequest(error.to_string())
-    })?;
-    state.metrics.count_event_in();
     let Some(flow) = state.flow_a.get() else {
         return Ok(answer("ignored"));
     };
-    let delivery = headers.get("x-chatwoot-delivery").and_then(|v| v.to_str().ok());
-    let Some((cx_conversation, dedup, work)) = relevant(&event, delivery) else {
+    let (Some((cx_conversation, work)), Some(dedup)) =
+        (relevant(&event), dedup_key(&event, delivery.as_deref()))
+    else {
         state.metrics.count_ignored();
         return Ok(answer("ignored"));
-    };
-    let unavailable = |error: crate::store::StoreError| {
-        tracing::error!(%error, "store unavailable at the widget webhook");
-        IntakeError::Unavailable
     };
     let reverse = state
         .store
         .load_conversation(&session::reverse_key(cx_conversation))
         .await
-        .map_err(unavailable)?;
+        .map_err(|error| IntakeError::not_stored(&error))?;
     let Some(widget_conversation) =
         reverse.and_then(|snapshot| String::from_utf8(snapshot.state).ok())
     else {
         state.metrics.count_ignored();
         return Ok(answer("ignored"));
     };
-    match flow.enqueue(&dedup, &widget_conversation, &work).await.map_err(unavailable)? {
+    // Flow A's keys stay apart from Flow B's in the one dedup table.
+    let dedup = format!("cx-widget-{dedup}");
+    match flow
+        .enqueue(&dedup, &widget_conversation, &work)
+        .await
+        .map_err(|error| IntakeError::not_stored(&error))?
+    {
         Recorded::Accepted(_) => Ok(answer("accepted")),
         Recorded::Duplicate => Ok(answer("duplicate")),
     }
 }
 
-/// `(CX conversation, dedup key, work)` for the events Flow A acts on.
-fn relevant(event: &CxEvent, delivery: Option<&str>) -> Option<(u64, String, WidgetInbound)> {
+/// `(CX conversation, work)` for the events Flow A acts on.
+fn relevant(event: &CxEvent) -> Option<(u64, WidgetInbound)> {
     match event {
         CxEvent::MessageCreated(message) if message.is_from_human_agent() => {
             let text = message.content.clone().filter(|t| !t.trim().is_empty())?;
@@ -75,40 +64,19 @@ fn relevant(event: &CxEvent, delivery: Option<&str>) -> Option<(u64, String, Wid
                 .and_then(|s| s.name.clone())
                 .unwrap_or_else(|| "Agent".to_owned());
             let conversation = message.conversation_id.0;
+            Some((conversation, WidgetInbound::Agent { cx_conversation: conversation, name, text }))
+        }
+        _ => {
+            let (conversation, change) = StatusChange::of(event)?;
+            let conversation = conversation.conversation.id.0;
             Some((
                 conversation,
-                format!("cx-widget-msg:{}", message.id.0),
-                WidgetInbound::Agent { cx_conversation: conversation, name, text },
-            ))
-        }
-        CxEvent::ConversationStatusChanged(change)
-        | CxEvent::ConversationUpdated(change)
-        | CxEvent::ConversationResolved(change) => {
-            let conversation = change.conversation.id.0;
-            // `conversation_status_changed` carries only the new `status`; `conversation_updated`
-            // says what it was before too.
-            let (previous, current) = match change.status_change() {
-                Some((previous, current)) => (previous.map(|p| p.as_str().to_owned()), current),
-                None => match (&change.conversation.status, event) {
-                    (_, CxEvent::ConversationUpdated(_)) => return None,
-                    (Some(status), _) => (None, status.clone()),
-                    (None, CxEvent::ConversationResolved(_)) => {
-                        (None, crate::cx::ConversationStatus::Resolved)
-                    }
-                    (None, _) => return None,
+                WidgetInbound::CxStatus {
+                    cx_conversation: conversation,
+                    previous: change.previous.map(|p| p.as_str().to_owned()),
+                    current: change.current.as_str().to_owned(),
                 },
-            };
-            let current = current.as_str().to_owned();
-            let stamp = delivery.map_or_else(
-                || format!("{}>{current}", previous.as_deref().unwrap_or("?")),
-                str::to_owned,
-            );
-            Some((
-                conversation,
-                format!("cx-widget-status:{conversation}:{stamp}"),
-                WidgetInbound::CxStatus { cx_conversation: conversation, previous, current },
             ))
         }
-        _ => None,
     }
 }
