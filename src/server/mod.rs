@@ -12,6 +12,7 @@ pub mod config;
 mod cx_link;
 pub mod flow_a;
 mod flow_b;
+mod keyed;
 pub mod metrics;
 pub mod outbox;
 mod ownership;
@@ -20,10 +21,8 @@ pub mod reload;
 pub mod run;
 mod webhook;
 pub mod widget_config;
-pub mod worker;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::routing::{get, post};
@@ -95,7 +94,8 @@ pub struct Shared {
     pub signing_secret: Option<String>,
     /// One shared HTTP client for `fetch`.
     pub http: reqwest::Client,
-    pub(crate) workers: Mutex<HashMap<String, Arc<worker::Slot>>>,
+    /// Flow B's conversation workers.
+    pub(crate) workers: keyed::KeyedWorkers,
     /// The widget's bot host, when the widget is served (Flow A).
     pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
     /// This process's name in the store's leases (replicas sharing a PostgreSQL store).
@@ -138,9 +138,9 @@ impl AppState {
             webhook_token,
             signing_secret: None,
             http: reqwest::Client::new(),
-            workers: Mutex::new(HashMap::new()),
+            workers: keyed::KeyedWorkers::default(),
             flow_a: OnceLock::new(),
-            owner: crate::emulator::random_hex(8),
+            owner: config::generate_token(),
         }))
     }
 
@@ -199,14 +199,24 @@ impl AppState {
                 None => tracing::warn!(%conversation, "widget work queued but no widget is served"),
             }
         } else if conversation.starts_with("cx:") {
-            worker::wake(self, conversation);
+            flow_b::worker::wake(self, conversation);
         }
     }
 
     /// True when no conversation worker is running (tests wait for it).
     pub fn idle(&self) -> bool {
-        self.workers.lock().is_ok_and(|w| w.is_empty())
-            && self.flow_a.get().is_none_or(|flow| flow.idle())
+        self.workers.idle() && self.flow_a.get().is_none_or(|flow| flow.idle())
+    }
+
+    /// Waits for every conversation task of both flows, until `deadline` (shutdown); true when
+    /// all finished. Unfinished work stays queued in the store for the next start.
+    pub async fn finish(&self, deadline: tokio::time::Instant) -> bool {
+        let flow_b = self.workers.finish(deadline).await;
+        let flow_a = match self.flow_a.get() {
+            Some(flow) => flow.finish(deadline).await,
+            None => true,
+        };
+        flow_b && flow_a
     }
 }
 

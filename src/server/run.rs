@@ -189,11 +189,7 @@ pub async fn run(
     axum::serve(listener, routes).with_graceful_shutdown(shutdown_signal()).await?;
     timers.abort();
     tracing::info!("shutting down: finishing in-flight conversations");
-    let stop_by = tokio::time::Instant::now() + deadline;
-    while !state.idle() && tokio::time::Instant::now() < stop_by {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if !state.idle() {
+    if !state.finish(tokio::time::Instant::now() + deadline).await {
         tracing::warn!(
             "shutdown deadline reached; unfinished work stays queued for the next start"
         );
