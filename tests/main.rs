@@ -10,6 +10,7 @@ mod check;
 mod cx;
 mod emulator;
 mod engine;
+mod install;
 mod postgres;
 mod server;
 mod store;

@@ -150,6 +150,10 @@ pub async fn run(
     let resumed = state.resume().await?;
     let timers = tokio::spawn(run_timer_loop(state.clone()));
     let heartbeat = tokio::spawn(super::run_heartbeat_loop(state.clone(), state.cx.rate_limiter()));
+    #[cfg(unix)]
+    if let Err(error) = reload::reload_on_hangup(&state, &watched) {
+        tracing::warn!(%error, "reload on SIGHUP unavailable");
+    }
     let _reload = if options.hot_reload {
         match reload::watch(&state, &watched) {
             Ok(watcher) => Some(watcher),
