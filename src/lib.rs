@@ -1,6 +1,6 @@
 //! botrun — plain-text chatbots for Sangoma CX, with a WebChat widget as the customer's front end.
 //!
-//! Module map (data flows top to bottom; see `../shared/design/architecture.md`):
+//! Module map (data flows top to bottom; `docs/architecture.md` describes how the pieces meet):
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.

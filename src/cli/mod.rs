@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod chat;
+pub mod completions;
 pub mod cx;
 pub mod dev;
 pub mod emulator;
 pub mod fmt;
 pub mod graph;
 pub mod lsp;
+pub mod man;
 pub mod serve;
 pub mod test;
 pub mod validate;
@@ -27,10 +29,15 @@ pub enum Outcome {
     Problems,
 }
 
+/// `botrun --version`: the package version and the commit it was built from (`build.rs`; `unknown`
+/// when built outside a git checkout without `BOTRUN_BUILD_COMMIT`).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BOTRUN_BUILD_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "botrun",
-    version,
+    version = VERSION,
     about = "Plain-text chatbots for Sangoma CX",
     propagate_version = true
 )]
@@ -64,6 +71,10 @@ pub enum Command {
     /// Sangoma CX administration: credentials, inboxes, webhooks, agent bots
     #[command(subcommand)]
     Cx(cx::Command),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    Completions(completions::Args),
+    /// Print the manual page, or write every page into a folder
+    Man(man::Args),
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
@@ -93,5 +104,7 @@ pub fn run(command: Command) -> miette::Result<Outcome> {
         Command::Dev(args) => dev::run(&args),
         Command::Emulator(args) => emulator::run(&args),
         Command::Cx(command) => cx::run(&command),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }

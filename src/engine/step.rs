@@ -78,6 +78,40 @@ pub fn step_traced(
     (run.st, run.actions, run.trace)
 }
 
+/// Moves the conversation into `state_name` and runs the state's own lines, as `go` would (for
+/// tests that start mid-dialog: the state's question is asked). `None` when there is no such
+/// state.
+pub fn enter_traced(
+    program: &Program,
+    state: &State,
+    state_name: &str,
+    now: DateTime<Utc>,
+) -> Option<(State, Vec<Action>, Trace)> {
+    let target = program.state_id(state_name)?;
+    let mut run = Run {
+        program,
+        st: state.clone(),
+        actions: Vec::new(),
+        trace: Trace::default(),
+        now,
+        statements: 0,
+        gos: 0,
+        moved: false,
+        stopped: false,
+        in_hook: false,
+    };
+    run.st.mode = Mode::WithBot;
+    run.st.began = true;
+    let def = program.states.get(usize::from(target))?;
+    run.st.position = Some(def.name.clone());
+    run.st.frames.clear();
+    run.st.frames.push(Frame { block: def.entry, index: 0 });
+    run.trace.states.push(def.name.clone());
+    run.run_frames();
+    run.st.program = program.fingerprint;
+    Some((run.st, run.actions, run.trace))
+}
+
 struct Run<'p> {
     program: &'p Program,
     st: State,
@@ -215,12 +249,7 @@ impl Run<'_> {
     }
 
     fn answer_context(&self) -> AnswerContext<'_> {
-        AnswerContext {
-            now: self.now,
-            timezone: self.program.timezone,
-            lists: &self.program.lists,
-            fold_accents: self.program.accents_ignored,
-        }
+        AnswerContext::of(self.program, self.now)
     }
 
     fn candidates(&self, text: &str) -> Vec<Candidate> {
