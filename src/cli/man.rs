@@ -26,10 +26,16 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         }
         None => {
             use std::io::Write as _;
-            std::io::stdout().lock().write_all(&page(&Cli::command())?).into_diagnostic()?;
+            std::io::stdout().lock().write_all(&page(&documented())?).into_diagnostic()?;
         }
     }
     Ok(Outcome::Clean)
+}
+
+/// The command tree the pages describe: clap's `help` subcommand is left out, since every
+/// command has its own page. Printed and written pages use the same tree, so they agree.
+fn documented() -> clap::Command {
+    Cli::command().disable_help_subcommand(true)
 }
 
 /// The roff source of the page for `command`.
@@ -44,7 +50,7 @@ pub fn page(command: &clap::Command) -> miette::Result<Vec<u8>> {
 pub fn write_pages(dir: &Path) -> miette::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| miette!("cannot create the folder {}: {e}", dir.display()))?;
-    let mut root = Cli::command().disable_help_subcommand(true);
+    let mut root = documented();
     root.build();
     let mut written = Vec::new();
     write_tree(&root, dir, &mut written)?;
