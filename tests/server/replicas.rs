@@ -58,13 +58,7 @@ async fn two_replicas_on_one_postgres_store_send_every_reply_once_in_order() {
         for conversation in 1..=conversations {
             message_id += 1;
             let event = customer_message(message_id, conversation, question);
-            let state = &replicas[(round + usize::try_from(conversation).unwrap()) % 2];
-            let request = Request::post(format!("/webhooks/cx/{TOKEN}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(event.to_string()))
-                .unwrap();
-            let response = app(state.clone()).oneshot(request).await.unwrap();
-            assert_eq!(response.status(), 200);
+            post(&replicas[(round + usize::try_from(conversation).unwrap()) % 2], &event).await;
         }
     }
 
