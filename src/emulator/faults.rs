@@ -41,7 +41,7 @@ pub enum Fault {
         #[serde(default)]
         http_date: bool,
     },
-    /// 429 as Chatwoot's Rack::Attack throttle answers it (`config/initializers/rack_attack.rb`
+    /// 429 as Chatwoot's `Rack::Attack` throttle answers it (`config/initializers/rack_attack.rb`
     /// sets no `throttled_response_retry_after_header`): `text/plain` "Retry later", and no
     /// `Retry-After` at all, so the client must pick its own pause.
     Throttled,

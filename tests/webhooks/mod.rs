@@ -147,7 +147,11 @@ fn line(message: &Message) -> String {
 
 async fn run_case(path: &Path) -> Result<(), String> {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert!(case["chatwoot"].as_array().is_some_and(|s| !s.is_empty()), "{path:?} names no source");
+    assert!(
+        case["chatwoot"].as_array().is_some_and(|s| !s.is_empty()),
+        "{} names no source",
+        path.display()
+    );
     let served = serve(Config::default()).await;
     for step in case["setup"].as_array().into_iter().flatten() {
         served.setup(step);

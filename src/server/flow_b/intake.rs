@@ -5,11 +5,12 @@
 use axum::extract::State;
 use axum::response::Response;
 
+use super::worker;
 use crate::cx::{CxEvent, MessageEvent};
-use crate::server::ownership::{human_owns, StatusChange};
+use crate::server::ownership::{bot_may_greet, human_owns, StatusChange};
 use crate::server::payload::{CxRef, InboundPayload};
 use crate::server::webhook::{answer, contact_of, dedup_key, IntakeError, VerifiedEvent};
-use crate::server::{worker, AppState};
+use crate::server::AppState;
 use crate::store::Recorded;
 
 /// The webhook handler. Stored means 2xx; a store failure is the only 5xx. A long queue is no
@@ -36,7 +37,7 @@ pub(crate) async fn cx_webhook(
     match recorded {
         Recorded::Accepted(_) => {
             // Without a running worker the queue held nothing before this event.
-            let busy = worker::is_running(&state, &key);
+            let busy = state.workers.is_running(&key);
             worker::wake(&state, &key);
             if busy {
                 warn_on_backlog(&state, &key).await;
@@ -69,7 +70,7 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
         CxEvent::MessageUpdated(message) => button_pick(message),
         CxEvent::ConversationCreated(started) | CxEvent::ConversationOpened(started) => {
             let conversation = &started.conversation;
-            if human_owns(conversation.status.as_ref()) {
+            if !bot_may_greet(conversation.status.as_ref()) {
                 return None;
             }
             let cx = CxRef::new(conversation.id, conversation.inbox_id);
@@ -82,9 +83,7 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
         // conversation: without `current_conversation` there is nothing to greet yet.
         CxEvent::WebwidgetTriggered(widget) => {
             let conversation = widget.conversation.as_ref()?;
-            // Only a conversation the bot owns is greeted: not a human's, and not a resolved
-            // one (CX makes it `pending` again when the customer writes).
-            if !matches!(conversation.status, None | Some(crate::cx::ConversationStatus::Pending)) {
+            if !bot_may_greet(conversation.status.as_ref()) {
                 return None;
             }
             let cx = CxRef::new(conversation.id, widget.inbox_id.or(conversation.inbox_id));
@@ -104,7 +103,7 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
                 current: change.current.as_str().to_owned(),
             })
         }
-        _ => None,
+        CxEvent::Unknown(_) => None,
     }
 }
 
