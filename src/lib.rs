@@ -7,6 +7,8 @@
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
 //! - [`engine`]     — pure `step(program, state, event, now) -> (state, actions)`.
+//! - [`graph`]      — the flow of a bot as a picture (Mermaid, DOT, self-laid-out SVG).
+//! - [`lsp`]        — `botrun lsp`: the Language Server editors use (diagnostics, navigation, rename).
 //! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat` and `why`.
 //! - [`cx`]         — Sangoma CX API client (auth, endpoints, retries, rate limit) and wire types.
 //! - [`emulator`]   — a local stand-in for Sangoma CX with an agent console.
@@ -21,6 +23,8 @@ pub mod cx;
 pub mod diagnostic;
 pub mod emulator;
 pub mod engine;
+pub mod graph;
+pub mod lsp;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -319,8 +319,8 @@ def kill_loop_postgres(ctx):
         victim.kill9()
         recoveries.append(victim.start())
     load.join()
-    # A killed replica's leases expire after 90 s; the survivor then finishes its work.
-    load.settle(deadline=150)
+    # A killed replica's leases lapse within 4 s; the survivor then finishes its work.
+    load.settle(deadline=60)
     return load.count() + (max(recoveries),)
 
 

@@ -20,6 +20,7 @@ pub mod visit;
 pub use load::{find_bot_files, Bundle, LoadError, Workspace};
 pub use phrases::build_regex;
 pub use references::{ANSWER_TYPES, CAPTURE_TYPES};
+pub use variables::BUILT_IN as BUILT_IN_VARIABLES;
 
 use crate::diagnostic::Diagnostic;
 

@@ -49,18 +49,7 @@ pub fn step_traced(
     event: Event,
     now: DateTime<Utc>,
 ) -> (State, Vec<Action>, Trace) {
-    let mut run = Run {
-        program,
-        st: state.clone(),
-        actions: Vec::new(),
-        trace: Trace::default(),
-        now,
-        statements: 0,
-        gos: 0,
-        moved: false,
-        stopped: false,
-        in_hook: false,
-    };
+    let mut run = Run::new(program, state, now);
     let customer_activity = matches!(
         event,
         Event::Started { .. }
@@ -88,18 +77,7 @@ pub fn enter_traced(
     now: DateTime<Utc>,
 ) -> Option<(State, Vec<Action>, Trace)> {
     let target = program.state_id(state_name)?;
-    let mut run = Run {
-        program,
-        st: state.clone(),
-        actions: Vec::new(),
-        trace: Trace::default(),
-        now,
-        statements: 0,
-        gos: 0,
-        moved: false,
-        stopped: false,
-        in_hook: false,
-    };
+    let mut run = Run::new(program, state, now);
     run.st.mode = Mode::WithBot;
     run.st.began = true;
     let def = program.states.get(usize::from(target))?;
@@ -125,6 +103,24 @@ struct Run<'p> {
     /// Set when the turn must end (handoff, resolve, step limit).
     stopped: bool,
     in_hook: bool,
+}
+
+impl<'p> Run<'p> {
+    /// A turn that starts from `state` at `now`, with nothing done yet.
+    fn new(program: &'p Program, state: &State, now: DateTime<Utc>) -> Run<'p> {
+        Run {
+            program,
+            st: state.clone(),
+            actions: Vec::new(),
+            trace: Trace::default(),
+            now,
+            statements: 0,
+            gos: 0,
+            moved: false,
+            stopped: false,
+            in_hook: false,
+        }
+    }
 }
 
 enum Flow {

@@ -189,14 +189,7 @@ impl Scope<'_> {
                     b.date().and_time(chrono::NaiveTime::MIN),
                 )
             };
-            return match op {
-                CompareOp::Is => a == b,
-                CompareOp::IsNot => a != b,
-                CompareOp::Less => a < b,
-                CompareOp::Greater => a > b,
-                CompareOp::LessOrEqual => a <= b,
-                CompareOp::GreaterOrEqual => a >= b,
-            };
+            return ordered(op, &a, &b);
         }
         let numbers = (as_number(lhs), as_number(rhs));
         if let (Some(a), Some(b)) = numbers {
@@ -212,14 +205,7 @@ impl Scope<'_> {
         let fold = self.program.accents_ignored;
         let a = normalise_text(&display(lhs), fold);
         let b = normalise_text(&display(rhs), fold);
-        match op {
-            CompareOp::Is => a == b,
-            CompareOp::IsNot => a != b,
-            CompareOp::Less => a < b,
-            CompareOp::Greater => a > b,
-            CompareOp::LessOrEqual => a <= b,
-            CompareOp::GreaterOrEqual => a >= b,
-        }
+        ordered(op, &a, &b)
     }
 }
 
@@ -253,5 +239,17 @@ pub fn truthy(value: &Value) -> bool {
         Value::String(s) => !matches!(s.trim().to_lowercase().as_str(), "" | "no" | "false"),
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         other => !is_empty(other),
+    }
+}
+
+/// `a op b` for values with an exact order (dates, normalised text).
+fn ordered<T: PartialOrd>(op: CompareOp, a: &T, b: &T) -> bool {
+    match op {
+        CompareOp::Is => a == b,
+        CompareOp::IsNot => a != b,
+        CompareOp::Less => a < b,
+        CompareOp::Greater => a > b,
+        CompareOp::LessOrEqual => a <= b,
+        CompareOp::GreaterOrEqual => a >= b,
     }
 }

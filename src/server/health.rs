@@ -16,7 +16,8 @@ use tokio::sync::Mutex;
 
 use super::AppState;
 use crate::store::{
-    Cutoffs, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture, Swept, Turn,
+    Cutoffs, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture,
+    Swept, Turn,
 };
 
 /// How long one probe's answer stands.
@@ -146,5 +147,8 @@ impl Store for CountingStore {
     }
     fn release<'a>(&'a self, lane: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
         self.counted(self.inner.release(lane, owner))
+    }
+    fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
+        self.counted(self.inner.heartbeat(beat))
     }
 }

@@ -21,6 +21,7 @@ mod ownership;
 pub mod payload;
 pub mod redact;
 pub mod reload;
+mod replicas;
 pub mod retention;
 pub mod run;
 mod webhook;
@@ -44,6 +45,7 @@ pub use config::Config;
 pub use cx_link::connect_cx;
 pub use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
+pub use replicas::run_heartbeat_loop;
 pub use run::{run, RunOptions, ServeError};
 
 /// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
@@ -102,16 +104,12 @@ pub struct Shared {
     pub(crate) workers: keyed::KeyedWorkers,
     /// The widget's bot host, when the widget is served (Flow A).
     pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
-    /// This process's name in the store's leases (replicas sharing a PostgreSQL store).
+    /// This process's one name in the store's leases and heartbeats (replicas sharing a
+    /// PostgreSQL store).
     owner: String,
     /// The last write probe of the store, for `/readyz`.
     pub readiness: health::Readiness,
 }
-
-/// How long a lease on a conversation's work lasts without renewal: longer than any one step of
-/// a worker (a CX call with its own retries), so a live worker never loses it mid-call; a
-/// crashed replica's conversations move to another after at most this long.
-pub const LEASE: Duration = Duration::from_secs(90);
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
 #[derive(Clone)]
@@ -163,12 +161,10 @@ impl AppState {
         self
     }
 
-    /// Names this process in the store's leases (only before the state is shared). A name
-    /// that stays the same across restarts (host and listening address) lets a restarted
-    /// replica take back its own leases at once instead of waiting for them to expire; two
-    /// live processes cannot share it, since they cannot both listen on one address.
+    /// Names this process in the store's leases and heartbeats (only before the state is
+    /// shared); `botrun serve` passes `replicas::process_name`, tests keep a random name.
     #[must_use]
-    pub fn with_owner(mut self, owner: String) -> AppState {
+    pub(crate) fn with_owner(mut self, owner: String) -> AppState {
         if let Some(shared) = Arc::get_mut(&mut self.0) {
             shared.owner = owner;
         }
@@ -194,14 +190,20 @@ impl AppState {
     }
 
     /// Takes or renews this process's lease on `lane` before working on it; false when another
-    /// replica works on it now. Always true when the store is not shared.
+    /// replica works on it now. Always true when the store is not shared. Between these calls
+    /// the heartbeat ([`run_heartbeat_loop`]) keeps the lease alive.
     pub async fn hold(&self, lane: &str) -> Result<bool, crate::store::StoreError> {
         if !self.store.shared_by_replicas() {
             return Ok(true);
         }
-        let now = chrono::Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::zero());
+        let now = self.clock.now();
+        let until = now + replicas::chrono_duration(replicas::LEASE);
         self.store.claim(lane, &self.owner, now, until).await
+    }
+
+    /// This process's name in the store's leases and heartbeats.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Gives up the lease on `lane` (a worker that found nothing left to do).
@@ -272,13 +274,13 @@ pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
 }
 
 /// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.
-/// With a store shared by replicas it also looks for queued work every few seconds: work
+/// With a store shared by replicas it also looks for queued work every second: work
 /// recorded by this replica while another held the conversation's lease is picked up here once
 /// that lease is given up.
 pub async fn run_timer_loop(state: AppState) {
     let mut last_sweep = tokio::time::Instant::now();
     loop {
-        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(2) {
+        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = tokio::time::Instant::now();
             if let Err(error) = state.resume().await {
                 tracing::error!(%error, "cannot look for queued work");

@@ -45,6 +45,11 @@ pub trait CxOutbound: Send + Sync + 'static {
     ) -> CxFuture<'a>;
     fn deliver_to_agent<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
     fn finish<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
+    /// The client-side rate limit these calls go through, so the rest of the process (Flow A's
+    /// client, the replicas' budget split) can share it. `None` when there is none.
+    fn rate_limiter(&self) -> Option<crate::cx::RateLimiter> {
+        None
+    }
 }
 
 /// Longest pause between two attempts of one item.

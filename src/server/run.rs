@@ -146,11 +146,9 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let deadline = Duration::from_secs(config.limits.shutdown_deadline_secs);
     let public = config.public_url.trim_end_matches('/').to_owned();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(|_| "localhost".to_owned(), |name| name.trim().to_owned());
     let state = AppState::new(config, store, bots, cx, Arc::new(SystemClock), token.clone())
         .with_signing_secret(secret)
-        .with_owner(format!("{host}@{addr}"));
+        .with_owner(super::replicas::process_name(addr));
     let mut watched = watched;
     let (widget, widget_store) = match &state.config.widget {
         Some(section) => {
@@ -163,6 +161,11 @@ pub async fn run(
     let resumed = state.resume().await?;
     let timers = tokio::spawn(run_timer_loop(state.clone()));
     let sweeps = tokio::spawn(super::retention::run_sweeps(state.clone(), widget_store));
+    let heartbeat = tokio::spawn(super::run_heartbeat_loop(state.clone(), state.cx.rate_limiter()));
+    #[cfg(unix)]
+    if let Err(error) = reload::reload_on_hangup(&state, &watched) {
+        tracing::warn!(%error, "reload on SIGHUP unavailable");
+    }
     let _reload = if options.hot_reload {
         match reload::watch(&state, &watched) {
             Ok(watcher) => Some(watcher),
@@ -200,6 +203,7 @@ pub async fn run(
     super::listen::serve(listener, routes, connection_limits, shutdown_signal()).await;
     timers.abort();
     sweeps.abort();
+    heartbeat.abort();
     tracing::info!("shutting down: finishing in-flight conversations");
     if !state.finish(tokio::time::Instant::now() + deadline).await {
         tracing::warn!(
@@ -222,8 +226,12 @@ async fn serve_widget(
     };
     let (program, watched) = load_widget_bot(&state.config, section)?;
     let config = section.widget_config(public).map_err(ServeError::Widget)?;
-    let cx = crate::cx::CxClient::new(state.config.cx.clone())
-        .map_err(|e| ServeError::Cx(e.to_string()))?;
+    // Flow A's calls share Flow B's limiter: one process, one budget.
+    let cx = match state.cx.rate_limiter() {
+        Some(limiter) => crate::cx::CxClient::sharing_rate_limit(state.config.cx.clone(), limiter),
+        None => crate::cx::CxClient::new(state.config.cx.clone()),
+    }
+    .map_err(|e| ServeError::Cx(e.to_string()))?;
     let title = program.bot_name().to_owned();
     let flow = super::flow_a::FlowA::new(state, program, cx, section.flow_a());
     let url = section.store.as_deref().unwrap_or(&state.config.store);

@@ -19,8 +19,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    from_millis, to_millis, Cutoffs, Durability, Inbound, OutboxItem, Recorded, Snapshot, Store,
-    StoreError, StoreFuture, Swept, Turn, SWEEP_CHUNK,
+    from_millis, to_millis, Cutoffs, Durability, Heartbeat, Inbound, OutboxItem, Recorded,
+    Snapshot, Store, StoreError, StoreFuture, Swept, Turn, SWEEP_CHUNK,
 };
 use readers::Readers;
 use writer::Writer;
@@ -330,5 +330,9 @@ impl Store for SqliteStore {
 
     fn release<'a>(&'a self, _lane: &'a str, _owner: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn heartbeat<'a>(&'a self, _beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
+        Box::pin(async { Ok(1) })
     }
 }
