@@ -110,6 +110,16 @@ fn signing_key(data: &Path) -> miette::Result<Vec<u8>> {
     }
 }
 
+/// The page's bot drawn by `botrun graph --format svg` (the page links to it).
+fn flow_picture(bot: &Path) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let svg = crate::check::load_bundle(bot)
+        .map(|loaded| {
+            crate::graph::render_svg(&crate::graph::build(&loaded.bundle.file, &loaded.sources))
+        })
+        .unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg)
+}
+
 /// Removes the service and widget databases an earlier run left in `data`.
 fn fresh_databases(data: &Path) -> miette::Result<()> {
     for name in [
@@ -259,13 +269,16 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
         site: "demo".into(),
         webchat_js: webchat_bundle(args.webchat_js.as_deref()),
         title,
+        origins: vec![format!("http://localhost:{}", address.port()), format!("http://{address}")],
     };
+    let flow_svg = flow_picture(&args.bots[0]);
     let app = server::app(state.clone())
         .nest("/v3/directline", router(widget.clone()))
-        .merge(demo_router(widget, page));
-    let server_task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(server::run::shutdown_signal()).await
-    });
+        .merge(demo_router(widget, page))
+        .route("/flow.svg", axum::routing::get(move || async move { flow_svg }));
+    let limits = state.config.limits.connection_limits();
+    let server_task =
+        tokio::spawn(server::listen::serve(listener, app, limits, server::run::shutdown_signal()));
     register(&client, &format!("http://{address}"), &token).await?;
     state.resume().await.map_err(|err| miette!("{err}"))?;
     let timers = tokio::spawn(server::run_timer_loop(state.clone()));
@@ -282,11 +295,12 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
     println!("  customer page:        http://localhost:{port}/");
     println!("  customer page (poll): http://localhost:{port}/?mode=polling");
     println!("  agent console:        {}", cx.console_url());
+    println!("  flow picture:         http://localhost:{port}/flow.svg");
     println!("  CX emulator API:      {}", cx.base_url());
     println!("  widget API:           http://{address}/v3/directline");
     println!("  data:                 {}", args.data.display());
-    let served = server_task.await.into_diagnostic()?;
+    server_task.await.into_diagnostic()?;
     timers.abort();
     cx.shutdown().await;
-    served.into_diagnostic()
+    Ok(())
 }

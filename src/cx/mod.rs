@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod error;
 mod event;
+mod history;
 mod ids;
 mod rate_limit;
 mod retry;
@@ -18,13 +19,14 @@ mod wire;
 
 pub use auth::{AccessToken, Credentials};
 pub use client::CxClient;
-pub use config::{CxConfig, CxExtraBody, CxPaths, RetryConfig, API_PREFIX};
+pub use config::{CxConfig, CxExtraBody, CxPaths, RateLimitScope, RetryConfig, API_PREFIX};
 pub use error::{body_excerpt, is_retryable_status, CxError, EXCERPT_CHARS};
 pub use event::{
     decode_event, AttributeChange, ConversationEvent, ConversationInfo, ConversationStatus,
     CxEvent, DecodeError, EmbeddedMessage, MessageEvent, MessageType, Participant, ParticipantKind,
     WidgetTriggered,
 };
+pub use history::ListedMessage;
 pub use ids::{AgentBotId, ContactId, ConversationId, InboxId, MessageId, WebhookId};
 pub use rate_limit::RateLimiter;
 pub use retry::{backoff_ceiling, jittered_backoff, parse_retry_after, RETRY_AFTER_CAP};

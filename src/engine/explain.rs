@@ -45,12 +45,7 @@ fn kind_name(s: Specificity) -> &'static str {
 
 /// Explains how the bot, in `state`, would treat `text`.
 pub fn explain(program: &Program, state: &State, text: &str, now: DateTime<Utc>) -> Explanation {
-    let cx = AnswerContext {
-        now,
-        timezone: program.timezone,
-        lists: &program.lists,
-        fold_accents: program.accents_ignored,
-    };
+    let cx = AnswerContext::of(program, now);
     let tokens = tokenize(text, program.accents_ignored);
     let found = program.matcher.candidates(text, &tokens, &cx);
     let position = state.position.as_deref().and_then(|name| program.state_id(name));

@@ -49,23 +49,13 @@ pub fn step_traced(
     event: Event,
     now: DateTime<Utc>,
 ) -> (State, Vec<Action>, Trace) {
-    let mut run = Run {
-        program,
-        st: state.clone(),
-        actions: Vec::new(),
-        trace: Trace::default(),
-        now,
-        statements: 0,
-        gos: 0,
-        moved: false,
-        stopped: false,
-        in_hook: false,
-    };
+    let mut run = Run::new(program, state, now);
     let customer_activity = matches!(
         event,
         Event::Started { .. }
             | Event::Text { .. }
             | Event::Button { .. }
+            | Event::Attachment { .. }
             | Event::HandedBack
             | Event::Reopened
     );
@@ -76,6 +66,29 @@ pub fn step_traced(
         run.schedule_idle();
     }
     (run.st, run.actions, run.trace)
+}
+
+/// Moves the conversation into `state_name` and runs the state's own lines, as `go` would (for
+/// tests that start mid-dialog: the state's question is asked). `None` when there is no such
+/// state.
+pub fn enter_traced(
+    program: &Program,
+    state: &State,
+    state_name: &str,
+    now: DateTime<Utc>,
+) -> Option<(State, Vec<Action>, Trace)> {
+    let target = program.state_id(state_name)?;
+    let mut run = Run::new(program, state, now);
+    run.st.mode = Mode::WithBot;
+    run.st.began = true;
+    let def = program.states.get(usize::from(target))?;
+    run.st.position = Some(def.name.clone());
+    run.st.frames.clear();
+    run.st.frames.push(Frame { block: def.entry, index: 0 });
+    run.trace.states.push(def.name.clone());
+    run.run_frames();
+    run.st.program = program.fingerprint;
+    Some((run.st, run.actions, run.trace))
 }
 
 struct Run<'p> {
@@ -91,6 +104,24 @@ struct Run<'p> {
     /// Set when the turn must end (handoff, resolve, step limit).
     stopped: bool,
     in_hook: bool,
+}
+
+impl<'p> Run<'p> {
+    /// A turn that starts from `state` at `now`, with nothing done yet.
+    fn new(program: &'p Program, state: &State, now: DateTime<Utc>) -> Run<'p> {
+        Run {
+            program,
+            st: state.clone(),
+            actions: Vec::new(),
+            trace: Trace::default(),
+            now,
+            statements: 0,
+            gos: 0,
+            moved: false,
+            stopped: false,
+            in_hook: false,
+        }
+    }
 }
 
 enum Flow {
@@ -140,6 +171,7 @@ impl Run<'_> {
             }
             Event::Text { text } => self.customer(&text, false),
             Event::Button { value } => self.customer(&value, true),
+            Event::Attachment { kind, url } => self.attachment(&kind, &url),
             Event::TimerDue { timer } => self.timer(timer),
             Event::HandedBack | Event::Reopened => {
                 if self.st.mode == Mode::WithBot {
@@ -214,13 +246,35 @@ impl Run<'_> {
         }
     }
 
-    fn answer_context(&self) -> AnswerContext<'_> {
-        AnswerContext {
-            now: self.now,
-            timezone: self.program.timezone,
-            lists: &self.program.lists,
-            fold_accents: self.program.accents_ignored,
+    /// A file without text: `on attachment` runs beside whatever is pending (an open question
+    /// stays open); without the hook it is a message with no words, so the state's `otherwise`
+    /// (or the open question's retry) answers it.
+    fn attachment(&mut self, kind: &str, url: &str) {
+        let Some(hook) = self.program.hooks.attachment else {
+            self.trace.notes.push(format!("{kind} attachment and no `on attachment`: no words"));
+            self.customer("", false);
+            return;
+        };
+        if self.st.mode == Mode::WithHuman {
+            self.trace.notes.push("silent: a human has this conversation".into());
+            return;
         }
+        self.trace.notes.push(format!("{kind} attachment at {url}"));
+        if self.st.mode == Mode::Idle {
+            self.st.mode = Mode::WithBot;
+            let began = std::mem::replace(&mut self.st.began, true);
+            let hook = if began { self.program.hooks.returned } else { None };
+            let label = if hook.is_some() { "on return" } else { "on start" };
+            self.run_main(hook.or(self.program.hooks.start), label);
+            if self.stopped {
+                return;
+            }
+        }
+        self.run_detached(hook, "on attachment");
+    }
+
+    fn answer_context(&self) -> AnswerContext<'_> {
+        AnswerContext::of(self.program, self.now)
     }
 
     fn candidates(&self, text: &str) -> Vec<Candidate> {

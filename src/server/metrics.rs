@@ -1,12 +1,13 @@
-//! Counters and the Prometheus text exposition at `/metrics`, plus `/readyz`. Hand-written:
-//! a handful of atomics needs no metrics library.
+//! Counters and the Prometheus text exposition at `/metrics` (`/readyz` is in `health`).
+//! Hand-written: a handful of atomics needs no metrics library.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
@@ -27,9 +28,14 @@ pub struct Metrics {
     misses: AtomicU64,
     cx_errors: AtomicU64,
     escalations: AtomicU64,
+    /// Replicas heard from lately, this one included (0 until the first heartbeat, and with a
+    /// store only one process uses).
+    live_replicas: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_micros_sum: AtomicU64,
+    /// Failed store calls; shared with the store wrapper that counts them.
+    store_failures: Arc<AtomicU64>,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -82,6 +88,16 @@ impl Metrics {
         self.latency_micros_sum.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// The counter the store wrapper adds its failures to.
+    pub fn store_failure_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.store_failures)
+    }
+
+    /// Failed store calls so far.
+    pub fn store_failures(&self) -> u64 {
+        self.store_failures.load(Ordering::Relaxed)
+    }
+
     /// Duplicate deliveries seen so far (tests read it).
     pub fn duplicates(&self) -> u64 {
         self.duplicates.load(Ordering::Relaxed)
@@ -90,6 +106,11 @@ impl Metrics {
     /// Conversations escalated to a human after delivery failures.
     pub fn escalations(&self) -> u64 {
         self.escalations.load(Ordering::Relaxed)
+    }
+
+    /// Records how many replicas the last heartbeat counted.
+    pub fn set_live_replicas(&self, live: u32) {
+        self.live_replicas.store(u64::from(live), Ordering::Relaxed);
     }
 
     /// The Prometheus text format.
@@ -114,6 +135,11 @@ impl Metrics {
                 "conversations handed to a human because delivery kept failing",
                 &self.escalations,
             ),
+            (
+                "botrun_store_failures_total",
+                "store calls that failed (full disk, I/O error, database unreachable)",
+                &*self.store_failures,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -124,6 +150,12 @@ impl Metrics {
             "# HELP botrun_outbox_depth undelivered outbox items\n# TYPE botrun_outbox_depth gauge"
         );
         let _ = writeln!(out, "botrun_outbox_depth {outbox_depth}");
+        let _ = writeln!(
+            out,
+            "# HELP botrun_replicas_live replicas sharing the store heard from in the last 3 s\n\
+             # TYPE botrun_replicas_live gauge\nbotrun_replicas_live {}",
+            self.live_replicas.load(Ordering::Relaxed)
+        );
         let name = "botrun_cx_request_duration_seconds";
         let _ = writeln!(out, "# HELP {name} CX API call latency\n# TYPE {name} histogram");
         for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
@@ -143,12 +175,4 @@ impl Metrics {
 pub async fn exposition(State(state): State<AppState>) -> impl IntoResponse {
     let depth = state.store.outbox_depth().await.unwrap_or(0);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(depth))
-}
-
-/// `GET /readyz`: ready when the store answers.
-pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.outbox_depth().await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
-    }
 }

@@ -12,18 +12,22 @@ pub mod config;
 mod cx_link;
 pub mod flow_a;
 mod flow_b;
+pub mod health;
+mod keyed;
+pub mod listen;
 pub mod metrics;
 pub mod outbox;
 mod ownership;
 pub mod payload;
+pub mod redact;
 pub mod reload;
+mod replicas;
+pub mod retention;
 pub mod run;
 mod webhook;
 pub mod widget_config;
-pub mod worker;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::routing::{get, post};
@@ -41,6 +45,7 @@ pub use config::Config;
 pub use cx_link::connect_cx;
 pub use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
+pub use replicas::run_heartbeat_loop;
 pub use run::{run, RunOptions, ServeError};
 
 /// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
@@ -95,17 +100,16 @@ pub struct Shared {
     pub signing_secret: Option<String>,
     /// One shared HTTP client for `fetch`.
     pub http: reqwest::Client,
-    pub(crate) workers: Mutex<HashMap<String, Arc<worker::Slot>>>,
+    /// Flow B's conversation workers.
+    pub(crate) workers: keyed::KeyedWorkers,
     /// The widget's bot host, when the widget is served (Flow A).
     pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
-    /// This process's name in the store's leases (replicas sharing a PostgreSQL store).
+    /// This process's one name in the store's leases and heartbeats (replicas sharing a
+    /// PostgreSQL store).
     owner: String,
+    /// The last write probe of the store, for `/readyz`.
+    pub readiness: health::Readiness,
 }
-
-/// How long a lease on a conversation's work lasts without renewal: longer than any one step of
-/// a worker (a CX call with its own retries), so a live worker never loses it mid-call; a
-/// crashed replica's conversations move to another after at most this long.
-pub const LEASE: Duration = Duration::from_secs(90);
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
 #[derive(Clone)]
@@ -128,19 +132,23 @@ impl AppState {
         clock: Arc<dyn Clock>,
         webhook_token: String,
     ) -> AppState {
+        let metrics = Metrics::default();
+        let store: Arc<dyn Store> =
+            Arc::new(health::CountingStore::new(store, metrics.store_failure_counter()));
         AppState(Arc::new(Shared {
             config,
             store,
             bots,
             cx,
             clock,
-            metrics: Metrics::default(),
+            metrics,
             webhook_token,
             signing_secret: None,
             http: reqwest::Client::new(),
-            workers: Mutex::new(HashMap::new()),
+            workers: keyed::KeyedWorkers::default(),
             flow_a: OnceLock::new(),
-            owner: crate::emulator::random_hex(8),
+            owner: config::generate_token(),
+            readiness: health::Readiness::default(),
         }))
     }
 
@@ -149,6 +157,16 @@ impl AppState {
     pub fn with_signing_secret(mut self, secret: Option<String>) -> AppState {
         if let Some(shared) = Arc::get_mut(&mut self.0) {
             shared.signing_secret = secret;
+        }
+        self
+    }
+
+    /// Names this process in the store's leases and heartbeats (only before the state is
+    /// shared); `botrun serve` passes `replicas::process_name`, tests keep a random name.
+    #[must_use]
+    pub(crate) fn with_owner(mut self, owner: String) -> AppState {
+        if let Some(shared) = Arc::get_mut(&mut self.0) {
+            shared.owner = owner;
         }
         self
     }
@@ -172,14 +190,20 @@ impl AppState {
     }
 
     /// Takes or renews this process's lease on `lane` before working on it; false when another
-    /// replica works on it now. Always true when the store is not shared.
+    /// replica works on it now. Always true when the store is not shared. Between these calls
+    /// the heartbeat ([`run_heartbeat_loop`]) keeps the lease alive.
     pub async fn hold(&self, lane: &str) -> Result<bool, crate::store::StoreError> {
         if !self.store.shared_by_replicas() {
             return Ok(true);
         }
-        let now = chrono::Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::zero());
+        let now = self.clock.now();
+        let until = now + replicas::chrono_duration(replicas::LEASE);
         self.store.claim(lane, &self.owner, now, until).await
+    }
+
+    /// This process's name in the store's leases and heartbeats.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Gives up the lease on `lane` (a worker that found nothing left to do).
@@ -199,14 +223,24 @@ impl AppState {
                 None => tracing::warn!(%conversation, "widget work queued but no widget is served"),
             }
         } else if conversation.starts_with("cx:") {
-            worker::wake(self, conversation);
+            flow_b::worker::wake(self, conversation);
         }
     }
 
     /// True when no conversation worker is running (tests wait for it).
     pub fn idle(&self) -> bool {
-        self.workers.lock().is_ok_and(|w| w.is_empty())
-            && self.flow_a.get().is_none_or(|flow| flow.idle())
+        self.workers.idle() && self.flow_a.get().is_none_or(|flow| flow.idle())
+    }
+
+    /// Waits for every conversation task of both flows, until `deadline` (shutdown); true when
+    /// all finished. Unfinished work stays queued in the store for the next start.
+    pub async fn finish(&self, deadline: tokio::time::Instant) -> bool {
+        let flow_b = self.workers.finish(deadline).await;
+        let flow_a = match self.flow_a.get() {
+            Some(flow) => flow.finish(deadline).await,
+            None => true,
+        };
+        flow_b && flow_a
     }
 }
 
@@ -217,7 +251,7 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/cx/{token}", post(flow_b::intake::cx_webhook))
         .route("/webhooks/cx-widget/{token}", post(flow_a::webhook::cx_widget_webhook))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(metrics::ready))
+        .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::exposition))
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
         .layer(ConcurrencyLimitLayer::new(limits.concurrent_requests))
@@ -225,18 +259,28 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(limits.request_timeout_ms),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
+/// The HTTP trace span, with credentials cut out of the URL (the default span records it whole).
+pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %redact::redacted_uri(request.uri()),
+        version = ?request.version(),
+    )
+}
+
 /// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.
-/// With a store shared by replicas it also looks for queued work every few seconds: work
+/// With a store shared by replicas it also looks for queued work every second: work
 /// recorded by this replica while another held the conversation's lease is picked up here once
 /// that lease is given up.
 pub async fn run_timer_loop(state: AppState) {
     let mut last_sweep = tokio::time::Instant::now();
     loop {
-        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(2) {
+        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = tokio::time::Instant::now();
             if let Err(error) = state.resume().await {
                 tracing::error!(%error, "cannot look for queued work");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::flow_a::{FlowASettings, OpenAt};
-use crate::widget::{Site, UploadSettings, WidgetConfig};
+use crate::widget::{Site, UploadSettings, WidgetConfig, WidgetLimits};
 
 /// `widget:`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -25,6 +25,14 @@ pub struct WidgetSection {
     /// Shown on the page when an agent finishes the conversation in CX.
     #[serde(default = "default_farewell")]
     pub agent_finish_farewell: String,
+    /// `status` of the CX conversations Flow A creates (default `pending`: the bot owns them until
+    /// the handoff); empty sends none and CX decides (Chatwoot: `open`).
+    #[serde(default = "default_cx_status")]
+    pub cx_status: String,
+    /// Seconds between two reads of a human-owned conversation's messages from CX, relaying what
+    /// the webhook missed (default 5); 0 turns it off. Needs `cx.paths.message_list`.
+    #[serde(default = "default_reconcile_every")]
+    pub reconcile_every_secs: u64,
     /// Where the widget history lives: `sqlite://FILE` or `postgres://…`; by default the
     /// service's own `store`.
     #[serde(default)]
@@ -41,6 +49,47 @@ pub struct WidgetSection {
     #[serde(default)]
     pub uploads: Option<UploadsSection>,
     pub sites: Vec<SiteSection>,
+    /// Limits beyond each site's own (see [`WidgetLimitsSection`]).
+    #[serde(default)]
+    pub limits: WidgetLimitsSection,
+}
+
+/// `widget.limits:`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WidgetLimitsSection {
+    /// Conversations one client address may start per minute without a backend-minted token.
+    pub anonymous_starts_per_minute: u32,
+    /// WebSocket streams open at once on one conversation.
+    pub streams_per_conversation: usize,
+    /// WebSocket streams open at once on this process.
+    pub streams_total: usize,
+    /// Seconds a token replaced by `tokens/refresh` keeps working.
+    pub refresh_overlap_secs: u64,
+}
+
+impl Default for WidgetLimitsSection {
+    fn default() -> WidgetLimitsSection {
+        let limits = WidgetLimits::default();
+        WidgetLimitsSection {
+            anonymous_starts_per_minute: limits.anonymous_starts_per_minute,
+            streams_per_conversation: limits.streams_per_conversation,
+            streams_total: limits.streams_total,
+            refresh_overlap_secs: limits.refresh_overlap.as_secs(),
+        }
+    }
+}
+
+impl WidgetLimitsSection {
+    /// The widget's limits.
+    pub fn widget_limits(&self) -> WidgetLimits {
+        WidgetLimits {
+            anonymous_starts_per_minute: self.anonymous_starts_per_minute,
+            streams_per_conversation: self.streams_per_conversation,
+            streams_total: self.streams_total,
+            refresh_overlap: Duration::from_secs(self.refresh_overlap_secs),
+        }
+    }
 }
 
 /// `widget.uploads`.
@@ -88,6 +137,14 @@ fn default_farewell() -> String {
     FlowASettings::default().agent_finish_farewell
 }
 
+fn default_cx_status() -> String {
+    "pending".to_owned()
+}
+
+fn default_reconcile_every() -> u64 {
+    5
+}
+
 fn default_key_env() -> String {
     "BOTRUN_WIDGET_TOKEN_KEY".to_owned()
 }
@@ -112,6 +169,23 @@ impl WidgetSection {
                  minutes, use at least 1800",
                 self.token_lifetime_secs
             ));
+        }
+        if !matches!(self.cx_status.trim(), "" | "pending" | "open" | "snoozed") {
+            return Err(format!(
+                "widget.cx_status: `{}` is not a status a new conversation can have; use \
+                 pending, open, snoozed or \"\" (let CX decide)",
+                self.cx_status
+            ));
+        }
+        let limits = &self.limits;
+        for (name, value) in [
+            ("anonymous_starts_per_minute", u64::from(limits.anonymous_starts_per_minute)),
+            ("streams_per_conversation", limits.streams_per_conversation as u64),
+            ("streams_total", limits.streams_total as u64),
+        ] {
+            if value == 0 {
+                return Err(format!("widget.limits.{name} must be at least 1"));
+            }
         }
         if let Some(store) = &self.store {
             if !(store.starts_with("sqlite:") || store.starts_with("postgres://")) {
@@ -151,6 +225,9 @@ impl WidgetSection {
             inbox_id: self.inbox_id,
             open_at: self.open_at,
             agent_finish_farewell: self.agent_finish_farewell.clone(),
+            cx_status: Some(self.cx_status.trim().to_owned()).filter(|s| !s.is_empty()),
+            reconcile_every: (self.reconcile_every_secs > 0)
+                .then(|| Duration::from_secs(self.reconcile_every_secs)),
         }
     }
 

@@ -8,14 +8,18 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::{
-    from_millis, to_millis, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
-    StoreFuture, Turn,
+    from_millis, to_millis, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
+    StoreFuture, Turn, PROBE_FILL, PROBE_KEY,
 };
+use super::{Cutoffs, Swept, SWEEP_CHUNK};
 
 /// The scale-out store.
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// One connection of its own for heartbeats, so a pool busy with turns cannot delay them
+    /// past the lease and let another replica take conversations this one is still serving.
+    beats: PgPool,
 }
 
 fn count(n: i64) -> u64 {
@@ -47,14 +51,16 @@ impl PostgresStore {
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool })
+        let beats = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+        Ok(PostgresStore { pool, beats })
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.beats.close().await;
     }
 }
 
@@ -330,6 +336,66 @@ impl Store for PostgresStore {
         })
     }
 
+    fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept> {
+        Box::pin(async move {
+            let mut total = Swept::default();
+            let limit = SWEEP_CHUNK.unsigned_abs();
+            loop {
+                // Each chunk its own short transaction, so replicas' writes are not held up.
+                let dedup_keys = sqlx::query(
+                    "DELETE FROM dedup_keys WHERE ctid = ANY (ARRAY( \
+                     SELECT ctid FROM dedup_keys WHERE received_at < $1 LIMIT $2))",
+                )
+                .bind(to_millis(cutoffs.dedup_keys))
+                .bind(SWEEP_CHUNK)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                let conversations = sqlx::query(
+                    "DELETE FROM conversations WHERE ctid = ANY (ARRAY( \
+                     SELECT c.ctid FROM conversations c WHERE c.updated_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.conversation = c.conversation) \
+                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.conversation = c.conversation) \
+                     AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.conversation = c.conversation) \
+                     LIMIT $2))",
+                )
+                .bind(to_millis(cutoffs.conversations))
+                .bind(SWEEP_CHUNK)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                total.dedup_keys += dedup_keys;
+                total.conversations += conversations;
+                if dedup_keys < limit && conversations < limit {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
+    fn probe_write(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            // A key of its own per replica, so two replicas probing at once never wait on
+            // each other's row.
+            let key = format!(
+                "{PROBE_KEY}{}{}",
+                hex::encode(rand::random::<[u8; 8]>()),
+                "x".repeat(PROBE_FILL)
+            );
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT INTO dedup_keys (dedup_key, received_at) VALUES ($1, 0)")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM dedup_keys WHERE dedup_key = $1")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     fn shared_by_replicas(&self) -> bool {
         true
     }
@@ -366,6 +432,28 @@ impl Store for PostgresStore {
                 .execute(&self.pool)
                 .await?;
             Ok(())
+        })
+    }
+
+    fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
+        Box::pin(async move {
+            // One statement: the CTEs renew the leases, upsert this replica and forget replicas
+            // gone for an hour; the count reads the table as it was before them, so this
+            // replica is added by hand.
+            let others: i64 = sqlx::query_scalar(
+                "WITH renewed AS (UPDATE leases SET until_ms = $3 WHERE owner = $1), \
+                      me AS (INSERT INTO replicas (owner, seen_ms) VALUES ($1, $2) \
+                             ON CONFLICT (owner) DO UPDATE SET seen_ms = EXCLUDED.seen_ms), \
+                      gone AS (DELETE FROM replicas WHERE seen_ms < $2 - 3600000) \
+                 SELECT COUNT(*) FROM replicas WHERE owner <> $1 AND seen_ms >= $4",
+            )
+            .bind(beat.owner)
+            .bind(to_millis(beat.now))
+            .bind(to_millis(beat.until))
+            .bind(to_millis(beat.alive_since))
+            .fetch_one(&self.beats)
+            .await?;
+            Ok(u32::try_from(others).unwrap_or(u32::MAX - 1) + 1)
         })
     }
 }

@@ -164,6 +164,7 @@ impl<'f> Lowerer<'f> {
                     "start" => HookKind::Start,
                     "handoff" => HookKind::Handoff,
                     "return" => HookKind::Return,
+                    "attachment" => HookKind::Attachment,
                     _ => HookKind::Resolve,
                 };
                 let what = format!("`on {}`", hook_pair.as_str());
@@ -265,6 +266,10 @@ impl<'f> Lowerer<'f> {
             Rule::set_timezone => self.keep(cx.string(first.as_ref()?)).map(BotSetting::Timezone),
             Rule::set_typos => Some(BotSetting::TyposTolerated(line.span)),
             Rule::set_accents => Some(BotSetting::AccentsIgnored(line.span)),
+            Rule::set_dates => Some(BotSetting::DateOrder {
+                month_first: first.as_ref()?.as_str() == "month-first",
+                span: line.span,
+            }),
             Rule::set_buttons => {
                 let limit = self.keep(cx.count(first.as_ref()?))?;
                 Some(BotSetting::ButtonLimit { limit, span: line.span })

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod postgres;
 pub mod routes;
 pub mod service;
@@ -24,6 +25,7 @@ use axum::Router;
 pub use activity::{CustomerActivity, OutgoingActivity, Sender};
 pub use config::{Site, UploadSettings, WidgetConfig};
 pub use error::WidgetError;
+pub use limits::{ClientAddress, WidgetLimits};
 pub use postgres::PostgresWidgetStore;
 pub use service::{WidgetHost, WidgetService, WidgetUser};
 pub use sqlite::SqliteWidgetStore;
@@ -96,7 +98,22 @@ fn direct_line_routes(widget: WidgetService) -> Router {
         .route("/conversations/{id}/upload", post(upload::upload).layer(upload_limit))
         .route("/files/{key}/{name}", get(upload::download))
         .fallback(|| async { WidgetError::RouteNotFound })
+        .layer(axum::middleware::map_response(too_large_as_json))
         .layer(axum::middleware::from_fn_with_state(widget.clone(), routes::cors))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(widget)
+}
+
+/// The body limit's own 413 is plain text; the widget answers every error in its JSON shape. A 413
+/// that is already JSON (an upload's `FileTooLarge`) is kept.
+async fn too_large_as_json(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/json"));
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return WidgetError::TooLarge(MAX_BODY_BYTES).into_response();
+    }
+    response
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::activity::check_posted;
 use super::config::UploadSettings;
 use super::error::WidgetError;
-use super::routes::authorize;
+use super::routes::Authorized;
 use super::service::WidgetService;
 use super::token;
 
@@ -37,10 +37,9 @@ struct Received {
 pub async fn upload(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Authorized { claims, .. }: Authorized,
     multipart: Multipart,
 ) -> Result<Json<Value>, WidgetError> {
-    let (claims, _) = authorize(&widget, &headers)?;
     let settings = widget.config().uploads.clone().ok_or(WidgetError::UploadsOff)?;
     widget.live_conversation(&claims, &id).await?;
     let (template, files) = read_parts(multipart, &settings).await?;

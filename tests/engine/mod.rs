@@ -1,5 +1,7 @@
 //! Integration tests: `engine` — every construct through the pure engine with a fake clock.
 
+mod attachment;
+
 use std::path::Path;
 
 use botrun::check::{load_program, CheckOptions};
