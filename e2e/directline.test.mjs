@@ -75,9 +75,11 @@ function client(mode, options = {}) {
 const botSaid = (text) => (a) => a.type === 'message' && a.from.role !== 'user' && a.text?.includes(text);
 const GREETING = 'the Acme help centre bot';
 
-/** A page token as the demo site's backend mints it. */
+/** A page token as the demo site's backend mints it: only for the page's own origin, as a
+ * browser on the demo page would send it. */
 async function mint() {
-  const response = await fetch(`http://127.0.0.1:${dev.port}/demo/token`, { method: 'POST' });
+  const page = `http://127.0.0.1:${dev.port}`;
+  const response = await fetch(`${page}/demo/token`, { method: 'POST', headers: { origin: page } });
   assert.equal(response.status, 200);
   return response.json();
 }

@@ -37,6 +37,8 @@ test('a picture sent with the paperclip is stored, shown as its link and mirrore
     writeFileSync(file, PNG);
     // Web Chat 4.18 stages the file in the send box; Enter sends it.
     await page.locator('input[type="file"]').setInputFiles(file);
+    // Staging is a React state update: Enter before the paperclip shows it checked sends nothing.
+    await page.locator('.webchat__attachment-icon--checked').waitFor({ timeout: 5000 });
     await page.locator(INPUT).press('Enter');
     const shown = page.locator('.webchat__bubble--from-user a[href*="/v3/directline/files/"]');
     await shown.first().waitFor({ timeout: 15000 });

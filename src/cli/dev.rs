@@ -21,7 +21,9 @@ use crate::server::{self, AppState, Bots, Config, SystemClock};
 use crate::store::Durability;
 use crate::widget::assets;
 use crate::widget::demo::{demo_router, DemoPage};
-use crate::widget::{router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetService};
+use crate::widget::{
+    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetLimits, WidgetService,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -263,7 +265,10 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
         widget_config(&args.data, address, args.public_url.as_deref(), !args.no_uploads)?,
         Arc::new(widget_store),
         Arc::new(FlowAHost(Arc::clone(&flow))),
-    );
+    )
+    // Every local page comes from one address: the per-address limit matches the site's, so
+    // reloading the page while editing a bot is never refused.
+    .with_limits(WidgetLimits { anonymous_starts_per_minute: 600, ..WidgetLimits::default() });
     flow.attach(&widget);
     let page = DemoPage {
         site: "demo".into(),
