@@ -7,7 +7,7 @@
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
 //! - [`engine`]     — pure `step(program, state, event, now) -> (state, actions)`.
-//! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat` and `why`.
+//! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat`, `why` and `replay`.
 //! - [`cx`]         — Sangoma CX API client (auth, endpoints, retries, rate limit) and wire types.
 //! - [`emulator`]   — a local stand-in for Sangoma CX with an agent console.
 //! - [`widget`]     — the Direct Line subset that BotFramework Web Chat speaks.

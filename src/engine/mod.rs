@@ -5,6 +5,7 @@
 //! templates, timers as data and the per-turn step budget.
 
 mod answers;
+mod decide;
 pub mod event;
 mod explain;
 pub(crate) mod hours;
@@ -15,10 +16,12 @@ mod step;
 mod text;
 mod value;
 
+pub use decide::{button_reaches, Decided, Decision, Reach};
 pub use event::{
     Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
 };
 pub use explain::{explain, ExplainedCandidate, Explanation};
+pub use matcher::{Candidate, Specificity};
 pub use program::Program;
 pub use state::{Mode, State, StateError};
 pub use step::{step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};

@@ -129,7 +129,12 @@ impl Printer<'_> {
             Item::List(list) => {
                 self.emit(0, at, &format!("list {}", list.name.name));
                 for entry in &list.entries {
-                    self.emit(1, entry.span.start, &string(entry));
+                    let mut text = string(&entry.value);
+                    if !entry.also.is_empty() {
+                        let also: Vec<String> = entry.also.iter().map(string).collect();
+                        text = format!("{text} also {}", also.join(", "));
+                    }
+                    self.emit(1, entry.value.span.start, &text);
                 }
             }
             Item::Intent(intent) => {
@@ -165,6 +170,10 @@ impl Printer<'_> {
                 self.emit(1, span.start, &format!("buttons at most {limit}"))
             }
             BotSetting::Idle(rung) => self.timer_rung("idle", rung, 1),
+            BotSetting::SmallWords { words, span } => {
+                let words: Vec<String> = words.iter().map(string).collect();
+                self.emit(1, span.start, &format!("small words {}", words.join(", ")));
+            }
         }
     }
 
