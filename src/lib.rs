@@ -1,12 +1,14 @@
 //! botrun — plain-text chatbots for Sangoma CX, with a WebChat widget as the customer's front end.
 //!
-//! Module map (data flows top to bottom; see `../shared/design/architecture.md`):
+//! Module map (data flows top to bottom; `docs/architecture.md` describes how the pieces meet):
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
 //! - [`engine`]     — pure `step(program, state, event, now) -> (state, actions)`.
+//! - [`graph`]      — the flow of a bot as a picture (Mermaid, DOT, self-laid-out SVG).
+//! - [`lsp`]        — `botrun lsp`: the Language Server editors use (diagnostics, navigation, rename).
 //! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat`, `why` and `replay`.
 //! - [`cx`]         — Sangoma CX API client (auth, endpoints, retries, rate limit) and wire types.
 //! - [`emulator`]   — a local stand-in for Sangoma CX with an agent console.
@@ -21,6 +23,8 @@ pub mod cx;
 pub mod diagnostic;
 pub mod emulator;
 pub mod engine;
+pub mod graph;
+pub mod lsp;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -77,11 +77,21 @@ pub struct SourceFile {
     pub id: FileId,
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Where each line starts, built on first use: positions of thousands of diagnostics in a
+    /// large file are then found by binary search, not by rescanning the text each time.
+    line_starts: Arc<std::sync::OnceLock<Vec<usize>>>,
 }
 
 impl SourceFile {
     pub fn new(id: FileId, path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
-        Self { id, path: path.into(), text: text.into() }
+        Self { id, path: path.into(), text: text.into(), line_starts: Arc::default() }
+    }
+
+    /// The byte offset where each line starts (the first is 0).
+    pub fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+        })
     }
 
     /// The path as shown to users (forward slashes, as given).
@@ -91,7 +101,15 @@ impl SourceFile {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.text, offset)
+        let text = &self.text;
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let starts = self.line_starts();
+        let line = starts.partition_point(|start| *start <= offset).max(1);
+        let line_start = starts[line - 1];
+        (line, text[line_start..offset].chars().count() + 1)
     }
 }
 

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use botrun::widget::{
     router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, WidgetConfig,
-    WidgetHost, WidgetService, WidgetUser,
+    WidgetError, WidgetHost, WidgetService, WidgetUser,
 };
 use futures_util::future::BoxFuture;
 
@@ -58,16 +58,14 @@ impl WidgetHost for EchoBot {
         widget: &'a WidgetService,
         conversation: &'a str,
         _user: &'a WidgetUser,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
             let greeting = OutgoingActivity::Message {
                 from: Sender::bot("Bench"),
                 text: "Hello! Say anything.".into(),
                 suggested_actions: vec![],
             };
-            if let Err(error) = widget.push(conversation, greeting).await {
-                eprintln!("greeting failed: {error}");
-            }
+            widget.push(conversation, greeting).await.map(drop)
         })
     }
 
@@ -76,17 +74,15 @@ impl WidgetHost for EchoBot {
         widget: &'a WidgetService,
         conversation: &'a str,
         activity: CustomerActivity,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
-            let Some(text) = activity.text else { return };
+            let Some(text) = activity.text else { return Ok(()) };
             let reply = OutgoingActivity::Message {
                 from: Sender::bot("Bench"),
                 text: format!("You said: {text}"),
                 suggested_actions: vec![],
             };
-            if let Err(error) = widget.push(conversation, reply).await {
-                eprintln!("reply failed: {error}");
-            }
+            widget.push(conversation, reply).await.map(drop)
         })
     }
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostic::Diagnostic;
+use crate::engine::dates::DateOrder;
 use crate::engine::hours::Calendar;
 use crate::engine::matcher::{answer_kind, BuildContext, Matcher, ENGLISH_SMALL_WORDS};
 use crate::engine::program::{
@@ -116,6 +117,7 @@ impl Compiler {
         let mut timezone = chrono_tz::UTC;
         let mut typos = false;
         let mut small_words: Option<Vec<String>> = None;
+        let mut date_order = None;
         let mut idle = Vec::new();
         let mut hooks = Hooks::default();
         let mut anytime = Vec::new();
@@ -130,6 +132,13 @@ impl Compiler {
                             timezone = tz.value.parse().unwrap_or(chrono_tz::UTC)
                         }
                         BotSetting::TyposTolerated(_) => typos = true,
+                        BotSetting::DateOrder { month_first, .. } => {
+                            date_order = Some(if *month_first {
+                                DateOrder::MonthFirst
+                            } else {
+                                DateOrder::DayFirst
+                            });
+                        }
                         BotSetting::Idle(rung) => {
                             let block = self.block(&rung.body);
                             idle.push((rung.after.seconds, block));
@@ -258,6 +267,7 @@ impl Compiler {
             timezone,
             typos,
             accents_ignored: self.fold,
+            date_order: date_order.unwrap_or_else(|| DateOrder::for_timezone(timezone.name())),
             env: BTreeMap::new(),
             intents: intent_names,
             intent_captures,
@@ -291,7 +301,11 @@ impl Compiler {
                 }
                 StmtKind::Ask(ask) => {
                     let kind = match &ask.ty {
-                        AnswerType::Named(n) => answer_kind(&n.name).unwrap_or(AnswerKind::Text),
+                        AnswerType::Named(n) => match n.name.as_str() {
+                            "time" => AnswerKind::Time,
+                            "datetime" => AnswerKind::DateTime,
+                            other => answer_kind(other).unwrap_or(AnswerKind::Text),
+                        },
                         AnswerType::List(l) => match self.lists.get(&l.name) {
                             Some(id) => AnswerKind::List(*id),
                             None => {

@@ -1,5 +1,5 @@
-//! Limits and good practice: buttons within the channel limit, questions that say what happens
-//! when the answer is wrong, positive weights, and `fetch` only to allow-listed hosts.
+//! Limits and good practice: buttons within the channel limit, questions that ask something and
+//! say what happens when the answer is wrong, positive weights, and `fetch` only to allow-listed hosts.
 
 use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{BotSetting, File, Item, StmtKind, Template};
@@ -28,6 +28,13 @@ pub fn check(file: &File, fetch_hosts: Option<&[String]>, out: &mut Vec<Diagnost
                         .at(stmt.span, "too many buttons")
                         .with_help("offer fewer choices, or raise the limit with `buttons at most N` under `bot` if your channel allows it"),
                 );
+        }
+        StmtKind::Ask(ask) if ask.prompt.is_empty() => {
+            out.push(
+                Diagnostic::warning("botrun::ask_without_prompt", format!("the question for `{}` asks nothing: no question is indented under `ask`", ask.var.name))
+                    .at(stmt.span, "nothing to ask")
+                    .with_help(format!("indent the question under `ask` so the customer sees it, and it is repeated when an answer is wrong:\n  ask {} as …\n    say \"…?\"", ask.var.name)),
+            );
         }
         StmtKind::Ask(ask) if ask.retries.is_empty() && ask.after_retries.is_none() => {
             out.push(

@@ -40,6 +40,8 @@ pub struct Workspace {
     by_path: HashMap<PathBuf, FileId>,
     /// Syntax problems, unreadable `use`d files, non-UTF-8 files, `use` cycles.
     pub diagnostics: Vec<Diagnostic>,
+    /// Texts read instead of the disk (an editor's unsaved buffers), by canonical path.
+    overlay: HashMap<PathBuf, Arc<str>>,
 }
 
 impl Workspace {
@@ -51,16 +53,26 @@ impl Workspace {
         self.parsed.get(id.0 as usize).and_then(Option::as_ref).map(Arc::as_ref)
     }
 
+    /// A workspace that reads the given texts instead of the files at those paths (the editor's
+    /// unsaved buffers for `botrun lsp`); every other file still comes from disk.
+    pub fn with_overlay(texts: impl IntoIterator<Item = (PathBuf, Arc<str>)>) -> Self {
+        let overlay = texts.into_iter().map(|(path, text)| (canonical(&path), text)).collect();
+        Self { overlay, ..Self::default() }
+    }
+
     /// Reads and parses `path` once; returns its id (also for files that fail to parse).
     pub fn load_file(&mut self, path: &Path) -> Result<FileId, LoadError> {
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let key = canonical(path);
         if let Some(id) = self.by_path.get(&key) {
             return Ok(*id);
         }
-        let bytes = std::fs::read(path).map_err(|e| LoadError {
-            path: crate::source::display_path(path),
-            reason: e.to_string(),
-        })?;
+        let bytes = match self.overlay.get(&key) {
+            Some(text) => text.as_bytes().to_vec(),
+            None => std::fs::read(path).map_err(|e| LoadError {
+                path: crate::source::display_path(path),
+                reason: e.to_string(),
+            })?,
+        };
         let id = FileId(u32::try_from(self.sources.len()).unwrap_or(u32::MAX));
         self.by_path.insert(key, id);
         let parsed = match String::from_utf8(bytes) {
@@ -215,6 +227,12 @@ struct UseEdge {
     to: FileId,
     span: Span,
     relative: String,
+}
+
+/// The key a file is known by: its canonical path when it exists, else the path as given (an
+/// editor buffer not saved yet has no canonical path, and must still match its overlay).
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn file_name(path: &Path) -> String {

@@ -1,6 +1,6 @@
-//! Check: validation passes over parsed files (names, flow, phrases, variables, time, limits)
-//! that produce every diagnostic at once, the loader that follows `use`, the renderers for people,
-//! machines and GitHub, and `compile`, which turns a clean bundle into an `engine::Program`.
+//! Check: validation passes over parsed files (names, flow, phrases, variables, time, types,
+//! limits) that produce every diagnostic at once, the loader that follows `use`, the renderers
+//! for people, machines and GitHub, and `compile`, which turns a clean bundle into an `engine::Program`.
 //! Imports `syntax`, `source`, `diagnostic` and the engine's program types; never IO beyond
 //! reading the bot files.
 
@@ -14,12 +14,14 @@ mod references;
 pub mod report;
 mod symbols;
 mod time;
+mod types;
 mod variables;
 pub mod visit;
 
 pub use load::{find_bot_files, Bundle, LoadError, Workspace};
 pub use phrases::build_regex;
 pub use references::{ANSWER_TYPES, CAPTURE_TYPES};
+pub use variables::BUILT_IN as BUILT_IN_VARIABLES;
 
 use crate::diagnostic::Diagnostic;
 
@@ -39,6 +41,7 @@ pub fn check(bundle: &Bundle, options: &CheckOptions) -> Vec<Diagnostic> {
     phrases::check(&bundle.file, &mut out);
     variables::check(&bundle.file, bundle.library, &mut out);
     time::check(&bundle.file, &mut out);
+    types::check(&bundle.file, &mut out);
     limits::check(&bundle.file, options.fetch_hosts.as_deref(), &mut out);
     // Buttons are checked by stepping the compiled bot, so only a bot without errors, and only
     // when it offers buttons (compiling costs time on large bots).

@@ -17,9 +17,33 @@ use super::visit::{exprs, for_each_stmt, templates};
 pub const CAPTURE_TYPES: &[&str] = &["text", "word", "digits", "number", "email", "phone", "date"];
 /// Built-in answer types: `ask x as TYPE`.
 pub const ANSWER_TYPES: &[&str] =
-    &["text", "word", "digits", "number", "email", "phone", "date", "yes/no"];
-/// Functions usable in templates.
-pub const FUNCTIONS: &[&str] = &["next_open"];
+    &["text", "word", "digits", "number", "email", "phone", "date", "time", "datetime", "yes/no"];
+/// Functions usable in templates: `next_open(calendar)`, and the expression functions
+/// (`upper`, `lower`, `length`, `round`) applied to a variable.
+pub const FUNCTIONS: &[&str] = &["next_open", "upper", "lower", "length", "round"];
+
+fn unknown_function(function: &Ident) -> Diagnostic {
+    let d = Diagnostic::error(
+        "botrun::unknown_function",
+        format!("unknown function `{}`", function.name),
+    )
+    .at(function.span, "not a function botrun knows");
+    match did_you_mean(&function.name, FUNCTIONS.iter().copied()) {
+        Some(f) => d.with_help(format!("did you mean `{f}`?")),
+        None => d.with_help("the functions are `next_open(calendar)`, `upper(x)`, `lower(x)`, `length(x)` and `round(x)`"),
+    }
+}
+
+fn bad_arguments(function: &Ident, given: usize) -> Diagnostic {
+    let (takes, example) = if function.name == "next_open" {
+        ("one calendar name", "write `{next_open(office)}` with the name of an `hours` calendar")
+    } else {
+        ("one value", "for example `upper(name)` or `length(order.items)`")
+    };
+    Diagnostic::error("botrun::bad_arguments", format!("`{}` takes {takes}", function.name))
+        .at(function.span, format!("given {given} arguments"))
+        .with_help(example)
+}
 
 pub fn check(file: &File, symbols: &Symbols, library: bool, out: &mut Vec<Diagnostic>) {
     let mut used_intents: HashSet<&str> = HashSet::new();
@@ -84,6 +108,18 @@ pub fn check(file: &File, symbols: &Symbols, library: bool, out: &mut Vec<Diagno
                 ExprKind::Open { calendar, .. } => {
                     require(symbols, "calendar", calendar, library, out);
                 }
+                ExprKind::Call { function, args } => {
+                    let known = crate::engine::EXPRESSION_FUNCTIONS
+                        .iter()
+                        .find(|(f, _)| *f == function.name);
+                    match known {
+                        None => out.push(unknown_function(function)),
+                        Some((_, n)) if *n != args.len() => {
+                            out.push(bad_arguments(function, args.len()))
+                        }
+                        Some(_) => {}
+                    }
+                }
                 _ => {}
             }
         }
@@ -95,29 +131,11 @@ pub fn check(file: &File, symbols: &Symbols, library: bool, out: &mut Vec<Diagno
                     continue;
                 };
                 if !FUNCTIONS.contains(&function.name.as_str()) {
-                    let mut d = Diagnostic::error(
-                        "botrun::unknown_function",
-                        format!("unknown function `{}`", function.name),
-                    )
-                    .at(function.span, "not a function botrun knows");
-                    d = match did_you_mean(&function.name, FUNCTIONS.iter().copied()) {
-                        Some(f) => d.with_help(format!("did you mean `{f}`?")),
-                        None => d.with_help("the functions are: `next_open(calendar)`"),
-                    };
-                    out.push(d);
-                } else if args.len() == 1 {
+                    out.push(unknown_function(function));
+                } else if args.len() != 1 {
+                    out.push(bad_arguments(function, args.len()));
+                } else if function.name == "next_open" {
                     require(symbols, "calendar", &args[0], library, out);
-                } else {
-                    out.push(
-                        Diagnostic::error(
-                            "botrun::bad_arguments",
-                            format!("`{}` takes one calendar name", function.name),
-                        )
-                        .at(function.span, format!("given {} arguments", args.len()))
-                        .with_help(
-                            "write `{next_open(office)}` with the name of an `hours` calendar",
-                        ),
-                    );
                 }
             }
         }

@@ -127,7 +127,35 @@ fn check_hours_rule(rule: &HoursRule, out: &mut Vec<Diagnostic>) {
                 }
             }
             for range in ranges {
-                if range.end <= range.start {
+                let written =
+                    |t: crate::syntax::ast::TimeOfDay| format!("{:02}:{:02}", t.hour, t.minute);
+                let (start_span, end_span) = (
+                    crate::source::Span::new(
+                        range.span.file,
+                        range.span.start,
+                        range.span.start + 5,
+                    ),
+                    crate::source::Span::new(
+                        range.span.file,
+                        range.span.end.saturating_sub(5),
+                        range.span.end,
+                    ),
+                );
+                let mut valid = true;
+                for (time, span) in [(range.start, start_span), (range.end, end_span)] {
+                    if !time.is_valid() {
+                        valid = false;
+                        out.push(
+                            Diagnostic::error(
+                                "botrun::bad_time",
+                                format!("`{}` is not a time of day", written(time)),
+                            )
+                            .at(span, "not a time")
+                            .with_help("write times as HH:MM between 00:00 and 24:00"),
+                        );
+                    }
+                }
+                if valid && range.end <= range.start {
                     out.push(
                         Diagnostic::error("botrun::bad_time_range", "these opening hours end before they start")
                             .at(range.span, "the end is not after the start")

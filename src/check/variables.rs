@@ -1,5 +1,6 @@
 //! Variables: every `{name}` in a message and every name in a condition must be set somewhere —
-//! by `ask`, `set`, `fetch … into`, or a capture — or be built in (`contact`, `env`, `message`).
+//! by `ask`, `set`, `fetch … into`, or a capture — or be built in (`contact`, `env`, `message`,
+//! `today`, `now`).
 //! The check is deliberately conservative: it reports names set nowhere in the bot, not names that
 //! might be unset on one particular path.
 
@@ -14,7 +15,7 @@ use crate::syntax::ast::{
 use super::visit::{exprs, for_each_stmt, templates};
 
 /// Names every bot can read.
-pub const BUILT_IN: &[&str] = &["contact", "env", "message"];
+pub const BUILT_IN: &[&str] = &["contact", "env", "message", "today", "now"];
 
 pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
     if library {
@@ -69,10 +70,30 @@ pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
     for_each_stmt(file, &mut |stmt, _| {
         for template in templates(stmt) {
             for part in &template.parts {
-                if let TemplatePart::Value { value: TemplateValue::Var(path), default, .. } = part {
-                    if default.is_none() {
+                match part {
+                    TemplatePart::Value {
+                        value: TemplateValue::Var(path), default: None, ..
+                    } => {
                         report(path, out);
                     }
+                    // `{upper(name)}` reads `name`; `{next_open(office)}` names a calendar.
+                    TemplatePart::Value {
+                        value: TemplateValue::Call { function, args },
+                        default: None,
+                        ..
+                    } if crate::engine::EXPRESSION_FUNCTIONS
+                        .iter()
+                        .any(|(f, _)| *f == function.name) =>
+                    {
+                        for arg in args {
+                            let path = VarPath {
+                                segments: arg.name.split('.').map(str::to_string).collect(),
+                                span: arg.span,
+                            };
+                            report(&path, out);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

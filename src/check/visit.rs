@@ -104,16 +104,18 @@ pub fn sub_exprs(expr: &Expr) -> Vec<&Expr> {
                 out.push(a);
                 out.push(b);
             }
-            ExprKind::Compare { lhs, rhs, .. } => {
+            ExprKind::Compare { lhs, rhs, .. } | ExprKind::Arith { lhs, rhs, .. } => {
                 out.push(lhs);
                 out.push(rhs);
             }
             ExprKind::Not(a)
             | ExprKind::IsEmpty { operand: a, .. }
-            | ExprKind::InList { operand: a, .. } => {
+            | ExprKind::InList { operand: a, .. }
+            | ExprKind::Open { when: Some(a), .. } => {
                 out.push(a);
             }
-            ExprKind::Open { .. }
+            ExprKind::Call { args, .. } => out.extend(args.iter()),
+            ExprKind::Open { when: None, .. }
             | ExprKind::Var(_)
             | ExprKind::Text(_)
             | ExprKind::Number(_)

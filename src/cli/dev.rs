@@ -74,6 +74,16 @@ fn signing_key(data: &Path) -> miette::Result<Vec<u8>> {
     }
 }
 
+/// The page's bot drawn by `botrun graph --format svg` (the page links to it).
+fn flow_picture(bot: &Path) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let svg = crate::check::load_bundle(bot)
+        .map(|loaded| {
+            crate::graph::render_svg(&crate::graph::build(&loaded.bundle.file, &loaded.sources))
+        })
+        .unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg)
+}
+
 /// Removes the service and widget databases an earlier run left in `data`.
 fn fresh_databases(data: &Path) -> miette::Result<()> {
     for name in [
@@ -212,9 +222,11 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
             page.webchat_js.display()
         );
     }
+    let flow_svg = flow_picture(&args.bots[0]);
     let app = server::app(state.clone())
         .nest("/v3/directline", router(widget.clone()))
-        .merge(demo_router(widget, page));
+        .merge(demo_router(widget, page))
+        .route("/flow.svg", axum::routing::get(move || async move { flow_svg }));
     let server_task = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(server::run::shutdown_signal()).await
     });
@@ -227,6 +239,7 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
     println!("  customer page:        http://localhost:{port}/");
     println!("  customer page (poll): http://localhost:{port}/?mode=polling");
     println!("  agent console:        {}", cx.console_url());
+    println!("  flow picture:         http://localhost:{port}/flow.svg");
     println!("  CX emulator API:      {}", cx.base_url());
     println!("  widget API:           http://{address}/v3/directline");
     println!("  data:                 {}", args.data.display());

@@ -25,6 +25,27 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let mut unformatted = 0;
     for path in &files {
         let id = workspace.load_file(path).map_err(|e| miette::miette!("{e}"))?;
+        let Some(shown) = workspace.source(id).map(crate::source::SourceFile::display_path) else {
+            continue;
+        };
+        let repaired = match workspace.parsed(id) {
+            Some(_) => None,
+            None => indentation_repaired(&workspace, id),
+        };
+        if let Some(formatted) = repaired {
+            // Only the indentation was wrong (tabs, a line one space off): fix it.
+            workspace.diagnostics.retain(|d| d.primary_span().is_none_or(|s| s.file != id));
+            unformatted += 1;
+            if args.check {
+                println!("{shown}");
+                outcome = Outcome::Problems;
+            } else {
+                std::fs::write(path, formatted)
+                    .map_err(|e| miette::miette!("cannot write `{shown}`: {e}"))?;
+                eprintln!("formatted {shown} (indentation repaired)");
+            }
+            continue;
+        }
         let Some(source) = workspace.source(id) else { continue };
         let Some(parsed) = workspace.parsed(id) else {
             // Never rewrite a file we could not read: show why instead.
@@ -53,4 +74,14 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         eprintln!("{unformatted} file(s) need `botrun fmt`");
     }
     Ok(outcome)
+}
+
+/// The file formatted after repairing its indentation, when that is all it takes for the file to
+/// parse (tabs, a line one space off; the errors these cause further down disappear with them).
+fn indentation_repaired(workspace: &Workspace, id: crate::source::FileId) -> Option<String> {
+    let source = workspace.source(id)?;
+    let fixed = crate::syntax::reindent(&source.text)?;
+    let repaired = crate::source::SourceFile::new(id, source.path.clone(), fixed.as_str());
+    let parsed = crate::syntax::parse(&repaired).ok()?;
+    Some(format(&parsed, &repaired.text))
 }

@@ -7,10 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod chat;
+pub mod completions;
 pub mod cx;
 pub mod dev;
 pub mod emulator;
 pub mod fmt;
+pub mod graph;
+pub mod lsp;
+pub mod man;
 pub mod replay;
 pub mod serve;
 pub mod test;
@@ -26,10 +30,15 @@ pub enum Outcome {
     Problems,
 }
 
+/// `botrun --version`: the package version and the commit it was built from (`build.rs`; `unknown`
+/// when built outside a git checkout without `BOTRUN_BUILD_COMMIT`).
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BOTRUN_BUILD_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "botrun",
-    version,
+    version = VERSION,
     about = "Plain-text chatbots for Sangoma CX",
     propagate_version = true
 )]
@@ -44,6 +53,10 @@ pub enum Command {
     Validate(validate::Args),
     /// Rewrite `.bot` files into canonical form
     Fmt(fmt::Args),
+    /// Draw a bot's flow as Mermaid, DOT or SVG
+    Graph(graph::Args),
+    /// Run the Language Server for editors (over standard input and output)
+    Lsp(lsp::Args),
     /// Run dialog transcript tests against bots, offline
     Test(test::Args),
     /// Chat with a bot in the terminal
@@ -61,6 +74,10 @@ pub enum Command {
     /// Sangoma CX administration: credentials, inboxes, webhooks, agent bots
     #[command(subcommand)]
     Cx(cx::Command),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    Completions(completions::Args),
+    /// Print the manual page, or write every page into a folder
+    Man(man::Args),
 }
 
 /// Parses the command line, runs the command, and returns the exit code.
@@ -81,6 +98,8 @@ pub fn run(command: Command) -> miette::Result<Outcome> {
     match command {
         Command::Validate(args) => validate::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Chat(args) => chat::run(&args),
         Command::Why(args) => why::run(&args),
@@ -89,5 +108,7 @@ pub fn run(command: Command) -> miette::Result<Outcome> {
         Command::Dev(args) => dev::run(&args),
         Command::Emulator(args) => emulator::run(&args),
         Command::Cx(command) => cx::run(&command),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
 }

@@ -72,6 +72,11 @@ pub fn validate(paths: &[PathBuf], options: &CheckOptions) -> miette::Result<Val
             diagnostics.extend(check::check(&bundle, options));
         }
     }
+    // Files reached only through `use` were read and checked too: count and list them with the
+    // others, so the summary's file count matches the files problems are reported in.
+    let used: Vec<FileId> =
+        workspace.sources.iter().map(|s| s.id).filter(|id| !checked.contains(id)).collect();
+    checked.extend(used);
     diagnostics.append(&mut workspace.diagnostics);
     check::sort(&mut diagnostics);
     Ok(Validation { workspace, diagnostics, checked })

@@ -65,8 +65,29 @@ impl CxClient {
         Self::with_credentials(config, credentials)
     }
 
+    /// A client for `config` whose calls go through `limiter` (shared with another client of
+    /// the same tenant, so one process has one budget), credentials from the environment.
+    pub fn sharing_rate_limit(config: CxConfig, limiter: RateLimiter) -> Result<Self, CxError> {
+        let credentials = Credentials::from_env(&config.client_id_env, &config.client_secret_env)
+            .map_err(CxError::Config)?;
+        Self::build(config, credentials, Some(limiter))
+    }
+
     /// A client for `config` with explicit credentials (tests, the emulator's defaults).
     pub fn with_credentials(config: CxConfig, credentials: Credentials) -> Result<Self, CxError> {
+        Self::build(config, credentials, None)
+    }
+
+    /// The rate limit this client's calls go through (clones share it).
+    pub fn rate_limiter(&self) -> RateLimiter {
+        self.inner.limiter.clone()
+    }
+
+    fn build(
+        config: CxConfig,
+        credentials: Credentials,
+        limiter: Option<RateLimiter>,
+    ) -> Result<Self, CxError> {
         if config.tenant_domain.trim().is_empty() {
             return Err(CxError::Config(
                 "`tenant_domain` is not set (your tenant, e.g. `acme.cx.sangoma.com`)".to_owned(),
@@ -85,7 +106,7 @@ impl CxClient {
             .connect_timeout(Duration::from_millis(config.timeout_ms))
             .build()
             .map_err(|error| CxError::Config(format!("cannot build the HTTP client: {error}")))?;
-        let limiter = RateLimiter::new(config.rate_limit_per_second);
+        let limiter = limiter.unwrap_or_else(|| RateLimiter::new(config.rate_limit_per_second));
         Ok(Self {
             inner: Arc::new(Inner {
                 http,

@@ -8,6 +8,17 @@ use serde_json::{Map, Value};
 /// The path prefix of every Digital Interactions call \[S\].
 pub const API_PREFIX: &str = "api/v1/digital-interactions/";
 
+/// Whose budget the client-side rate limit is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitScope {
+    /// One budget for the tenant: N live replicas each send at most `1/N` of it.
+    #[default]
+    Tenant,
+    /// Every process has the whole budget (N replicas may send N times it).
+    Process,
+}
+
 /// Connection, credentials and behaviour of the CX client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +44,9 @@ pub struct CxConfig {
     /// Client-side limit on requests per second, shared by clones; 0 disables it [G, from the
     /// Chatwoot default of 3,000 per minute].
     pub rate_limit_per_second: u32,
+    /// Whose budget `rate_limit_per_second` is: the tenant's, split evenly among the replicas
+    /// that share a PostgreSQL store (the default), or each process's own.
+    pub rate_limit_scope: RateLimitScope,
     /// Retry policy for transient failures.
     pub retry: RetryConfig,
 }
@@ -50,6 +64,7 @@ impl Default for CxConfig {
             extra_body: CxExtraBody::default(),
             timeout_ms: 10_000,
             rate_limit_per_second: 50,
+            rate_limit_scope: RateLimitScope::Tenant,
             retry: RetryConfig::default(),
         }
     }

@@ -18,7 +18,7 @@ mod wire;
 
 pub use auth::{AccessToken, Credentials};
 pub use client::CxClient;
-pub use config::{CxConfig, CxExtraBody, CxPaths, RetryConfig, API_PREFIX};
+pub use config::{CxConfig, CxExtraBody, CxPaths, RateLimitScope, RetryConfig, API_PREFIX};
 pub use error::{body_excerpt, is_retryable_status, CxError, EXCERPT_CHARS};
 pub use event::{
     decode_event, AttributeChange, ConversationEvent, ConversationInfo, ConversationStatus,

@@ -16,6 +16,8 @@ pub struct RateLimiter {
 
 #[derive(Debug)]
 struct Bucket {
+    /// The configured budget, before it is split among replicas.
+    budget: f64,
     per_second: f64,
     capacity: f64,
     level: f64,
@@ -28,6 +30,7 @@ impl RateLimiter {
         let bucket = (per_second > 0).then(|| {
             let rate = f64::from(per_second);
             Arc::new(Mutex::new(Bucket {
+                budget: rate,
                 per_second: rate,
                 capacity: rate,
                 level: rate,
@@ -47,13 +50,32 @@ impl RateLimiter {
 
     /// Takes a token at `now` and says how long the caller must wait before using it.
     fn reserve(&self, now: Instant) -> Duration {
-        let Some(bucket) = &self.bucket else {
-            return Duration::ZERO;
-        };
+        self.with_bucket(|bucket| bucket.reserve(now)).unwrap_or(Duration::ZERO)
+    }
+
+    /// Gives this process its share of the budget when `replicas` processes (itself included)
+    /// send on behalf of one tenant, so together they stay under the tenant's limit. Saved-up
+    /// burst above the new one-second capacity is dropped at once.
+    pub fn share_among(&self, replicas: u32) {
+        let replicas = f64::from(replicas.max(1));
+        self.with_bucket(|bucket| {
+            bucket.per_second = bucket.budget / replicas;
+            bucket.capacity = bucket.per_second;
+            bucket.level = bucket.level.min(bucket.capacity);
+        });
+    }
+
+    /// Requests per second this process may send now (`None` when limiting is off).
+    pub fn current_rate(&self) -> Option<f64> {
+        self.with_bucket(|bucket| bucket.per_second)
+    }
+
+    fn with_bucket<T>(&self, work: impl FnOnce(&mut Bucket) -> T) -> Option<T> {
+        let bucket = self.bucket.as_ref()?;
         // A poisoned lock only means another caller panicked mid-update; the numbers are still
         // usable, so carry on rather than fail every later call.
         let mut bucket = bucket.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        bucket.reserve(now)
+        Some(work(&mut bucket))
     }
 }
 
@@ -100,6 +122,24 @@ mod tests {
         assert!(clone.reserve(later).is_zero());
         assert!(clone.reserve(later).is_zero());
         assert!(!clone.reserve(later).is_zero());
+    }
+
+    #[test]
+    fn a_share_of_the_budget_limits_burst_and_rate() {
+        let limiter = RateLimiter::new(30);
+        limiter.share_among(3);
+        assert_eq!(limiter.current_rate(), Some(10.0));
+        let start = Instant::now();
+        let waits: Vec<Duration> = (0..11).map(|_| limiter.reserve(start)).collect();
+        assert!(waits[..10].iter().all(Duration::is_zero), "one second of the share: {waits:?}");
+        assert!(waits[10].abs_diff(Duration::from_millis(100)) < Duration::from_millis(1));
+        // Back to one replica: the whole budget again, refilling at the full rate.
+        limiter.share_among(1);
+        let later = start + Duration::from_secs(1);
+        assert!((0..29).all(|_| limiter.reserve(later).is_zero()));
+        assert!(!limiter.reserve(later).is_zero());
+        limiter.share_among(0);
+        assert_eq!(limiter.current_rate(), Some(30.0), "zero replicas is read as one");
     }
 
     #[test]

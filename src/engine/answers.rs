@@ -1,11 +1,12 @@
 //! Typed answers and captures: validation and normalisation of digits, numbers, emails, phone
-//! numbers, dates, yes/no, list entries and patterns.
+//! numbers, dates and times (read by `dates`), yes/no, list entries and patterns.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use super::program::{AnswerKind, ListDef};
+use super::dates::{parse_date, parse_date_time, parse_time, DateOrder, DateRules};
+use super::program::{AnswerKind, ListDef, Program};
 use super::text::{normalise_text, tokenize};
 
 /// What an answer is checked against besides its kind.
@@ -14,6 +15,32 @@ pub struct AnswerContext<'a> {
     pub timezone: Tz,
     pub lists: &'a [ListDef],
     pub fold_accents: bool,
+    /// How `3/12/26` is read (`dates day-first` / `month-first`).
+    pub date_order: DateOrder,
+    /// `typos tolerated`: month and weekday names may have one typo.
+    pub typos: bool,
+}
+
+impl AnswerContext<'_> {
+    /// The context a compiled bot gives its answers at `now`.
+    pub fn of(program: &Program, now: DateTime<Utc>) -> AnswerContext<'_> {
+        AnswerContext {
+            now,
+            timezone: program.timezone,
+            lists: &program.lists,
+            fold_accents: program.accents_ignored,
+            date_order: program.date_order,
+            typos: program.typos,
+        }
+    }
+
+    fn date_rules(&self) -> DateRules {
+        DateRules {
+            today: self.now.with_timezone(&self.timezone).date_naive(),
+            order: self.date_order,
+            typos: self.typos,
+        }
+    }
 }
 
 /// The normalised value of `text` as an answer of `kind`, or `None` when it is not one.
@@ -34,6 +61,9 @@ pub fn parse_answer(kind: &AnswerKind, text: &str, cx: &AnswerContext<'_>) -> Op
         AnswerKind::Email => email(text).map(Value::String),
         AnswerKind::Phone => phone(text).map(Value::String),
         AnswerKind::Date => date(text, cx).map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
+        AnswerKind::Time => parse_time(text).map(|t| Value::String(t.format("%H:%M").to_string())),
+        AnswerKind::DateTime => parse_date_time(text, &cx.date_rules())
+            .map(|t| Value::String(t.format("%Y-%m-%d %H:%M").to_string())),
         AnswerKind::YesNo => yes_no(text, cx.fold_accents)
             .map(|b| Value::String(if b { "yes" } else { "no" }.into())),
         AnswerKind::List(list) => {
@@ -88,28 +118,9 @@ pub fn phone(text: &str) -> Option<String> {
     Some(if text.trim_start().starts_with('+') { format!("+{digits}") } else { digits })
 }
 
-/// ISO dates, `today`, `tomorrow`, weekday names (the next one), and `31/12/2026` (day first).
+/// A date as customers type it (see `dates`), in the bot's date order.
 pub fn date(text: &str, cx: &AnswerContext<'_>) -> Option<NaiveDate> {
-    let today = cx.now.with_timezone(&cx.timezone).date_naive();
-    let lower = normalise_text(text, true);
-    match lower.as_str() {
-        "today" => return Some(today),
-        "tomorrow" => return Some(today + Duration::days(1)),
-        _ => {}
-    }
-    const DAYS: [&str; 7] =
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-    if let Some(index) = DAYS.iter().position(|d| *d == lower || lower == format!("next {d}")) {
-        let current = today.weekday().num_days_from_monday() as usize;
-        let ahead = (index + 7 - current) % 7;
-        let ahead = if ahead == 0 { 7 } else { ahead };
-        return Some(today + Duration::days(i64::try_from(ahead).unwrap_or(7)));
-    }
-    let text = text.trim();
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d/%m/%Y"))
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d.%m.%Y"))
-        .ok()
+    parse_date(text, &cx.date_rules())
 }
 
 /// Yes and no in their common forms.
@@ -158,6 +169,8 @@ mod tests {
             timezone: chrono_tz::Europe::London,
             lists: &[],
             fold_accents: false,
+            date_order: DateOrder::DayFirst,
+            typos: false,
         }
     }
 

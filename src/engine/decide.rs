@@ -43,12 +43,7 @@ pub struct Decided {
 /// Decides what `text` does in `state`. The text is the customer's (a numbered button already
 /// replaced by its value).
 pub(crate) fn decide(program: &Program, state: &State, text: &str, now: DateTime<Utc>) -> Decided {
-    let cx = AnswerContext {
-        now,
-        timezone: program.timezone,
-        lists: &program.lists,
-        fold_accents: program.accents_ignored,
-    };
+    let cx = AnswerContext::of(program, now);
     let candidates = program.matcher.candidates(text, &cx);
     let position = state.position.as_deref().and_then(|name| program.state_id(name));
     let ask = match state.waiting {

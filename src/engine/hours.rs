@@ -36,6 +36,18 @@ impl Calendar {
             .any(|(start, end)| (*start..*end).contains(&minute))
     }
 
+    /// Whether the calendar opens at all on `date` (its own timezone's day).
+    pub fn is_open_on(&self, date: NaiveDate) -> bool {
+        !self.ranges_on(date).is_empty()
+    }
+
+    /// Whether the calendar is open at `at`, a wall-clock time in the calendar's timezone.
+    pub fn is_open_at_local(&self, at: chrono::NaiveDateTime) -> bool {
+        let minute = u16::try_from(at.time().signed_duration_since(NaiveTime::MIN).num_minutes())
+            .unwrap_or(0);
+        self.ranges_on(at.date()).iter().any(|(start, end)| (*start..*end).contains(&minute))
+    }
+
     /// The next moment the calendar opens (now, when it is open).
     pub fn next_open(&self, now: DateTime<Utc>) -> Option<DateTime<Tz>> {
         let local = now.with_timezone(&self.timezone);

@@ -5,6 +5,8 @@
 //! templates, timers as data and the per-turn step budget.
 
 mod answers;
+mod compute;
+pub mod dates;
 mod decide;
 pub mod event;
 mod explain;
@@ -16,6 +18,7 @@ mod step;
 mod text;
 mod value;
 
+pub use compute::FUNCTIONS as EXPRESSION_FUNCTIONS;
 pub use decide::{button_reaches, Decided, Decision, Reach};
 pub use event::{
     Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
@@ -24,7 +27,7 @@ pub use explain::{explain, ExplainedCandidate, Explanation};
 pub use matcher::{Candidate, Specificity};
 pub use program::Program;
 pub use state::{Mode, State, StateError};
-pub use step::{step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};
+pub use step::{enter_traced, step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};
 pub use text::normalise_text;
 
 /// Puts a conversation in `state_name` (for tests that start mid-dialog); false if unknown.

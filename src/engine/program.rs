@@ -43,6 +43,8 @@ pub enum AnswerKind {
     Email,
     Phone,
     Date,
+    Time,
+    DateTime,
     YesNo,
     List(ListId),
     Pattern(regex::Regex),
@@ -117,6 +119,8 @@ pub struct Program {
     pub(crate) timezone: Tz,
     pub(crate) typos: bool,
     pub(crate) accents_ignored: bool,
+    /// How typed dates such as `3/12/26` are read.
+    pub(crate) date_order: super::dates::DateOrder,
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) intents: Vec<String>,
     /// Capture names each intent's phrases declare: cleared when the intent matches, so a

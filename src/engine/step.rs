@@ -51,18 +51,7 @@ pub fn step_traced(
     event: Event,
     now: DateTime<Utc>,
 ) -> (State, Vec<Action>, Trace) {
-    let mut run = Run {
-        program,
-        st: state.clone(),
-        actions: Vec::new(),
-        trace: Trace::default(),
-        now,
-        statements: 0,
-        gos: 0,
-        moved: false,
-        stopped: false,
-        in_hook: false,
-    };
+    let mut run = Run::new(program, state, now);
     let customer_activity = matches!(
         event,
         Event::Started { .. }
@@ -80,6 +69,29 @@ pub fn step_traced(
     (run.st, run.actions, run.trace)
 }
 
+/// Moves the conversation into `state_name` and runs the state's own lines, as `go` would (for
+/// tests that start mid-dialog: the state's question is asked). `None` when there is no such
+/// state.
+pub fn enter_traced(
+    program: &Program,
+    state: &State,
+    state_name: &str,
+    now: DateTime<Utc>,
+) -> Option<(State, Vec<Action>, Trace)> {
+    let target = program.state_id(state_name)?;
+    let mut run = Run::new(program, state, now);
+    run.st.mode = Mode::WithBot;
+    run.st.began = true;
+    let def = program.states.get(usize::from(target))?;
+    run.st.position = Some(def.name.clone());
+    run.st.frames.clear();
+    run.st.frames.push(Frame { block: def.entry, index: 0 });
+    run.trace.states.push(def.name.clone());
+    run.run_frames();
+    run.st.program = program.fingerprint;
+    Some((run.st, run.actions, run.trace))
+}
+
 struct Run<'p> {
     program: &'p Program,
     st: State,
@@ -93,6 +105,24 @@ struct Run<'p> {
     /// Set when the turn must end (handoff, resolve, step limit).
     stopped: bool,
     in_hook: bool,
+}
+
+impl<'p> Run<'p> {
+    /// A turn that starts from `state` at `now`, with nothing done yet.
+    fn new(program: &'p Program, state: &State, now: DateTime<Utc>) -> Run<'p> {
+        Run {
+            program,
+            st: state.clone(),
+            actions: Vec::new(),
+            trace: Trace::default(),
+            now,
+            statements: 0,
+            gos: 0,
+            moved: false,
+            stopped: false,
+            in_hook: false,
+        }
+    }
 }
 
 enum Flow {

@@ -1,5 +1,5 @@
-//! Values at run time: reading variables (`contact.*`, `env.*`, `message`, fetched JSON),
-//! rendering templates, and evaluating conditions.
+//! Values at run time: reading variables (`contact.*`, `env.*`, `message`, `today`, `now`,
+//! fetched JSON), rendering templates, and evaluating conditions and arithmetic (`compute`).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -8,6 +8,7 @@ use crate::syntax::ast::{
     CompareOp, Expr, ExprKind, Template, TemplatePart, TemplateValue, VarPath,
 };
 
+use super::compute::{self, as_number};
 use super::program::Program;
 use super::state::State;
 use super::text::normalise_text;
@@ -42,6 +43,15 @@ impl Scope<'_> {
                 .map_or(Value::Null, |v| Value::String(v.clone())),
             "message" if rest.is_empty() && !self.state.vars.contains_key("message") => {
                 self.state.message.clone().map_or(Value::Null, Value::String)
+            }
+            // `today` and `now` in the bot's timezone, unless the script set a variable so named.
+            "today" if rest.is_empty() && !self.state.vars.contains_key("today") => {
+                let local = self.now.with_timezone(&self.program.timezone);
+                Value::String(local.format(compute::DATE_FORMAT).to_string())
+            }
+            "now" if rest.is_empty() && !self.state.vars.contains_key("now") => {
+                let local = self.now.with_timezone(&self.program.timezone);
+                Value::String(local.format(compute::DATE_TIME_FORMAT).to_string())
             }
             name => {
                 let mut value = self.state.vars.get(name).cloned().unwrap_or(Value::Null);
@@ -86,6 +96,15 @@ impl Scope<'_> {
     }
 
     fn call(&self, function: &str, arg: Option<&str>) -> String {
+        if let (Some(_), Some(path)) =
+            (compute::FUNCTIONS.iter().find(|(name, _)| *name == function), arg)
+        {
+            let path = VarPath {
+                segments: path.split('.').map(str::to_string).collect(),
+                span: crate::source::Span::default(),
+            };
+            return display(&compute::call(function, &[self.lookup(&path)]));
+        }
         match (function, arg) {
             ("next_open", Some(calendar)) => self
                 .program
@@ -118,14 +137,35 @@ impl Scope<'_> {
                     });
                 Value::Bool(found != *negated)
             }
-            ExprKind::Open { calendar, negated } => {
-                let open = self
+            ExprKind::Open { calendar, negated, when, .. } => {
+                let Some(calendar) = self
                     .program
                     .calendar_index
                     .get(&calendar.name)
                     .and_then(|i| self.program.calendars.get(*i))
-                    .is_some_and(|c| c.is_open(self.now));
+                else {
+                    return Value::Bool(*negated);
+                };
+                let open = match when {
+                    None => calendar.is_open(self.now),
+                    Some(when) => {
+                        let value = self.eval(when);
+                        match compute::as_moment(&value) {
+                            Some(at) if compute::has_time(&value) => calendar.is_open_at_local(at),
+                            Some(day) => calendar.is_open_on(day.date()),
+                            // Not a date: neither open nor closed can be claimed.
+                            None => return Value::Bool(false),
+                        }
+                    }
+                };
                 Value::Bool(open != *negated)
+            }
+            ExprKind::Arith { op, lhs, rhs } => {
+                compute::arith(*op, &self.eval(lhs), &self.eval(rhs))
+            }
+            ExprKind::Call { function, args } => {
+                let args: Vec<Value> = args.iter().map(|a| self.eval(a)).collect();
+                compute::call(&function.name, &args)
             }
             ExprKind::Var(path) => self.lookup(path),
             ExprKind::Text(template) => Value::String(self.render(template)),
@@ -139,6 +179,18 @@ impl Scope<'_> {
     }
 
     fn compare(&self, op: CompareOp, lhs: &Value, rhs: &Value) -> bool {
+        if let (Some(a), Some(b)) = (compute::as_moment(lhs), compute::as_moment(rhs)) {
+            // Dates compare by day unless both sides carry a time.
+            let (a, b) = if compute::has_time(lhs) && compute::has_time(rhs) {
+                (a, b)
+            } else {
+                (
+                    a.date().and_time(chrono::NaiveTime::MIN),
+                    b.date().and_time(chrono::NaiveTime::MIN),
+                )
+            };
+            return ordered(op, &a, &b);
+        }
         let numbers = (as_number(lhs), as_number(rhs));
         if let (Some(a), Some(b)) = numbers {
             return match op {
@@ -153,14 +205,7 @@ impl Scope<'_> {
         let fold = self.program.accents_ignored;
         let a = normalise_text(&display(lhs), fold);
         let b = normalise_text(&display(rhs), fold);
-        match op {
-            CompareOp::Is => a == b,
-            CompareOp::IsNot => a != b,
-            CompareOp::Less => a < b,
-            CompareOp::Greater => a > b,
-            CompareOp::LessOrEqual => a <= b,
-            CompareOp::GreaterOrEqual => a >= b,
-        }
+        ordered(op, &a, &b)
     }
 }
 
@@ -175,14 +220,6 @@ pub fn display(value: &Value) -> String {
             _ => n.to_string(),
         },
         other => other.to_string(),
-    }
-}
-
-fn as_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
 
@@ -202,5 +239,17 @@ pub fn truthy(value: &Value) -> bool {
         Value::String(s) => !matches!(s.trim().to_lowercase().as_str(), "" | "no" | "false"),
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         other => !is_empty(other),
+    }
+}
+
+/// `a op b` for values with an exact order (dates, normalised text).
+fn ordered<T: PartialOrd>(op: CompareOp, a: &T, b: &T) -> bool {
+    match op {
+        CompareOp::Is => a == b,
+        CompareOp::IsNot => a != b,
+        CompareOp::Less => a < b,
+        CompareOp::Greater => a > b,
+        CompareOp::LessOrEqual => a <= b,
+        CompareOp::GreaterOrEqual => a >= b,
     }
 }

@@ -77,4 +77,8 @@ impl CxOutbound for CxClient {
             self.finish(id).await.map_err(|e| delivery_error(&e))
         })
     }
+
+    fn rate_limiter(&self) -> Option<crate::cx::RateLimiter> {
+        Some(CxClient::rate_limiter(self))
+    }
 }

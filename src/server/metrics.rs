@@ -27,6 +27,9 @@ pub struct Metrics {
     misses: AtomicU64,
     cx_errors: AtomicU64,
     escalations: AtomicU64,
+    /// Replicas heard from lately, this one included (0 until the first heartbeat, and with a
+    /// store only one process uses).
+    live_replicas: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_micros_sum: AtomicU64,
@@ -92,6 +95,11 @@ impl Metrics {
         self.escalations.load(Ordering::Relaxed)
     }
 
+    /// Records how many replicas the last heartbeat counted.
+    pub fn set_live_replicas(&self, live: u32) {
+        self.live_replicas.store(u64::from(live), Ordering::Relaxed);
+    }
+
     /// The Prometheus text format.
     pub fn render(&self, outbox_depth: u64) -> String {
         let mut out = String::new();
@@ -124,6 +132,12 @@ impl Metrics {
             "# HELP botrun_outbox_depth undelivered outbox items\n# TYPE botrun_outbox_depth gauge"
         );
         let _ = writeln!(out, "botrun_outbox_depth {outbox_depth}");
+        let _ = writeln!(
+            out,
+            "# HELP botrun_replicas_live replicas sharing the store heard from in the last 3 s\n\
+             # TYPE botrun_replicas_live gauge\nbotrun_replicas_live {}",
+            self.live_replicas.load(Ordering::Relaxed)
+        );
         let name = "botrun_cx_request_duration_seconds";
         let _ = writeln!(out, "# HELP {name} CX API call latency\n# TYPE {name} histogram");
         for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {

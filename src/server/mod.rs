@@ -12,18 +12,18 @@ pub mod config;
 mod cx_link;
 pub mod flow_a;
 mod flow_b;
+mod keyed;
 pub mod metrics;
 pub mod outbox;
 mod ownership;
 pub mod payload;
 pub mod reload;
+mod replicas;
 pub mod run;
 mod webhook;
 pub mod widget_config;
-pub mod worker;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::routing::{get, post};
@@ -41,6 +41,7 @@ pub use config::Config;
 pub use cx_link::connect_cx;
 pub use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
+pub use replicas::run_heartbeat_loop;
 pub use run::{run, RunOptions, ServeError};
 
 /// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
@@ -95,17 +96,13 @@ pub struct Shared {
     pub signing_secret: Option<String>,
     /// One shared HTTP client for `fetch`.
     pub http: reqwest::Client,
-    pub(crate) workers: Mutex<HashMap<String, Arc<worker::Slot>>>,
+    /// Flow B's conversation workers.
+    pub(crate) workers: keyed::KeyedWorkers,
     /// The widget's bot host, when the widget is served (Flow A).
     pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
     /// This process's name in the store's leases (replicas sharing a PostgreSQL store).
     owner: String,
 }
-
-/// How long a lease on a conversation's work lasts without renewal: longer than any one step of
-/// a worker (a CX call with its own retries), so a live worker never loses it mid-call; a
-/// crashed replica's conversations move to another after at most this long.
-pub const LEASE: Duration = Duration::from_secs(90);
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
 #[derive(Clone)]
@@ -138,9 +135,9 @@ impl AppState {
             webhook_token,
             signing_secret: None,
             http: reqwest::Client::new(),
-            workers: Mutex::new(HashMap::new()),
+            workers: keyed::KeyedWorkers::default(),
             flow_a: OnceLock::new(),
-            owner: crate::emulator::random_hex(8),
+            owner: config::generate_token(),
         }))
     }
 
@@ -172,14 +169,20 @@ impl AppState {
     }
 
     /// Takes or renews this process's lease on `lane` before working on it; false when another
-    /// replica works on it now. Always true when the store is not shared.
+    /// replica works on it now. Always true when the store is not shared. Between these calls
+    /// the heartbeat ([`run_heartbeat_loop`]) keeps the lease alive.
     pub async fn hold(&self, lane: &str) -> Result<bool, crate::store::StoreError> {
         if !self.store.shared_by_replicas() {
             return Ok(true);
         }
-        let now = chrono::Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::zero());
+        let now = self.clock.now();
+        let until = now + replicas::chrono_duration(replicas::LEASE);
         self.store.claim(lane, &self.owner, now, until).await
+    }
+
+    /// This process's name in the store's leases and heartbeats.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Gives up the lease on `lane` (a worker that found nothing left to do).
@@ -199,14 +202,24 @@ impl AppState {
                 None => tracing::warn!(%conversation, "widget work queued but no widget is served"),
             }
         } else if conversation.starts_with("cx:") {
-            worker::wake(self, conversation);
+            flow_b::worker::wake(self, conversation);
         }
     }
 
     /// True when no conversation worker is running (tests wait for it).
     pub fn idle(&self) -> bool {
-        self.workers.lock().is_ok_and(|w| w.is_empty())
-            && self.flow_a.get().is_none_or(|flow| flow.idle())
+        self.workers.idle() && self.flow_a.get().is_none_or(|flow| flow.idle())
+    }
+
+    /// Waits for every conversation task of both flows, until `deadline` (shutdown); true when
+    /// all finished. Unfinished work stays queued in the store for the next start.
+    pub async fn finish(&self, deadline: tokio::time::Instant) -> bool {
+        let flow_b = self.workers.finish(deadline).await;
+        let flow_a = match self.flow_a.get() {
+            Some(flow) => flow.finish(deadline).await,
+            None => true,
+        };
+        flow_b && flow_a
     }
 }
 
@@ -230,13 +243,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.
-/// With a store shared by replicas it also looks for queued work every few seconds: work
+/// With a store shared by replicas it also looks for queued work every second: work
 /// recorded by this replica while another held the conversation's lease is picked up here once
 /// that lease is given up.
 pub async fn run_timer_loop(state: AppState) {
     let mut last_sweep = tokio::time::Instant::now();
     loop {
-        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(2) {
+        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = tokio::time::Instant::now();
             if let Err(error) = state.resume().await {
                 tracing::error!(%error, "cannot look for queued work");

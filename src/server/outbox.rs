@@ -7,10 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-
 use super::payload::{CxRef, InboundPayload, Outgoing};
 use super::AppState;
+use crate::cx::{jittered_backoff, RetryConfig};
 use crate::engine::{Button, Event, FetchRequest, FetchResult, Method};
 use crate::store::{OutboxItem, StoreError};
 
@@ -46,17 +45,24 @@ pub trait CxOutbound: Send + Sync + 'static {
     ) -> CxFuture<'a>;
     fn deliver_to_agent<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
     fn finish<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
+    /// The client-side rate limit these calls go through, so the rest of the process (Flow A's
+    /// client, the replicas' budget split) can share it. `None` when there is none.
+    fn rate_limiter(&self) -> Option<crate::cx::RateLimiter> {
+        None
+    }
 }
 
 /// Longest pause between two attempts of one item.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(60);
-const BASE_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Full jitter: a random pause up to `base * 2^attempts`, capped.
+/// The outbox's retry pauses: full jitter up to `200 ms · 2^attempts`, at most a minute.
+const OUTBOX_BACKOFF: RetryConfig =
+    RetryConfig { max_attempts: u32::MAX, base_delay_ms: 200, max_delay_ms: 60_000 };
+
+/// A random pause before the next attempt of an item that failed `attempts` times (the one
+/// full-jitter backoff, shared with the CX client).
 fn backoff(attempts: u32) -> Duration {
-    let ceiling = BASE_BACKOFF.saturating_mul(1 << attempts.min(16)).min(MAX_BACKOFF);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
-    Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
+    jittered_backoff(&OUTBOX_BACKOFF, attempts.saturating_add(1))
 }
 
 /// Delivers `conversation`'s outbox until it is empty.

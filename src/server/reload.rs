@@ -115,3 +115,28 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
     });
     Ok(HotReload { _watcher: watcher })
 }
+
+/// Reloads every bot on SIGHUP (`systemctl reload botrun`), with the same validate-then-swap as
+/// the watcher: for deployments run with `--no-reload`, or whose files change where the watcher
+/// cannot see (a bind mount replaced, a configuration tool renaming a folder). The handler is
+/// installed before this returns, so a SIGHUP never falls back to its default (ending the
+/// process).
+#[cfg(unix)]
+pub fn reload_on_hangup(state: &AppState, bots: &[WatchedBot]) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup())?;
+    let bots: Vec<(usize, PathBuf)> =
+        bots.iter().map(|bot| (bot.index, bot.entry.clone())).collect();
+    let state = state.clone();
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!(bots = bots.len(), "SIGHUP: reloading every bot");
+            for (index, entry) in &bots {
+                let (state, entry, index) = (state.clone(), entry.clone(), *index);
+                let _ =
+                    tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry)).await;
+            }
+        }
+    });
+    Ok(())
+}

@@ -149,6 +149,11 @@ pub async fn run(
     };
     let resumed = state.resume().await?;
     let timers = tokio::spawn(run_timer_loop(state.clone()));
+    let heartbeat = tokio::spawn(super::run_heartbeat_loop(state.clone(), state.cx.rate_limiter()));
+    #[cfg(unix)]
+    if let Err(error) = reload::reload_on_hangup(&state, &watched) {
+        tracing::warn!(%error, "reload on SIGHUP unavailable");
+    }
     let _reload = if options.hot_reload {
         match reload::watch(&state, &watched) {
             Ok(watcher) => Some(watcher),
@@ -184,12 +189,9 @@ pub async fn run(
     };
     axum::serve(listener, routes).with_graceful_shutdown(shutdown_signal()).await?;
     timers.abort();
+    heartbeat.abort();
     tracing::info!("shutting down: finishing in-flight conversations");
-    let stop_by = tokio::time::Instant::now() + deadline;
-    while !state.idle() && tokio::time::Instant::now() < stop_by {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if !state.idle() {
+    if !state.finish(tokio::time::Instant::now() + deadline).await {
         tracing::warn!(
             "shutdown deadline reached; unfinished work stays queued for the next start"
         );
@@ -210,8 +212,12 @@ async fn serve_widget(
     };
     let (program, watched) = load_widget_bot(&state.config, section)?;
     let config = section.widget_config(public).map_err(ServeError::Widget)?;
-    let cx = crate::cx::CxClient::new(state.config.cx.clone())
-        .map_err(|e| ServeError::Cx(e.to_string()))?;
+    // Flow A's calls share Flow B's limiter: one process, one budget.
+    let cx = match state.cx.rate_limiter() {
+        Some(limiter) => crate::cx::CxClient::sharing_rate_limit(state.config.cx.clone(), limiter),
+        None => crate::cx::CxClient::new(state.config.cx.clone()),
+    }
+    .map_err(|e| ServeError::Cx(e.to_string()))?;
     let title = program.bot_name().to_owned();
     let flow = super::flow_a::FlowA::new(state, program, cx, section.flow_a());
     let url = section.store.as_deref().unwrap_or(&state.config.store);

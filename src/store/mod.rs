@@ -183,6 +183,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up `owner`'s lease on `lane`, if it holds it.
     fn release<'a>(&'a self, lane: &'a str, owner: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Says that replica `owner` is alive at `now`: renews every lease it holds until `until`
+    /// and returns how many replicas (itself included) have said so since `alive_since`. One
+    /// round trip, so a replica can afford it every second; a store that is not shared answers 1.
+    fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32>;
+}
+
+/// One replica's "still alive" message to a shared store (see [`Store::heartbeat`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Heartbeat<'a> {
+    pub owner: &'a str,
+    pub now: DateTime<Utc>,
+    /// Its leases last until then.
+    pub until: DateTime<Utc>,
+    /// Replicas last seen before this instant count as gone.
+    pub alive_since: DateTime<Utc>,
 }
 
 /// Opens the store named by a URL: `sqlite://path` (created if missing), `sqlite::memory:`

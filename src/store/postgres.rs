@@ -8,7 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::{
-    from_millis, to_millis, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
+    from_millis, to_millis, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
     StoreFuture, Turn,
 };
 
@@ -16,6 +16,9 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// One connection of its own for heartbeats, so a pool busy with turns cannot delay them
+    /// past the lease and let another replica take conversations this one is still serving.
+    beats: PgPool,
 }
 
 fn count(n: i64) -> u64 {
@@ -47,14 +50,16 @@ impl PostgresStore {
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool })
+        let beats = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+        Ok(PostgresStore { pool, beats })
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.beats.close().await;
     }
 }
 
@@ -366,6 +371,28 @@ impl Store for PostgresStore {
                 .execute(&self.pool)
                 .await?;
             Ok(())
+        })
+    }
+
+    fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
+        Box::pin(async move {
+            // One statement: the CTEs renew the leases, upsert this replica and forget replicas
+            // gone for an hour; the count reads the table as it was before them, so this
+            // replica is added by hand.
+            let others: i64 = sqlx::query_scalar(
+                "WITH renewed AS (UPDATE leases SET until_ms = $3 WHERE owner = $1), \
+                      me AS (INSERT INTO replicas (owner, seen_ms) VALUES ($1, $2) \
+                             ON CONFLICT (owner) DO UPDATE SET seen_ms = EXCLUDED.seen_ms), \
+                      gone AS (DELETE FROM replicas WHERE seen_ms < $2 - 3600000) \
+                 SELECT COUNT(*) FROM replicas WHERE owner <> $1 AND seen_ms >= $4",
+            )
+            .bind(beat.owner)
+            .bind(to_millis(beat.now))
+            .bind(to_millis(beat.until))
+            .bind(to_millis(beat.alive_since))
+            .fetch_one(&self.beats)
+            .await?;
+            Ok(u32::try_from(others).unwrap_or(u32::MAX - 1) + 1)
         })
     }
 }

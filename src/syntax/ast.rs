@@ -79,6 +79,8 @@ pub enum BotSetting {
     AccentsIgnored(Span),
     /// `buttons at most 5` — the channel's quick-reply limit.
     ButtonLimit { limit: u32, span: Span },
+    /// `dates day-first` / `dates month-first`: how `3/12/26` is read.
+    DateOrder { month_first: bool, span: Span },
     /// `idle 30m` with a block: the bot-wide idle policy, one rung per line, in order.
     Idle(TimerRung),
     /// `small words "a", "the"…` — the words that may stand between a phrase's words (replaces
@@ -151,6 +153,13 @@ pub struct TimeOfDay {
     pub minute: u8,
 }
 
+impl TimeOfDay {
+    /// Between 00:00 and 24:00 (which may end a range).
+    pub fn is_valid(self) -> bool {
+        self.minute <= 59 && (self.hour < 24 || (self.hour == 24 && self.minute == 0))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeRange {
     pub start: TimeOfDay,
@@ -181,6 +190,13 @@ pub struct ListDecl {
 pub struct ListEntry {
     pub value: StringLit,
     pub also: Vec<StringLit>,
+}
+
+impl ListEntry {
+    /// From the value to its last synonym.
+    pub fn span(&self) -> Span {
+        self.also.last().map_or(self.value.span, |last| self.value.span.to(last.span))
+    }
 }
 
 /// `intent track` followed by phrases.
@@ -477,6 +493,25 @@ pub enum CompareOp {
     GreaterOrEqual,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+}
+
+impl ArithOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Subtract => "-",
+            ArithOp::Multiply => "*",
+            ArithOp::Divide => "/",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExprKind {
     Or(Box<Expr>, Box<Expr>),
@@ -498,10 +533,24 @@ pub enum ExprKind {
         list: Ident,
         negated: bool,
     },
-    /// `open office` / `closed office`
+    /// `open office` / `closed office`, now or `on DAY` / `at MOMENT`
     Open {
         calendar: Ident,
         negated: bool,
+        when: Option<Box<Expr>>,
+        /// Written `at` (a moment) rather than `on` (a day); both read the value's kind.
+        at: bool,
+    },
+    /// `n + 1`, `price * 2`, `today + 7`
+    Arith {
+        op: ArithOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `upper(name)`, `length(order.items)`
+    Call {
+        function: Ident,
+        args: Vec<Expr>,
     },
     Var(VarPath),
     Text(Template),

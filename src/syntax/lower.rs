@@ -276,6 +276,10 @@ impl<'f> Lowerer<'f> {
                 let words = self.keep(cx.strings(head.clone().into_inner()))?;
                 Some(BotSetting::SmallWords { words, span: line.span })
             }
+            Rule::set_dates => Some(BotSetting::DateOrder {
+                month_first: first.as_ref()?.as_str() == "month-first",
+                span: line.span,
+            }),
             Rule::set_buttons => {
                 let limit = self.keep(cx.count(first.as_ref()?))?;
                 Some(BotSetting::ButtonLimit { limit, span: line.span })

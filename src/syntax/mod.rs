@@ -4,12 +4,17 @@
 //! `botrun fmt`. Pest types never leave this folder. Imports only `source` and `diagnostic`.
 
 pub mod ast;
+mod brackets;
 pub mod duration;
 mod grammar;
+mod lookalike;
 mod lower;
 mod lower_stmt;
 mod outline;
 mod pieces;
 pub mod print;
+mod prose;
+mod repair;
 
 pub use lower::parse;
+pub use outline::reindent;

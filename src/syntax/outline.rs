@@ -33,9 +33,10 @@ pub fn outline(file: FileId, text: &str) -> Outline {
     let mut out = Outline::default();
     // Stack of open blocks: (indent of their lines, lines collected so far).
     let mut stack: Vec<(usize, Vec<Line>)> = vec![(0, Vec::new())];
-    let mut offset = 0;
+    // A byte-order mark (which some Windows editors write) is not part of the first line.
+    let mut offset = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     let mut too_deep_at: Option<usize> = None;
-    for raw in text.split_inclusive('\n') {
+    for raw in text[offset..].split_inclusive('\n') {
         let line_start = offset;
         offset += raw.len();
         let line = raw.trim_end_matches(['\n', '\r']);
@@ -127,7 +128,7 @@ fn place(stack: &mut Vec<(usize, Vec<Line>)>, line: Line) -> Result<(), Diagnost
                 format!("starts at column {}", line.indent + 1),
             )
             .with_help(format!(
-                "start the line at one of the columns the blocks above use: {expected}"
+                "start the line at one of the columns the blocks above use: {expected} (`botrun fmt` moves it to the nearest one)"
             )));
         }
         close_block(stack);
@@ -140,6 +141,57 @@ fn close_block(stack: &mut Vec<(usize, Vec<Line>)>) {
             parent.children = children;
         }
     }
+}
+
+/// The text with its indentation repaired, for `botrun fmt`: a tab counts as one level (the width
+/// of the file's narrowest space indentation, 2 when there is none), a line deeper than the one
+/// above by less than a level lines up with it, and a line that lines up with no open block moves
+/// to the nearest one (the deeper one on a tie, as the line usually continues the block above
+/// it). `None` when nothing needed repair.
+pub fn reindent(text: &str) -> Option<String> {
+    let leading = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
+    let unit = text
+        .lines()
+        .filter(|l| split_comment(l).0 > leading(l))
+        .map(|l| &l[..leading(l)])
+        .filter(|ws| !ws.is_empty() && !ws.contains('\t'))
+        .map(str::len)
+        .min()
+        .unwrap_or(2);
+    let width = |ws: &str| ws.chars().map(|c| if c == '\t' { unit } else { 1 }).sum::<usize>();
+    let mut open: Vec<usize> = vec![0];
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    for raw in text.split_inclusive('\n') {
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let ws = &line[..leading(line)];
+        let mut column = width(ws);
+        if split_comment(line).0 > ws.len() {
+            let top = open.last().copied().unwrap_or(0);
+            if column > top && column - top < unit {
+                // Deeper than the line above by less than a level: a slip, not a new block.
+                column = top;
+            } else if column > top {
+                open.push(column);
+            } else if !open.contains(&column) {
+                let nearest = open
+                    .iter()
+                    .copied()
+                    .min_by_key(|c| (c.abs_diff(column), usize::MAX - c))
+                    .unwrap_or(0);
+                column = nearest;
+            }
+            while open.last().is_some_and(|top| *top > column) {
+                open.pop();
+            }
+        }
+        if ws.contains('\t') || column != ws.len() {
+            changed = true;
+        }
+        out.push_str(&" ".repeat(column));
+        out.push_str(&raw[ws.len()..]);
+    }
+    changed.then_some(out)
 }
 
 /// Finds a `#` comment outside quotes and `/regex/`; returns where the content ends and, if there
@@ -207,6 +259,15 @@ mod tests {
         let out = outline(FileId(0), "a\n\tb\nc\n    d\n  e\n");
         let codes: Vec<_> = out.diagnostics.iter().map(|d| d.code).collect();
         assert_eq!(codes, ["botrun::tab_indent", "botrun::bad_indent"]);
+    }
+
+    #[test]
+    fn reindent_turns_tabs_into_levels_and_snaps_stray_lines() {
+        let text = "state menu\n\twhen yes\n    say \"a\"\n   say \"b\"\n  otherwise\n";
+        let fixed = reindent(text).expect("changed");
+        assert_eq!(fixed, "state menu\n  when yes\n    say \"a\"\n    say \"b\"\n  otherwise\n");
+        assert!(outline(FileId(0), &fixed).diagnostics.is_empty());
+        assert_eq!(reindent("a\n  b\n"), None);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 
 use super::ast::{
-    CaptureType, CompareOp, DateLit, Duration, Expr, ExprKind, Ident, PhrasePart, PhrasePartKind,
-    RegexLit, StringLit, Template, TemplatePart, TemplateValue, TimeOfDay, VarPath,
+    ArithOp, CaptureType, CompareOp, DateLit, Duration, Expr, ExprKind, Ident, PhrasePart,
+    PhrasePartKind, RegexLit, StringLit, Template, TemplatePart, TemplateValue, TimeOfDay, VarPath,
 };
 use super::grammar::{internal, Pair, ParsedLine, Rule};
 
@@ -72,19 +72,15 @@ impl Cx<'_, '_> {
         }
     }
 
+    /// A time as written; whether it is a real time of day is `check`'s question (so that every
+    /// problem of an `hours` block is reported together).
     pub fn time(&self, pair: &Pair<'_>) -> Lowered<TimeOfDay> {
         let text = pair.as_str();
-        let hour: u8 = text.get(0..2).and_then(|s| s.parse().ok()).unwrap_or(99);
-        let minute: u8 = text.get(3..5).and_then(|s| s.parse().ok()).unwrap_or(99);
-        if hour > 24 || minute > 59 || (hour == 24 && minute != 0) {
-            return Err(Diagnostic::error(
-                "botrun::bad_time",
-                format!("`{text}` is not a time of day"),
-            )
-            .at(self.span(pair), "not a time")
-            .with_help("write times as HH:MM between 00:00 and 24:00"));
+        let part = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u8>().ok());
+        match (part(0..2), part(3..5)) {
+            (Some(hour), Some(minute)) => Ok(TimeOfDay { hour, minute }),
+            _ => Err(self.unexpected(pair)),
         }
-        Ok(TimeOfDay { hour, minute })
     }
 
     pub fn var_path(&self, pair: &Pair<'_>) -> VarPath {
@@ -229,6 +225,7 @@ impl Cx<'_, '_> {
             }
             Rule::test => self.test(pair),
             Rule::operand => self.operand(pair),
+            Rule::sum | Rule::product => self.sum(pair),
             _ => Err(self.unexpected(pair)),
         }
     }
@@ -242,12 +239,20 @@ impl Cx<'_, '_> {
             let keyword = parts.next().ok_or_else(|| self.unexpected(&first))?;
             let calendar = parts.next().ok_or_else(|| self.unexpected(&first))?;
             let negated = keyword.as_str().starts_with("closed");
+            let (when, at) = match parts.next() {
+                Some(when) => {
+                    let operand =
+                        when.clone().into_inner().next().ok_or_else(|| self.unexpected(&when))?;
+                    (Some(Box::new(self.operand(&operand)?)), when.as_str().starts_with("at"))
+                }
+                None => (None, false),
+            };
             return Ok(Expr {
-                kind: ExprKind::Open { calendar: self.ident(&calendar), negated },
+                kind: ExprKind::Open { calendar: self.ident(&calendar), negated, when, at },
                 span,
             });
         }
-        let operand = self.operand(&first)?;
+        let operand = self.sum(&first)?;
         let Some(tail) = inner.next() else {
             return Ok(operand);
         };
@@ -277,11 +282,37 @@ impl Cx<'_, '_> {
                     [">="] => CompareOp::GreaterOrEqual,
                     _ => return Err(self.unexpected(&op)),
                 };
-                ExprKind::Compare { op, lhs: boxed, rhs: Box::new(self.operand(&rhs)?) }
+                ExprKind::Compare { op, lhs: boxed, rhs: Box::new(self.sum(&rhs)?) }
             }
             _ => return Err(self.unexpected(&tail)),
         };
         Ok(Expr { kind, span })
+    }
+
+    /// `a + b - c` and `a * b / c`, left to right.
+    fn sum(&self, pair: &Pair<'_>) -> Lowered<Expr> {
+        let mut inner = pair.clone().into_inner();
+        let first = inner.next().ok_or_else(|| self.unexpected(pair))?;
+        let mut acc = match first.as_rule() {
+            Rule::product => self.sum(&first)?,
+            _ => self.operand(&first)?,
+        };
+        while let (Some(op), Some(next)) = (inner.next(), inner.next()) {
+            let rhs = match next.as_rule() {
+                Rule::product => self.sum(&next)?,
+                _ => self.operand(&next)?,
+            };
+            let op = match op.as_str() {
+                "+" => ArithOp::Add,
+                "-" => ArithOp::Subtract,
+                "*" => ArithOp::Multiply,
+                _ => ArithOp::Divide,
+            };
+            let span = acc.span.to(rhs.span);
+            acc =
+                Expr { kind: ExprKind::Arith { op, lhs: Box::new(acc), rhs: Box::new(rhs) }, span };
+        }
+        Ok(acc)
     }
 
     fn operand(&self, pair: &Pair<'_>) -> Lowered<Expr> {
@@ -289,6 +320,12 @@ impl Cx<'_, '_> {
         let span = self.span(&inner);
         let kind = match inner.as_rule() {
             Rule::expr => return self.expr(&inner),
+            Rule::call => {
+                let mut parts = inner.clone().into_inner();
+                let function = parts.next().ok_or_else(|| self.unexpected(&inner))?;
+                let args = parts.map(|a| self.sum(&a)).collect::<Lowered<Vec<_>>>()?;
+                ExprKind::Call { function: self.ident(&function), args }
+            }
             Rule::boolean => ExprKind::Bool(inner.as_str() == "true"),
             Rule::number => ExprKind::Number(inner.as_str().to_string()),
             Rule::template => ExprKind::Text(self.template(&inner)?),

@@ -5,9 +5,10 @@
 use crate::source::line_col;
 
 use super::ast::{
-    AnswerType, Ask, Block, BotSetting, CaptureType, CompareOp, CountedRung, DaySpec, Expr,
-    ExprKind, Fetch, FetchMethod, File, HoursRule, Item, PhraseKind, PhrasePart, PhrasePartKind,
-    RegexLit, StateDecl, Stmt, StmtKind, StringLit, Template, TimeOfDay, TimerRung, Weekday,
+    AnswerType, ArithOp, Ask, Block, BotSetting, CaptureType, CompareOp, CountedRung, DaySpec,
+    Expr, ExprKind, Fetch, FetchMethod, File, HoursRule, Item, PhraseKind, PhrasePart,
+    PhrasePartKind, RegexLit, StateDecl, Stmt, StmtKind, StringLit, Template, TimeOfDay, TimerRung,
+    Weekday,
 };
 
 /// Formats a parsed file. `source` is the text it was parsed from (for comment placement).
@@ -168,6 +169,10 @@ impl Printer<'_> {
             BotSetting::AccentsIgnored(span) => self.emit(1, span.start, "accents ignored"),
             BotSetting::ButtonLimit { limit, span } => {
                 self.emit(1, span.start, &format!("buttons at most {limit}"))
+            }
+            BotSetting::DateOrder { month_first, span } => {
+                let order = if *month_first { "month-first" } else { "day-first" };
+                self.emit(1, span.start, &format!("dates {order}"));
             }
             BotSetting::Idle(rung) => self.timer_rung("idle", rung, 1),
             BotSetting::SmallWords { words, span } => {
@@ -394,7 +399,7 @@ pub fn duration(seconds: u64) -> String {
     super::duration::format_seconds(seconds)
 }
 
-/// Precedence: 0 `or`, 1 `and`, 2 `not`, 3 tests and operands.
+/// Precedence: 0 `or`, 1 `and`, 2 `not`, 3 tests, 4 sums, 5 products, 6 operands.
 fn expr(e: &Expr, min: u8) -> String {
     let (level, text) = match &e.kind {
         ExprKind::Or(a, b) => (0, format!("{} or {}", expr(a, 0), expr(b, 1))),
@@ -418,13 +423,31 @@ fn expr(e: &Expr, min: u8) -> String {
             3,
             format!("{} {}in @{}", expr(operand, 4), if *negated { "not " } else { "" }, list.name),
         ),
-        ExprKind::Open { calendar, negated } => {
-            (3, format!("{} {}", if *negated { "closed" } else { "open" }, calendar.name))
+        ExprKind::Open { calendar, negated, when, at } => {
+            let word = if *negated { "closed" } else { "open" };
+            let preposition = if *at { "at" } else { "on" };
+            match when {
+                Some(moment) => {
+                    (3, format!("{word} {} {preposition} {}", calendar.name, expr(moment, 6)))
+                }
+                None => (3, format!("{word} {}", calendar.name)),
+            }
         }
-        ExprKind::Var(path) => (4, path.dotted()),
-        ExprKind::Text(t) => (4, template(t)),
-        ExprKind::Number(n) => (4, n.clone()),
-        ExprKind::Bool(b) => (4, b.to_string()),
+        ExprKind::Arith { op, lhs, rhs } => {
+            let (level, right) = match op {
+                ArithOp::Add | ArithOp::Subtract => (4, 5),
+                ArithOp::Multiply | ArithOp::Divide => (5, 6),
+            };
+            (level, format!("{} {} {}", expr(lhs, level), op.symbol(), expr(rhs, right)))
+        }
+        ExprKind::Call { function, args } => {
+            let args: Vec<String> = args.iter().map(|a| expr(a, 4)).collect();
+            (6, format!("{}({})", function.name, args.join(", ")))
+        }
+        ExprKind::Var(path) => (6, path.dotted()),
+        ExprKind::Text(t) => (6, template(t)),
+        ExprKind::Number(n) => (6, n.clone()),
+        ExprKind::Bool(b) => (6, b.to_string()),
     };
     if level < min {
         format!("({text})")

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::engine::{
-    step_traced, Action, Contact, Event, FetchRequest, FetchResult, Program, State, TimerId, Trace,
+    enter_traced, step_traced, Action, Contact, Event, FetchRequest, FetchResult, Program, State,
+    TimerId, Trace,
 };
 
 /// Answers `fetch` requests without a network.
@@ -134,12 +135,32 @@ impl<'p> Conversation<'p> {
         reply
     }
 
+    /// Moves into `state_name` and runs its own lines (its question), as `go` would; `None`
+    /// when the bot has no such state.
+    pub fn enter(&mut self, state_name: &str) -> Option<Reply> {
+        let first = enter_traced(self.program, &self.state, state_name, self.now)?;
+        Some(self.absorb_step(first))
+    }
+
     /// Runs one event; answers fetches at once and keeps the timer table.
     pub fn event(&mut self, event: Event) -> Reply {
+        let first = step_traced(self.program, &self.state, event, self.now);
+        self.absorb_step(first)
+    }
+
+    /// Takes one step's result, then runs the events it causes (fetch answers).
+    fn absorb_step(&mut self, first: (State, Vec<Action>, Trace)) -> Reply {
         let mut reply = Reply::default();
-        let mut pending = vec![event];
-        while let Some(event) = pending.pop() {
-            let (state, actions, trace) = step_traced(self.program, &self.state, event, self.now);
+        let mut pending: Vec<Event> = Vec::new();
+        let mut next = Some(first);
+        loop {
+            let (state, actions, trace) = match next.take() {
+                Some(step) => step,
+                None => match pending.pop() {
+                    Some(event) => step_traced(self.program, &self.state, event, self.now),
+                    None => break,
+                },
+            };
             self.state = state;
             reply.traces.push(trace);
             for action in &actions {

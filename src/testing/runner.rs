@@ -7,9 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::{TimeZone, Utc};
 
-use crate::engine::{
-    current_state_name, set_state, Action, Event, FetchRequest, FetchResult, Program,
-};
+use crate::engine::{current_state_name, Action, Event, FetchRequest, FetchResult, Program};
 
 use super::conversation::{method_name, Conversation, FetchAnswers, Reply};
 use super::transcript::{DialogTest, FetchAnswer, FetchFixture, Fixtures, Step};
@@ -161,17 +159,16 @@ pub fn run_test(
     let contact = test.contact.clone().unwrap_or_else(|| fixtures.contact.clone());
 
     if let Some(state) = &test.start_in {
-        if !set_state(program, conversation.state_mut(), state) {
-            return fail(dialog, format!("`start_in: {state}` names no state of this bot"));
+        // Variables first, so the state's own lines (its question) can use them.
+        conversation.state_mut().contact = contact;
+        for (k, v) in &test.vars {
+            conversation.state_mut().set_variable(k, v.clone());
         }
-        coverage.states.insert(state.clone());
-        *conversation.state_mut() = {
-            let mut s = conversation.state().clone();
-            for (k, v) in &test.vars {
-                s.set_variable(k, v.clone());
-            }
-            s
+        let Some(reply) = conversation.enter(state) else {
+            return fail(dialog, format!("`start_in: {state}` names no state of this bot"));
         };
+        coverage.absorb(program, &reply);
+        pending.extend(outputs(&reply.actions));
     } else {
         let reply = conversation.start(contact);
         coverage.absorb(program, &reply);

@@ -2,6 +2,7 @@
 //! and the sites allowed to embed the widget (origins, backend secret, anonymous start, limits).
 
 use std::time::Duration;
+use subtle::ConstantTimeEq;
 
 /// One website that embeds the widget.
 #[derive(Clone, Debug)]
@@ -47,7 +48,9 @@ impl WidgetConfig {
 
     /// The site whose backend secret is `secret`, compared in constant time.
     pub fn site_for_secret(&self, secret: &str) -> Option<&Site> {
-        self.sites.iter().find(|site| constant_time_eq(site.secret.as_bytes(), secret.as_bytes()))
+        self.sites.iter().find(|site| {
+            !secret.is_empty() && bool::from(site.secret.as_bytes().ct_eq(secret.as_bytes()))
+        })
     }
 
     /// The `ws://`/`wss://` base derived from the public base URL (no trailing slash).
@@ -61,12 +64,4 @@ impl WidgetConfig {
             base.to_owned()
         }
     }
-}
-
-/// Compares two byte strings without an early exit, so timing does not leak a secret's prefix.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() || a.is_empty() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

@@ -3,7 +3,8 @@
 //! `stream.rs`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -95,15 +96,26 @@ fn check_origin(
     }
 }
 
-/// Verifies the bearer token and the origin.
-pub fn authorize(
-    widget: &WidgetService,
-    headers: &HeaderMap,
-) -> Result<(Claims, String), WidgetError> {
-    let token = bearer(headers)?;
-    let claims = widget.verify(token)?;
-    check_origin(widget, headers, &claims.site)?;
-    Ok((claims, token.to_owned()))
+/// A request with a valid bearer token used from one of its site's origins: every route that
+/// acts for a conversation takes this instead of checking the token by hand.
+pub struct Authorized {
+    pub claims: Claims,
+    /// The token as presented (a resume answers it back).
+    pub token: String,
+}
+
+impl FromRequestParts<WidgetService> for Authorized {
+    type Rejection = WidgetError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        widget: &WidgetService,
+    ) -> Result<Self, WidgetError> {
+        let token = bearer(&parts.headers)?;
+        let claims = widget.verify(token)?;
+        check_origin(widget, &parts.headers, &claims.site)?;
+        Ok(Authorized { claims, token: token.to_owned() })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,13 +184,14 @@ pub async fn generate_token(
 /// `POST /conversations`: start with a token, or anonymously where the site allows it.
 pub async fn start_conversation(
     State(widget): State<WidgetService>,
+    authorized: Result<Authorized, WidgetError>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WidgetError> {
     let start = parse_start_body(&body)?;
-    let (claims, token) = match bearer(&headers) {
-        Ok(_) => authorize(&widget, &headers)?,
-        Err(missing) => {
+    let (claims, token) = match authorized {
+        Ok(Authorized { claims, token }) => (claims, token),
+        Err(missing @ WidgetError::MissingToken) => {
             let site = origin_of(&headers)
                 .and_then(|origin| widget.config().site_for_origin(origin))
                 .filter(|site| site.anonymous_start)
@@ -189,6 +202,7 @@ pub async fn start_conversation(
             let claims = widget.verify(&session.token)?;
             (claims, session.token)
         }
+        Err(refused) => return Err(refused),
     };
     let session = widget.start(&claims, &token).await?;
     Ok((StatusCode::CREATED, Json(session_json(&widget, &session, true))).into_response())
@@ -199,9 +213,8 @@ pub async fn resume_conversation(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
     Query(query): Query<WatermarkQuery>,
-    headers: HeaderMap,
+    Authorized { claims, token }: Authorized,
 ) -> Result<Json<Value>, WidgetError> {
-    let (claims, token) = authorize(&widget, &headers)?;
     let record = widget.live_conversation(&claims, &id).await?;
     let session = Session {
         conversation: record.id,
@@ -216,10 +229,9 @@ pub async fn resume_conversation(
 pub async fn post_activity(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Authorized { claims, .. }: Authorized,
     body: Bytes,
 ) -> Result<Json<Value>, WidgetError> {
-    let (claims, _) = authorize(&widget, &headers)?;
     widget.live_conversation(&claims, &id).await?;
     let activity = check_posted(&body).map_err(WidgetError::BadActivity)?;
     let id = widget.post_customer(&claims, activity).await?;
@@ -232,9 +244,8 @@ pub async fn poll_activities(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
     Query(query): Query<WatermarkQuery>,
-    headers: HeaderMap,
+    Authorized { claims, .. }: Authorized,
 ) -> Result<Json<Value>, WidgetError> {
-    let (claims, _) = authorize(&widget, &headers)?;
     let watermark = query.watermark();
     let empty = || Json(json!({ "activities": [], "watermark": watermark.to_string() }));
     match widget.live_conversation(&claims, &id).await {
@@ -261,9 +272,8 @@ pub async fn poll_activities(
 /// `POST /tokens/refresh`: a fresh token for the same conversation.
 pub async fn refresh_token(
     State(widget): State<WidgetService>,
-    headers: HeaderMap,
+    Authorized { claims, .. }: Authorized,
 ) -> Result<Json<Value>, WidgetError> {
-    let (claims, _) = authorize(&widget, &headers)?;
     let session = widget.refresh(&claims);
     Ok(Json(session_json(&widget, &session, false)))
 }

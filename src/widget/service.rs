@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::activity::{CustomerActivity, OutgoingActivity};
 use super::config::{Site, WidgetConfig};
@@ -27,22 +26,25 @@ pub struct WidgetUser {
 /// What the server plugs into the widget: it is told about new conversations and customer
 /// activities, and answers later through [`WidgetService::push`].
 pub trait WidgetHost: Send + Sync + 'static {
-    /// A conversation was started by a page (called once per conversation).
+    /// A conversation was started by a page (called once per conversation, before the page
+    /// hears 201: an error fails the start).
     fn conversation_started<'a>(
         &'a self,
         widget: &'a WidgetService,
         conversation: &'a str,
         user: &'a WidgetUser,
-    ) -> BoxFuture<'a, ()>;
+    ) -> BoxFuture<'a, Result<(), WidgetError>>;
 
-    /// The customer posted an activity; its echo is already stored. Calls for one conversation
-    /// arrive one after another, in posting order.
+    /// The customer posted an activity; its echo is already stored. The page gets its answer
+    /// only after this returns, so the host must make the activity durable here (and may be
+    /// handed the same activity again when the page retries): an error answers the page 500
+    /// and the page sends it again.
     fn customer_activity<'a>(
         &'a self,
         widget: &'a WidgetService,
         conversation: &'a str,
         activity: CustomerActivity,
-    ) -> BoxFuture<'a, ()>;
+    ) -> BoxFuture<'a, Result<(), WidgetError>>;
 }
 
 /// What open streams of a conversation are told.
@@ -76,7 +78,6 @@ struct Inner {
     store: Arc<dyn WidgetStore>,
     host: Arc<dyn WidgetHost>,
     streams: Mutex<HashMap<String, broadcast::Sender<Arc<Pushed>>>>,
-    host_queues: Mutex<HashMap<String, mpsc::UnboundedSender<CustomerActivity>>>,
     new_conversations: Mutex<HashMap<String, (i64, u32)>>,
 }
 
@@ -99,7 +100,6 @@ impl WidgetService {
                 store,
                 host,
                 streams: Mutex::default(),
-                host_queues: Mutex::default(),
                 new_conversations: Mutex::default(),
             }),
         }
@@ -210,12 +210,8 @@ impl WidgetService {
             name: record.user_name.clone(),
             site: record.site.clone(),
         };
-        let widget = self.clone();
-        let conversation = record.id.clone();
-        tokio::spawn(async move {
-            let host = Arc::clone(&widget.inner.host);
-            host.conversation_started(&widget, &conversation, &user).await;
-        });
+        // Durable with the host before the page hears 201, like every customer activity.
+        self.inner.host.conversation_started(self, &record.id, &user).await?;
         Ok(Session {
             conversation: record.id,
             token: token.to_owned(),
@@ -280,16 +276,20 @@ impl WidgetService {
             return Ok(token::random_id());
         }
         let activity = Value::Object(activity);
-        if let Some(client_id) = super::store::client_activity_id(&activity) {
-            // The page sent this before (a retry after a lost answer): same echo, no second turn.
-            let store = &self.inner.store;
-            if let Some(earlier) =
-                store.find_client_activity(&claims.conversation, client_id).await?
-            {
-                return Ok(earlier.activity["id"].as_str().unwrap_or_default().to_owned());
+        let earlier = match super::store::client_activity_id(&activity) {
+            Some(client_id) => {
+                self.inner.store.find_client_activity(&claims.conversation, client_id).await?
             }
-        }
-        let stored = self.inner.store.append(&claims.conversation, activity, now_ms()).await?;
+            None => None,
+        };
+        // A page retry after a lost answer finds its echo: no second echo, but the host hears it
+        // again (it deduplicates), in case the first attempt stopped before reaching it.
+        let (stored, fresh) = match earlier {
+            Some(earlier) => (earlier, false),
+            None => {
+                (self.inner.store.append(&claims.conversation, activity, now_ms()).await?, true)
+            }
+        };
         let id = stored.activity["id"].as_str().unwrap_or_default().to_owned();
         let customer = CustomerActivity {
             id: id.clone(),
@@ -300,11 +300,15 @@ impl WidgetService {
             user_id: claims.user_id.clone(),
             raw: stored.activity.clone(),
         };
-        self.broadcast(
-            &claims.conversation,
-            Pushed::Stored { seq: stored.seq, activity: stored.activity },
-        );
-        self.queue_for_host(&claims.conversation, customer)?;
+        if fresh {
+            self.broadcast(
+                &claims.conversation,
+                Pushed::Stored { seq: stored.seq, activity: stored.activity },
+            );
+        }
+        // Durable with the host before the page hears 200: a crash after the answer loses
+        // nothing, a failure here answers 500 and the page sends the activity again.
+        self.inner.host.customer_activity(self, &claims.conversation, customer).await?;
         Ok(id)
     }
 
@@ -372,52 +376,6 @@ impl WidgetService {
                 // Nobody listens any more; forget the channel so the map does not grow.
                 streams.remove(conversation);
             }
-        }
-    }
-
-    fn queue_for_host(
-        &self,
-        conversation: &str,
-        activity: CustomerActivity,
-    ) -> Result<(), WidgetError> {
-        let mut queues = self
-            .inner
-            .host_queues
-            .lock()
-            .map_err(|_| WidgetError::Internal("host queue lock poisoned".into()))?;
-        let activity = match queues.get(conversation) {
-            Some(queue) => match queue.send(activity) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::SendError(activity)) => activity,
-            },
-            None => activity,
-        };
-        let (sender, receiver) = mpsc::unbounded_channel();
-        // Cannot fail: the receiver is alive right here.
-        let _ = sender.send(activity);
-        queues.insert(conversation.to_owned(), sender);
-        tokio::spawn(self.clone().feed_host(conversation.to_owned(), receiver));
-        Ok(())
-    }
-
-    /// One worker per busy conversation hands activities to the host in order, and retires
-    /// after a quiet spell (draining anything that raced with its retirement).
-    async fn feed_host(
-        self,
-        conversation: String,
-        mut receiver: mpsc::UnboundedReceiver<CustomerActivity>,
-    ) {
-        let host = Arc::clone(&self.inner.host);
-        while let Ok(Some(activity)) =
-            tokio::time::timeout(Duration::from_secs(30), receiver.recv()).await
-        {
-            host.customer_activity(&self, &conversation, activity).await;
-        }
-        if let Ok(mut queues) = self.inner.host_queues.lock() {
-            queues.remove(&conversation);
-        }
-        while let Ok(activity) = receiver.try_recv() {
-            host.customer_activity(&self, &conversation, activity).await;
         }
     }
 }

@@ -715,3 +715,50 @@ fn the_example_configuration_loads_with_its_widget() {
     assert_eq!(widget.sites[0].origins, ["https://shop.example.com"]);
     assert!(config.bots.iter().all(|b| b.file.exists()));
 }
+
+#[tokio::test]
+async fn a_crash_right_after_the_pages_200_loses_nothing() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("botrun.db").display());
+    let setup = Setup {
+        store: store.clone(),
+        widget_store: format!("sqlite://{}", dir.path().join("widget.db").display()),
+        ..Setup::default()
+    };
+    let mut world = start_with(&setup).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for(GREETING).await;
+    let (id, token) = (page.id.clone(), page.token.clone());
+    // Another process holds the bot's store: nothing the service writes there lands meanwhile.
+    let mut holder = sqlx::SqliteConnection::connect(&store).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
+    let post = {
+        let (http, token) = (world.http.clone(), token.clone());
+        let url = format!("{}/conversations/{id}/activities", world.base);
+        move || {
+            let (http, token, url) = (http.clone(), token.clone(), url.clone());
+            async move {
+                let activity = json!({"type": "message", "from": {"id": "dl_customer1"},
+                    "text": "how long does delivery take", "channelData": {"clientActivityID": "c-1"}});
+                http.post(url).bearer_auth(token).json(&activity).send().await
+            }
+        }
+    };
+    // A 200 means the message is safe; the page sends it again only when it got none.
+    let first = tokio::time::timeout(Duration::from_secs(2), tokio::spawn(post())).await;
+    let answered = matches!(&first, Ok(Ok(Ok(response))) if response.status() == 200);
+    world.crash();
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+    world.restart(&setup).await;
+    if !answered {
+        assert_eq!(post().await.unwrap().status(), 200);
+    }
+    let page = Page { world: &world, id, token };
+    let shown = page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+    assert_eq!(shown.iter().filter(|(_, t)| t.starts_with("Deliveries take")).count(), 1);
+    let echoes = page.activities().await;
+    let echoes = echoes.iter().filter(|a| a["from"]["role"] == "user").count();
+    assert_eq!(echoes, 1, "one echo of the message");
+}

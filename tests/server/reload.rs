@@ -72,3 +72,49 @@ async fn the_watcher_reloads_on_save() {
     }
     assert_eq!(texts, ["two"]);
 }
+
+#[tokio::test]
+async fn sighup_reloads_every_bot_without_a_watcher_and_keeps_a_broken_edit_out() {
+    use botrun::server::reload::reload_on_hangup;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hangup.bot");
+    std::fs::write(&path, bot("one")).unwrap();
+    let h = harness_for(&path).await;
+    let watched = [WatchedBot { index: 0, entry: path.clone(), files: vec![path.clone()] }];
+    reload_on_hangup(&h.state, &watched).unwrap();
+    let hangup = || {
+        // The signal goes to this test process: without the handler it would end it.
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let answers_after_hangup = |expected: &'static str| {
+        let h = &h;
+        async move {
+            let mut texts = Vec::new();
+            for _ in 0..50 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                texts = ask_price(h, 1).await;
+                if texts == [expected] {
+                    break;
+                }
+            }
+            texts
+        }
+    };
+
+    // No watcher runs: the edit alone changes nothing.
+    std::fs::write(&path, bot("two")).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(ask_price(&h, 1).await, ["one"]);
+    hangup();
+    assert_eq!(answers_after_hangup("two").await, ["two"]);
+
+    // A broken edit is rejected on SIGHUP and the running bot stays.
+    std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
+    hangup();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(ask_price(&h, 1).await, ["two"]);
+}

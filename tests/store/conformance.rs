@@ -1,7 +1,9 @@
 //! The store conformance suite: every backend must pass every check here. Each check takes an
 //! `&dyn Store`, so a new backend only adds one `#[tokio::test]` per check below.
 
-use botrun::store::{PostgresStore, Recorded, SqliteStore, Store, StoreError, TimerRow, Turn};
+use botrun::store::{
+    Heartbeat, PostgresStore, Recorded, SqliteStore, Store, StoreError, TimerRow, Turn,
+};
 use chrono::{DateTime, Duration, Utc};
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -123,14 +125,9 @@ async fn memory() -> SqliteStore {
     SqliteStore::open("sqlite::memory:").await.unwrap()
 }
 
-const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 /// A fresh schema per test, so tests run side by side in the one database.
 async fn postgres(test: &str) -> PostgresStore {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let schema = format!("conf_{test}_{}_{nanos}", std::process::id());
-    PostgresStore::open_in_schema(POSTGRES_URL, Some(&schema)).await.unwrap()
+    crate::postgres::store_in(&crate::postgres::fresh_schema(&format!("conf_{test}"))).await
 }
 
 macro_rules! conformance {
@@ -235,10 +232,40 @@ async fn postgres_leases_are_exclusive_until_released_or_expired() {
     assert!(store.claim("cx:1", "a", t(66), t(126)).await.unwrap(), "released: free");
 }
 
+/// A heartbeat renews every lease of its replica in one call (so leases can be short and a
+/// crashed replica's conversations move on within seconds) and counts the live replicas.
+#[tokio::test]
+async fn postgres_heartbeat_renews_leases_and_counts_live_replicas() {
+    let store = postgres("heartbeat").await;
+    let beat =
+        |owner, at: i64| Heartbeat { owner, now: t(at), until: t(at + 3), alive_since: t(at - 3) };
+    assert!(store.claim("cx:1", "a", t(0), t(3)).await.unwrap());
+    assert!(store.claim("cx:2", "a", t(0), t(3)).await.unwrap());
+    assert_eq!(store.heartbeat(beat("a", 0)).await.unwrap(), 1, "alone");
+    assert_eq!(store.heartbeat(beat("b", 1)).await.unwrap(), 2, "a and b");
+    assert_eq!(store.heartbeat(beat("a", 2)).await.unwrap(), 2);
+    // a's beat at 2 s renewed both leases to 5 s: b cannot take them at 4 s.
+    assert!(!store.claim("cx:1", "b", t(4), t(7)).await.unwrap(), "renewed by the heartbeat");
+    assert!(!store.claim("cx:2", "b", t(4), t(7)).await.unwrap(), "renewed by the heartbeat");
+    // a stops beating (crashed): b alone counts itself, and takes a's lanes once they lapse.
+    assert_eq!(store.heartbeat(beat("b", 6)).await.unwrap(), 1, "a is gone");
+    assert!(store.claim("cx:1", "b", t(6), t(9)).await.unwrap(), "a's lease lapsed");
+    // b's heartbeat renews the lane it took, and not a lane a still holds on paper.
+    assert!(store.claim("cx:3", "a", t(6), t(7)).await.unwrap());
+    store.heartbeat(beat("b", 7)).await.unwrap();
+    assert!(
+        store.claim("cx:3", "b", t(8), t(11)).await.unwrap(),
+        "b's beat did not renew a's lane"
+    );
+    assert!(!store.claim("cx:1", "a", t(9), t(12)).await.unwrap(), "b's beat renewed cx:1 to 10");
+}
+
 #[tokio::test]
 async fn sqlite_is_one_process_and_needs_no_leases() {
     let store = memory().await;
     assert!(!store.shared_by_replicas());
     assert!(store.claim("cx:1", "a", t(0), t(60)).await.unwrap());
     assert!(store.claim("cx:1", "b", t(0), t(60)).await.unwrap());
+    let beat = Heartbeat { owner: "a", now: t(0), until: t(3), alive_since: t(-3) };
+    assert_eq!(store.heartbeat(beat).await.unwrap(), 1, "one process is the only replica");
 }

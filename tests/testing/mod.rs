@@ -114,3 +114,28 @@ fn why_ranks_candidates_and_explains_the_winner() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown state `nowhere`"), "{stderr}");
 }
+
+#[test]
+fn start_in_runs_the_states_own_question_with_the_tests_variables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "q.bot",
+        "bot \"Q\"\n\non start\n  set kind to \"visit\"\n  go pick\n\nstate pick\n  ask day as date\n    say \"Which day for the {kind}?\"\n    retry \"A date, please.\"\n    after 2 retries\n      handoff note \"no date for {kind}\"\n  say \"Booked {day}.\"\n",
+    );
+    let test = write(
+        dir.path(),
+        "q.test.yaml",
+        "bot: q.bot\ntests:\n  - name: the question is asked, and wrong answers escalate\n    start_in: pick\n    vars: {kind: scan}\n    steps:\n      - bot: \"Which day for the scan?\"\n      - customer: soon\n      - bot: \"A date, please.\"\n      - customer: later\n      - handoff: {note: \"no date for scan\"}\n",
+    );
+    let (code, stdout, _) = botrun(&["test", &test], "");
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn the_language_feature_transcripts_pass() {
+    // Dates and times people type, counters, arithmetic and JSON lists (tests/transcripts).
+    let (code, stdout, _) = botrun(&["test", "tests/transcripts"], "");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}

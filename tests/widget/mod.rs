@@ -7,7 +7,7 @@ use std::time::Duration;
 use botrun::widget::token::{self, Claims};
 use botrun::widget::{
     router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, WidgetConfig,
-    WidgetHost, WidgetService, WidgetStore, WidgetUser,
+    WidgetError, WidgetHost, WidgetService, WidgetStore, WidgetUser,
 };
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
@@ -18,8 +18,12 @@ const KEY: &[u8] = b"test-signing-key";
 const SECRET: &str = "site-secret";
 const ORIGIN: &str = "http://shop.example";
 
-/// The test's own bot: greets on start and echoes every message, with a quick reply.
-struct EchoBot;
+/// The test's own bot: greets on start and echoes every message, with a quick reply. Like every
+/// host it answers an activity it was handed before (a page's resend) only once.
+#[derive(Default)]
+struct EchoBot {
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
+}
 
 impl WidgetHost for EchoBot {
     fn conversation_started<'a>(
@@ -27,14 +31,15 @@ impl WidgetHost for EchoBot {
         widget: &'a WidgetService,
         conversation: &'a str,
         _user: &'a WidgetUser,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
             let greeting = OutgoingActivity::Message {
                 from: Sender::bot("Echo"),
                 text: "Hello!".into(),
                 suggested_actions: vec![],
             };
-            widget.push(conversation, greeting).await.unwrap();
+            widget.push(conversation, greeting).await?;
+            Ok(())
         })
     }
 
@@ -43,20 +48,21 @@ impl WidgetHost for EchoBot {
         widget: &'a WidgetService,
         conversation: &'a str,
         activity: CustomerActivity,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
-            let Some(text) = activity.text else { return };
+            let Some(text) = activity.text else { return Ok(()) };
+            if !self.seen.lock().unwrap().insert(activity.id.clone()) {
+                return Ok(());
+            }
             let from = Sender::bot("Echo");
-            widget
-                .push(conversation, OutgoingActivity::Typing { from: from.clone() })
-                .await
-                .unwrap();
+            widget.push(conversation, OutgoingActivity::Typing { from: from.clone() }).await?;
             let reply = OutgoingActivity::Message {
                 from,
                 text: format!("You said: {text}"),
                 suggested_actions: vec!["Again".into()],
             };
-            widget.push(conversation, reply).await.unwrap();
+            widget.push(conversation, reply).await?;
+            Ok(())
         })
     }
 }
@@ -88,7 +94,7 @@ async fn serve_with(store: Arc<dyn WidgetStore>, site: Site) -> Server {
         keep_alive: Duration::from_millis(300),
         sites: vec![site],
     };
-    let widget = WidgetService::new(config, store, Arc::new(EchoBot));
+    let widget = WidgetService::new(config, store, Arc::new(EchoBot::default()));
     let app = axum::Router::new().nest("/v3/directline", router(widget.clone()));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();

@@ -16,19 +16,17 @@ pub mod session;
 mod turn;
 pub mod webhook;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
+use super::keyed::KeyedWorkers;
 use super::AppState;
 use crate::cx::CxClient;
 use crate::engine::{Contact, Program};
 use crate::store::{Recorded, StoreError};
-use crate::widget::{CustomerActivity, WidgetHost, WidgetService, WidgetUser};
+use crate::widget::{CustomerActivity, WidgetError, WidgetHost, WidgetService, WidgetUser};
 use payload::WidgetInbound;
 
 /// When the CX contact and conversation are created.
@@ -74,13 +72,9 @@ pub struct FlowA {
     widget: OnceLock<WidgetService>,
     /// Per conversation, one task running its turns and one delivering its CX calls, so the
     /// page never waits for CX.
-    turns: Lane,
-    mirrors: Lane,
+    turns: KeyedWorkers,
+    mirrors: KeyedWorkers,
 }
-
-/// The running tasks of one kind, by store key, each with its "new work arrived" flag.
-#[derive(Default)]
-struct Lane(Mutex<HashMap<String, Arc<AtomicBool>>>);
 
 #[derive(Clone, Copy)]
 enum LaneKind {
@@ -103,8 +97,8 @@ impl FlowA {
             cx,
             settings,
             widget: OnceLock::new(),
-            turns: Lane::default(),
-            mirrors: Lane::default(),
+            turns: KeyedWorkers::default(),
+            mirrors: KeyedWorkers::default(),
         });
         if app.flow_a.set(Arc::clone(&flow)).is_err() {
             tracing::warn!(
@@ -132,7 +126,7 @@ impl FlowA {
 
     /// True when no widget conversation task is running (tests wait for it).
     pub fn idle(&self) -> bool {
-        [&self.turns, &self.mirrors].iter().all(|lane| lane.0.lock().is_ok_and(|w| w.is_empty()))
+        self.turns.idle() && self.mirrors.idle()
     }
 
     /// Queues `work` for a widget conversation unless `dedup` was seen, and wakes its worker.
@@ -161,7 +155,7 @@ impl FlowA {
         self.wake_lane(LaneKind::Turns, key);
     }
 
-    fn lane(&self, kind: LaneKind) -> &Lane {
+    fn lane(&self, kind: LaneKind) -> &KeyedWorkers {
         match kind {
             LaneKind::Turns => &self.turns,
             LaneKind::Mirror => &self.mirrors,
@@ -169,17 +163,17 @@ impl FlowA {
     }
 
     fn wake_lane(self: &Arc<Self>, kind: LaneKind, key: &str) {
-        let Ok(mut running) = self.lane(kind).0.lock() else { return };
-        if let Some(dirty) = running.get(key) {
-            dirty.store(true, Ordering::SeqCst);
-            return;
-        }
-        let dirty = Arc::new(AtomicBool::new(false));
-        running.insert(key.to_owned(), Arc::clone(&dirty));
-        drop(running);
         let flow = Arc::clone(self);
-        let key = key.to_owned();
-        tokio::spawn(async move { flow.run_lane(kind, key, dirty).await });
+        let work = move |key: String| {
+            let flow = Arc::clone(&flow);
+            async move {
+                match kind {
+                    LaneKind::Turns => flow.run_turns(&key).await,
+                    LaneKind::Mirror => mirror::drain(&flow, &key).await,
+                }
+            }
+        };
+        self.lane(kind).wake(&self.app, key, Self::lease(kind, key), work);
     }
 
     /// The lease name of a lane of `key` (replicas sharing the store).
@@ -190,51 +184,20 @@ impl FlowA {
         }
     }
 
-    async fn run_lane(self: Arc<Self>, kind: LaneKind, key: String, dirty: Arc<AtomicBool>) {
-        let lease = Self::lease(kind, &key);
-        loop {
-            dirty.store(false, Ordering::SeqCst);
-            let done = match kind {
-                LaneKind::Turns => self.run_turns(&key).await,
-                LaneKind::Mirror => mirror::drain(&self, &key).await,
-            };
-            if let Err(error) = done {
-                tracing::error!(conversation = %key, %error, "widget conversation task failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-            // Checked under the lock `wake_lane` holds while setting the flag, so no wake-up is
-            // lost between "nothing left" and "task gone".
-            let finished = {
-                let Ok(mut running) = self.lane(kind).0.lock() else { return };
-                let finished = !dirty.load(Ordering::SeqCst);
-                if finished {
-                    running.remove(&key);
-                }
-                finished
-            };
-            if finished {
-                self.app.let_go(&lease).await;
-                // A task started meanwhile keeps the lease this one just gave up.
-                if self.lane(kind).0.lock().is_ok_and(|running| running.contains_key(&key)) {
-                    let _ = self.app.hold(&lease).await;
-                }
-                return;
-            }
-        }
+    /// Waits for every widget conversation task, until `deadline`; true when all finished.
+    pub(crate) async fn finish(&self, deadline: tokio::time::Instant) -> bool {
+        // Turns wake mirrors, so the mirrors are waited for last.
+        let turns = self.turns.finish(deadline).await;
+        turns && self.mirrors.finish(deadline).await
     }
 
-    /// Runs every queued event; each turn that queued CX calls wakes the mirror.
     pub(super) fn mirror_lease(key: &str) -> String {
         Self::lease(LaneKind::Mirror, key)
     }
 
+    /// Runs every queued event; each turn that queued CX calls wakes the mirror.
     async fn run_turns(self: &Arc<Self>, key: &str) -> Result<(), StoreError> {
         let lease = Self::lease(LaneKind::Turns, key);
-        // Another replica sharing the store runs this conversation now: it will see this work.
-        if !self.app.hold(&lease).await? {
-            return Ok(());
-        }
         while let Some(inbound) = self.app.store.next_inbound(key).await? {
             if !self.app.hold(&lease).await? {
                 return Ok(());
@@ -247,14 +210,21 @@ impl FlowA {
     }
 }
 
-/// The widget's [`WidgetHost`]: every activity becomes durable queued work.
+/// The widget's [`WidgetHost`]: every activity becomes durable queued work before the page
+/// hears its answer.
 pub struct FlowAHost(pub Arc<FlowA>);
 
 impl FlowAHost {
-    async fn enqueue_logged(&self, dedup: &str, conversation: &str, work: WidgetInbound) {
-        if let Err(error) = self.0.enqueue(dedup, conversation, &work).await {
+    async fn enqueue(
+        &self,
+        dedup: &str,
+        conversation: &str,
+        work: WidgetInbound,
+    ) -> Result<(), WidgetError> {
+        self.0.enqueue(dedup, conversation, &work).await.map(drop).map_err(|error| {
             tracing::error!(%conversation, %error, "cannot queue a widget activity");
-        }
+            WidgetError::Internal(format!("cannot queue the activity: {error}"))
+        })
     }
 }
 
@@ -264,12 +234,12 @@ impl WidgetHost for FlowAHost {
         widget: &'a WidgetService,
         conversation: &'a str,
         user: &'a WidgetUser,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
             self.0.attach(widget);
             let contact = Contact { name: user.name.clone(), ..Contact::default() };
             let dedup = format!("widget-start:{conversation}");
-            self.enqueue_logged(&dedup, conversation, WidgetInbound::Started { contact }).await;
+            self.enqueue(&dedup, conversation, WidgetInbound::Started { contact }).await
         })
     }
 
@@ -278,12 +248,12 @@ impl WidgetHost for FlowAHost {
         widget: &'a WidgetService,
         conversation: &'a str,
         activity: CustomerActivity,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
             self.0.attach(widget);
-            let Some(work) = inbound_for(&activity) else { return };
+            let Some(work) = inbound_for(&activity) else { return Ok(()) };
             let dedup = format!("widget-activity:{conversation}:{}", activity.id);
-            self.enqueue_logged(&dedup, conversation, work).await;
+            self.enqueue(&dedup, conversation, work).await
         })
     }
 }

@@ -147,7 +147,7 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
         return effects;
     }
     let program = flow.program();
-    let mut state = session.engine_state(crate::server::worker::seed_for(conversation));
+    let mut state = session.engine_state(crate::server::flow_b::worker::seed_for(conversation));
     let now = flow.app.clock.now();
     for event in events {
         let is_text = matches!(event, Event::Text { .. });

@@ -5,11 +5,12 @@
 use axum::extract::State;
 use axum::response::Response;
 
+use super::worker;
 use crate::cx::{CxEvent, MessageEvent};
 use crate::server::ownership::{human_owns, StatusChange};
 use crate::server::payload::{CxRef, InboundPayload};
 use crate::server::webhook::{answer, contact_of, dedup_key, IntakeError, VerifiedEvent};
-use crate::server::{worker, AppState};
+use crate::server::AppState;
 use crate::store::Recorded;
 
 /// The webhook handler. Stored means 2xx; a store failure is the only 5xx. A long queue is no
@@ -36,7 +37,7 @@ pub(crate) async fn cx_webhook(
     match recorded {
         Recorded::Accepted(_) => {
             // Without a running worker the queue held nothing before this event.
-            let busy = worker::is_running(&state, &key);
+            let busy = state.workers.is_running(&key);
             worker::wake(&state, &key);
             if busy {
                 warn_on_backlog(&state, &key).await;

@@ -3,3 +3,4 @@
 //! answers through the CX API.
 
 pub(crate) mod intake;
+pub(crate) mod worker;

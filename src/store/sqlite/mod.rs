@@ -19,8 +19,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    from_millis, to_millis, Durability, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
-    StoreFuture, Turn,
+    from_millis, to_millis, Durability, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store,
+    StoreError, StoreFuture, Turn,
 };
 use readers::Readers;
 use writer::Writer;
@@ -271,5 +271,9 @@ impl Store for SqliteStore {
 
     fn release<'a>(&'a self, _lane: &'a str, _owner: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn heartbeat<'a>(&'a self, _beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
+        Box::pin(async { Ok(1) })
     }
 }

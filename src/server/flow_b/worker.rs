@@ -1,67 +1,24 @@
-//! Per-conversation workers: at most one task per conversation, so its events run through the
-//! engine strictly in arrival order and its replies leave in order. A worker takes the oldest
+//! Flow B's conversation worker, run by [`crate::server::keyed::KeyedWorkers`] (at most one task
+//! per conversation, so its events run through the engine strictly in arrival order and its
+//! replies leave in order). A worker takes the oldest
 //! queued event, steps the engine, commits state + outbox + timers + "event consumed" in one
 //! transaction, delivers the outbox, and exits when the conversation has nothing left to do.
 
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
-use super::ownership::StatusChange;
-use super::payload::{CxRef, InboundPayload, Outgoing};
-use super::{outbox, AppState};
 use crate::engine::{self, Action, Event, State};
+use crate::server::ownership::StatusChange;
+use crate::server::payload::{CxRef, InboundPayload, Outgoing};
+use crate::server::{outbox, AppState};
 use crate::store::{Inbound, Snapshot, StoreError, TimerRow, Turn};
 
-/// A running worker's mailbox flag: set when new work arrived while it was busy.
-#[derive(Debug, Default)]
-pub struct Slot {
-    dirty: AtomicBool,
-}
-
 /// Makes sure a worker runs for `conversation` and will see its newest work.
-pub fn wake(state: &AppState, conversation: &str) {
-    let Ok(mut workers) = state.workers.lock() else { return };
-    if let Some(slot) = workers.get(conversation) {
-        slot.dirty.store(true, Ordering::SeqCst);
-        return;
-    }
-    let slot = Arc::new(Slot::default());
-    workers.insert(conversation.to_owned(), Arc::clone(&slot));
-    drop(workers);
-    let state = state.clone();
-    let conversation = conversation.to_owned();
-    tokio::spawn(async move { run(state, conversation, slot).await });
-}
-
-async fn run(state: AppState, conversation: String, slot: Arc<Slot>) {
-    loop {
-        slot.dirty.store(false, Ordering::SeqCst);
-        if let Err(error) = work(&state, &conversation).await {
-            tracing::error!(%conversation, %error, "conversation worker failed; retrying");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        }
-        // Checked under the map lock that `wake` holds while setting the flag, so no wake-up
-        // is lost between "nothing left" and "worker gone".
-        let finished = {
-            let Ok(mut workers) = state.workers.lock() else { return };
-            let finished = !slot.dirty.load(Ordering::SeqCst);
-            if finished {
-                workers.remove(&conversation);
-            }
-            finished
-        };
-        if finished {
-            state.let_go(&conversation).await;
-            // A worker started meanwhile keeps the lease this one just gave up.
-            if is_running(&state, &conversation) {
-                let _ = state.hold(&conversation).await;
-            }
-            return;
-        }
-    }
+pub(crate) fn wake(state: &AppState, conversation: &str) {
+    let app = state.clone();
+    state.workers.wake(state, conversation, conversation.to_owned(), move |conversation| {
+        let state = app.clone();
+        async move { work(&state, &conversation).await }
+    });
 }
 
 /// Runs every queued event, delivering replies after each one. Items left in the outbox from
@@ -71,11 +28,8 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     // The state this worker last committed: the next event starts from it without a read.
     let mut known = None;
     let mut drained = false;
-    // Another replica sharing the store works on this conversation now: it will see this work.
-    if !state.hold(conversation).await? {
-        return Ok(());
-    }
     while let Some(inbound) = state.store.next_inbound(conversation).await? {
+        // Renewed before each event: after a long CX outage another replica may have taken over.
         if !state.hold(conversation).await? {
             return Ok(());
         }
@@ -89,13 +43,7 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// True when a worker is running for `conversation`. Without one its queue is empty (a worker
-/// leaves only after finding nothing queued), so intake need not count it.
-pub fn is_running(state: &AppState, conversation: &str) -> bool {
-    state.workers.lock().map_or(true, |workers| workers.contains_key(conversation))
-}
-
-/// A stable seed for a new conversation's random choices (`say one of`).
+/// A stable seed for a new conversation's random choices (`say one of`); Flow A uses it too.
 pub(crate) fn seed_for(conversation: &str) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     conversation.hash(&mut hasher);
