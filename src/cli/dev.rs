@@ -215,6 +215,7 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
             .clone()
             .unwrap_or_else(|| DemoPage::bundle_under(Path::new("."))),
         title,
+        origins: vec![format!("http://localhost:{}", address.port()), format!("http://{address}")],
     };
     if !page.webchat_js.exists() {
         eprintln!(
@@ -227,9 +228,9 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
         .nest("/v3/directline", router(widget.clone()))
         .merge(demo_router(widget, page))
         .route("/flow.svg", axum::routing::get(move || async move { flow_svg }));
-    let server_task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(server::run::shutdown_signal()).await
-    });
+    let limits = state.config.limits.connection_limits();
+    let server_task =
+        tokio::spawn(server::listen::serve(listener, app, limits, server::run::shutdown_signal()));
     register(&client, &format!("http://{address}"), &token).await?;
     state.resume().await.map_err(|err| miette!("{err}"))?;
     let timers = tokio::spawn(server::run_timer_loop(state.clone()));
@@ -243,8 +244,8 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
     println!("  CX emulator API:      {}", cx.base_url());
     println!("  widget API:           http://{address}/v3/directline");
     println!("  data:                 {}", args.data.display());
-    let served = server_task.await.into_diagnostic()?;
+    server_task.await.into_diagnostic()?;
     timers.abort();
     cx.shutdown().await;
-    served.into_diagnostic()
+    Ok(())
 }

@@ -76,8 +76,8 @@ fn hint_for_status(status: u16) -> &'static str {
         403 => " (the credentials lack the `cx.digital-interactions` scope or this tenant)",
         404 => " (unknown object or path — check the id, or the path under `cx.paths`)",
         422 => " (CX rejected the request body)",
-        429 => " (rate limited, retries exhausted)",
-        500..=599 => " (CX server error, retries exhausted)",
+        429 => " (rate limited)",
+        500..=599 => " (CX server error)",
         _ => "",
     }
 }

@@ -27,6 +27,8 @@ pub struct Config {
     pub webhook: WebhookConfig,
     pub fetch: FetchConfig,
     pub limits: Limits,
+    /// How long stored data is kept (see `retention`).
+    pub retention: super::retention::Retention,
     pub log: LogConfig,
     /// Send `SendButtons` as CX `input_select` messages; when false, send the numbered
     /// fallback text instead (for channels that cannot show buttons).
@@ -47,6 +49,7 @@ impl Default for Config {
             webhook: WebhookConfig::default(),
             fetch: FetchConfig::default(),
             limits: Limits::default(),
+            retention: super::retention::Retention::default(),
             log: LogConfig::default(),
             buttons: true,
             widget: None,
@@ -104,6 +107,27 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Requests handled at once; more wait.
     pub concurrent_requests: usize,
+    /// SQLite only: the store file never grows past this many megabytes; beyond it writes
+    /// fail as on a full disk (CX gets 503 and retries, `/readyz` is 503) until rows go.
+    pub store_max_mb: Option<u64>,
+    /// Time a client has to send a request's headers, and the longest a keep-alive connection
+    /// may sit idle between requests, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// Connections open at once; more are answered 503 and closed.
+    pub connections: usize,
+    /// Connections open at once from one client address; more are answered 429 and closed.
+    pub connections_per_address: usize,
+}
+
+impl Limits {
+    /// What the accept loop enforces.
+    pub fn connection_limits(&self) -> super::listen::ConnectionLimits {
+        super::listen::ConnectionLimits {
+            header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
+            max_connections: self.connections,
+            per_address: self.connections_per_address,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -115,6 +139,10 @@ impl Default for Limits {
             shutdown_deadline_secs: 25,
             request_timeout_ms: 10_000,
             concurrent_requests: 1024,
+            store_max_mb: None,
+            header_timeout_ms: 10_000,
+            connections: 4096,
+            connections_per_address: 256,
         }
     }
 }
@@ -219,11 +247,21 @@ impl Config {
             ("limits.outbox_retry_budget", u64::from(limits.outbox_retry_budget)),
             ("limits.request_timeout_ms", limits.request_timeout_ms),
             ("limits.concurrent_requests", limits.concurrent_requests as u64),
+            ("limits.header_timeout_ms", limits.header_timeout_ms),
+            ("limits.connections", limits.connections as u64),
+            ("limits.connections_per_address", limits.connections_per_address as u64),
         ] {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
         }
+        if limits.store_max_mb.is_some() && !self.store.starts_with("sqlite:") {
+            return Err("limits.store_max_mb applies to a `sqlite://` store only".into());
+        }
+        if limits.store_max_mb == Some(0) {
+            return Err("limits.store_max_mb must be at least 1".into());
+        }
+        self.retention.validate()?;
         if self.webhook.token_env.trim().is_empty() {
             return Err("webhook.token_env must name an environment variable".into());
         }

@@ -1,12 +1,13 @@
-//! Counters and the Prometheus text exposition at `/metrics`, plus `/readyz`. Hand-written:
-//! a handful of atomics needs no metrics library.
+//! Counters and the Prometheus text exposition at `/metrics` (`/readyz` is in `health`).
+//! Hand-written: a handful of atomics needs no metrics library.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
@@ -33,6 +34,8 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_micros_sum: AtomicU64,
+    /// Failed store calls; shared with the store wrapper that counts them.
+    store_failures: Arc<AtomicU64>,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -85,6 +88,16 @@ impl Metrics {
         self.latency_micros_sum.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// The counter the store wrapper adds its failures to.
+    pub fn store_failure_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.store_failures)
+    }
+
+    /// Failed store calls so far.
+    pub fn store_failures(&self) -> u64 {
+        self.store_failures.load(Ordering::Relaxed)
+    }
+
     /// Duplicate deliveries seen so far (tests read it).
     pub fn duplicates(&self) -> u64 {
         self.duplicates.load(Ordering::Relaxed)
@@ -122,6 +135,11 @@ impl Metrics {
                 "conversations handed to a human because delivery kept failing",
                 &self.escalations,
             ),
+            (
+                "botrun_store_failures_total",
+                "store calls that failed (full disk, I/O error, database unreachable)",
+                &*self.store_failures,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -157,12 +175,4 @@ impl Metrics {
 pub async fn exposition(State(state): State<AppState>) -> impl IntoResponse {
     let depth = state.store.outbox_depth().await.unwrap_or(0);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(depth))
-}
-
-/// `GET /readyz`: ready when the store answers.
-pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.outbox_depth().await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
-    }
 }

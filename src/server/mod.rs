@@ -12,13 +12,17 @@ pub mod config;
 mod cx_link;
 pub mod flow_a;
 mod flow_b;
+pub mod health;
 mod keyed;
+pub mod listen;
 pub mod metrics;
 pub mod outbox;
 mod ownership;
 pub mod payload;
+pub mod redact;
 pub mod reload;
 mod replicas;
+pub mod retention;
 pub mod run;
 mod webhook;
 pub mod widget_config;
@@ -100,8 +104,11 @@ pub struct Shared {
     pub(crate) workers: keyed::KeyedWorkers,
     /// The widget's bot host, when the widget is served (Flow A).
     pub flow_a: OnceLock<Arc<flow_a::FlowA>>,
-    /// This process's name in the store's leases (replicas sharing a PostgreSQL store).
+    /// This process's one name in the store's leases and heartbeats (replicas sharing a
+    /// PostgreSQL store).
     owner: String,
+    /// The last write probe of the store, for `/readyz`.
+    pub readiness: health::Readiness,
 }
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
@@ -125,19 +132,23 @@ impl AppState {
         clock: Arc<dyn Clock>,
         webhook_token: String,
     ) -> AppState {
+        let metrics = Metrics::default();
+        let store: Arc<dyn Store> =
+            Arc::new(health::CountingStore::new(store, metrics.store_failure_counter()));
         AppState(Arc::new(Shared {
             config,
             store,
             bots,
             cx,
             clock,
-            metrics: Metrics::default(),
+            metrics,
             webhook_token,
             signing_secret: None,
             http: reqwest::Client::new(),
             workers: keyed::KeyedWorkers::default(),
             flow_a: OnceLock::new(),
             owner: config::generate_token(),
+            readiness: health::Readiness::default(),
         }))
     }
 
@@ -146,6 +157,16 @@ impl AppState {
     pub fn with_signing_secret(mut self, secret: Option<String>) -> AppState {
         if let Some(shared) = Arc::get_mut(&mut self.0) {
             shared.signing_secret = secret;
+        }
+        self
+    }
+
+    /// Names this process in the store's leases and heartbeats (only before the state is
+    /// shared); `botrun serve` passes `replicas::process_name`, tests keep a random name.
+    #[must_use]
+    pub(crate) fn with_owner(mut self, owner: String) -> AppState {
+        if let Some(shared) = Arc::get_mut(&mut self.0) {
+            shared.owner = owner;
         }
         self
     }
@@ -230,7 +251,7 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/cx/{token}", post(flow_b::intake::cx_webhook))
         .route("/webhooks/cx-widget/{token}", post(flow_a::webhook::cx_widget_webhook))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(metrics::ready))
+        .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::exposition))
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
         .layer(ConcurrencyLimitLayer::new(limits.concurrent_requests))
@@ -238,8 +259,18 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(limits.request_timeout_ms),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The HTTP trace span, with credentials cut out of the URL (the default span records it whole).
+pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %redact::redacted_uri(request.uri()),
+        version = ?request.version(),
+    )
 }
 
 /// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.

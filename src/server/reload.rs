@@ -52,6 +52,21 @@ pub struct WatchedBot {
     pub files: Vec<PathBuf>,
 }
 
+/// The canonical form of `path`, also for a file that no longer exists (its directory's
+/// canonical form joined with its name), so a deletion matches the watched file.
+fn canonical_even_if_gone(path: &Path) -> PathBuf {
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return canonical;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            std::fs::canonicalize(parent).map_or_else(|_| path.to_path_buf(), |p| p.join(name))
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
 /// Keeps the file watcher alive; dropping it stops hot reload.
 pub struct HotReload {
     _watcher: notify::RecommendedWatcher,
@@ -64,7 +79,12 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if matches!(event.kind, notify::EventKind::Create(_) | notify::EventKind::Modify(_)) {
+            if matches!(
+                event.kind,
+                notify::EventKind::Create(_)
+                    | notify::EventKind::Modify(_)
+                    | notify::EventKind::Remove(_)
+            ) {
                 for path in event.paths {
                     let _ = tx.send(path);
                 }
@@ -100,12 +120,21 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
             while let Ok(more) = rx.try_recv() {
                 changed.push(more);
             }
-            let changed: Vec<PathBuf> = changed
-                .iter()
-                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
-                .collect();
+            let changed: Vec<PathBuf> = changed.iter().map(|p| canonical_even_if_gone(p)).collect();
             for bot in bots.iter() {
-                if changed.iter().any(|c| *c == bot.entry || bot.files.contains(c)) {
+                let touched: Vec<&PathBuf> =
+                    changed.iter().filter(|c| **c == bot.entry || bot.files.contains(c)).collect();
+                // An editor that saves by replacing the file removes it for a moment; gone
+                // after the settle time means deleted.
+                if let Some(gone) = touched.iter().find(|path| !path.exists()) {
+                    tracing::warn!(
+                        bot = %bot.entry.display(),
+                        file = %gone.display(),
+                        "a bot file was deleted; the loaded version keeps running until it is back"
+                    );
+                    continue;
+                }
+                if !touched.is_empty() {
                     let (state, entry, index) = (state.clone(), bot.entry.clone(), bot.index);
                     let _ = tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry))
                         .await;

@@ -19,6 +19,18 @@ pub(crate) const BEAT: Duration = Duration::from_secs(1);
 /// A replica silent for this long no longer counts when the tenant's budget is split.
 const ALIVE_WINDOW: Duration = Duration::from_secs(3);
 
+/// This process's one name in the store: every lease it takes, every heartbeat and the
+/// `replicas` row carry it. Host and listening address say to an operator which replica holds
+/// what; the random part makes each start a new replica, so two processes can never pass for
+/// one (two containers may share a host name) and a restarted process does not renew leases it
+/// has not resumed: its predecessor's lapse within [`LEASE`] like any crashed replica's.
+pub(crate) fn process_name(addr: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "localhost".to_owned(), |name| name.trim().to_owned());
+    let start = &super::config::generate_token()[..8];
+    format!("{host}@{addr}/{start}")
+}
+
 /// Beats until the process ends. Does nothing with a store that only one process uses.
 pub async fn run_heartbeat_loop(state: AppState, limiter: Option<RateLimiter>) {
     if !state.store.shared_by_replicas() {

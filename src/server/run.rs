@@ -125,7 +125,17 @@ pub async fn run(
     cx: Arc<dyn CxOutbound>,
     options: RunOptions,
 ) -> Result<(), ServeError> {
-    let store = crate::store::open(&config.store, config.durability).await?;
+    let store: Arc<dyn crate::store::Store> = match config.limits.store_max_mb {
+        Some(mb) => Arc::new(
+            crate::store::SqliteStore::open_capped(
+                &config.store,
+                config.durability,
+                mb.saturating_mul(1024 * 1024),
+            )
+            .await?,
+        ),
+        None => crate::store::open(&config.store, config.durability).await?,
+    };
     let (bots, watched) = load_bots(&config)?;
     let token = webhook_token(&config, options.dev)?;
     let secret =
@@ -137,18 +147,20 @@ pub async fn run(
     let deadline = Duration::from_secs(config.limits.shutdown_deadline_secs);
     let public = config.public_url.trim_end_matches('/').to_owned();
     let state = AppState::new(config, store, bots, cx, Arc::new(SystemClock), token.clone())
-        .with_signing_secret(secret);
+        .with_signing_secret(secret)
+        .with_owner(super::replicas::process_name(addr));
     let mut watched = watched;
-    let widget = match &state.config.widget {
+    let (widget, widget_store) = match &state.config.widget {
         Some(section) => {
-            let (routes, bot) = serve_widget(&state, section, &public).await?;
+            let (routes, bot, store) = serve_widget(&state, section, &public).await?;
             watched.push(bot);
-            Some(routes)
+            (Some(routes), Some(store))
         }
-        None => None,
+        None => (None, None),
     };
     let resumed = state.resume().await?;
     let timers = tokio::spawn(run_timer_loop(state.clone()));
+    let sweeps = tokio::spawn(super::retention::run_sweeps(state.clone(), widget_store));
     let heartbeat = tokio::spawn(super::run_heartbeat_loop(state.clone(), state.cx.rate_limiter()));
     #[cfg(unix)]
     if let Err(error) = reload::reload_on_hangup(&state, &watched) {
@@ -187,8 +199,10 @@ pub async fn run(
         Some(widget) => app(state.clone()).merge(widget),
         None => app(state.clone()),
     };
-    axum::serve(listener, routes).with_graceful_shutdown(shutdown_signal()).await?;
+    let connection_limits = state.config.limits.connection_limits();
+    super::listen::serve(listener, routes, connection_limits, shutdown_signal()).await;
     timers.abort();
+    sweeps.abort();
     heartbeat.abort();
     tracing::info!("shutting down: finishing in-flight conversations");
     if !state.finish(tokio::time::Instant::now() + deadline).await {
@@ -206,7 +220,7 @@ async fn serve_widget(
     state: &AppState,
     section: &super::widget_config::WidgetSection,
     public: &str,
-) -> Result<(axum::Router, WatchedBot), ServeError> {
+) -> Result<(axum::Router, WatchedBot, Arc<dyn crate::widget::WidgetStore>), ServeError> {
     use crate::widget::{
         demo, router, PostgresWidgetStore, SqliteWidgetStore, WidgetService, WidgetStore,
     };
@@ -229,20 +243,34 @@ async fn serve_widget(
         Arc::new(SqliteWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?)
     };
     let first_site = config.sites.first().map(|s| s.id.clone()).unwrap_or_default();
-    let widget =
-        WidgetService::new(config, store, Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))));
+    let widget = WidgetService::new(
+        config,
+        Arc::clone(&store),
+        Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))),
+    )
+    .with_limits(section.limits.widget_limits());
     flow.attach(&widget);
     widget.follow_other_replicas().await.map_err(|e| ServeError::Widget(e.to_string()))?;
     let mut routes = axum::Router::new().nest("/v3/directline", router(widget.clone()));
     if section.demo_page {
+        let origin = url::Url::parse(public)
+            .map(|url| url.origin().ascii_serialization())
+            .map_err(|e| ServeError::Widget(format!("public_url: {e}")))?;
+        tracing::warn!(
+            %origin,
+            site = %first_site,
+            "widget.demo_page is on: `/` and POST /demo/token mint widget tokens for site \
+             `{first_site}` to any visitor of {origin}; turn it off unless this is a demo"
+        );
         let page = demo::DemoPage {
             site: first_site,
             webchat_js: demo::DemoPage::bundle_under(std::path::Path::new(".")),
             title,
+            origins: vec![origin],
         };
         routes = routes.merge(demo::demo_router(widget, page));
     }
-    Ok((routes, watched))
+    Ok((routes, watched, store))
 }
 
 pub async fn shutdown_signal() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::flow_a::{FlowASettings, OpenAt};
-use crate::widget::{Site, WidgetConfig};
+use crate::widget::{Site, WidgetConfig, WidgetLimits};
 
 /// `widget:`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -38,6 +38,47 @@ pub struct WidgetSection {
     #[serde(default)]
     pub demo_page: bool,
     pub sites: Vec<SiteSection>,
+    /// Limits beyond each site's own (see [`WidgetLimitsSection`]).
+    #[serde(default)]
+    pub limits: WidgetLimitsSection,
+}
+
+/// `widget.limits:`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WidgetLimitsSection {
+    /// Conversations one client address may start per minute without a backend-minted token.
+    pub anonymous_starts_per_minute: u32,
+    /// WebSocket streams open at once on one conversation.
+    pub streams_per_conversation: usize,
+    /// WebSocket streams open at once on this process.
+    pub streams_total: usize,
+    /// Seconds a token replaced by `tokens/refresh` keeps working.
+    pub refresh_overlap_secs: u64,
+}
+
+impl Default for WidgetLimitsSection {
+    fn default() -> WidgetLimitsSection {
+        let limits = WidgetLimits::default();
+        WidgetLimitsSection {
+            anonymous_starts_per_minute: limits.anonymous_starts_per_minute,
+            streams_per_conversation: limits.streams_per_conversation,
+            streams_total: limits.streams_total,
+            refresh_overlap_secs: limits.refresh_overlap.as_secs(),
+        }
+    }
+}
+
+impl WidgetLimitsSection {
+    /// The widget's limits.
+    pub fn widget_limits(&self) -> WidgetLimits {
+        WidgetLimits {
+            anonymous_starts_per_minute: self.anonymous_starts_per_minute,
+            streams_per_conversation: self.streams_per_conversation,
+            streams_total: self.streams_total,
+            refresh_overlap: Duration::from_secs(self.refresh_overlap_secs),
+        }
+    }
 }
 
 /// One site embedding the widget.
@@ -84,6 +125,16 @@ impl WidgetSection {
                  minutes, use at least 1800",
                 self.token_lifetime_secs
             ));
+        }
+        let limits = &self.limits;
+        for (name, value) in [
+            ("anonymous_starts_per_minute", u64::from(limits.anonymous_starts_per_minute)),
+            ("streams_per_conversation", limits.streams_per_conversation as u64),
+            ("streams_total", limits.streams_total as u64),
+        ] {
+            if value == 0 {
+                return Err(format!("widget.limits.{name} must be at least 1"));
+            }
         }
         if let Some(store) = &self.store {
             if !(store.starts_with("sqlite:") || store.starts_with("postgres://")) {

@@ -106,6 +106,23 @@ pub struct Turn {
     pub processed: Option<i64>,
 }
 
+/// What [`Store::sweep`] deletes: everything older than these instants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cutoffs {
+    pub dedup_keys: DateTime<Utc>,
+    pub conversations: DateTime<Utc>,
+}
+
+/// What one sweep deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub dedup_keys: u64,
+    pub conversations: u64,
+}
+
+/// Rows one sweep statement deletes at most, so writes queued behind it wait only briefly.
+pub(crate) const SWEEP_CHUNK: i64 = 2000;
+
 /// One outbox item waiting for delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -167,6 +184,15 @@ pub trait Store: Send + Sync + 'static {
     /// Undelivered outbox items across all conversations (a metric).
     fn outbox_depth(&self) -> StoreFuture<'_, u64>;
 
+    /// Proves the store can commit a write right now (readiness): writes and removes a row
+    /// about one page in size, in one committed transaction, leaving nothing behind.
+    fn probe_write(&self) -> StoreFuture<'_, ()>;
+
+    /// Deletes, a chunk at a time, what is older than the cutoffs: dedup keys received before
+    /// `dedup_keys`, and conversations last changed before `conversations` that have nothing
+    /// queued, nothing to deliver and no timer (a later message starts them afresh).
+    fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept>;
+
     /// Whether several processes may share this store (then workers take leases).
     fn shared_by_replicas(&self) -> bool;
 
@@ -218,6 +244,12 @@ pub async fn open(
         reason: "use `sqlite://FILE` or `postgres://user@host/database`".to_owned(),
     })
 }
+
+/// The dedup key prefix of the readiness probe's row; no CX or widget key starts with it.
+pub(crate) const PROBE_KEY: &str = "botrun:write-probe:";
+
+/// How many characters the probe's key carries, so its row needs a page or so of new space.
+pub(crate) const PROBE_FILL: usize = 3000;
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()

@@ -9,8 +9,9 @@ use sqlx::{PgPool, Row};
 
 use super::{
     from_millis, to_millis, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
-    StoreFuture, Turn,
+    StoreFuture, Turn, PROBE_FILL, PROBE_KEY,
 };
+use super::{Cutoffs, Swept, SWEEP_CHUNK};
 
 /// The scale-out store.
 #[derive(Clone, Debug)]
@@ -332,6 +333,66 @@ impl Store for PostgresStore {
             let n: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&self.pool).await?;
             Ok(count(n))
+        })
+    }
+
+    fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept> {
+        Box::pin(async move {
+            let mut total = Swept::default();
+            let limit = SWEEP_CHUNK.unsigned_abs();
+            loop {
+                // Each chunk its own short transaction, so replicas' writes are not held up.
+                let dedup_keys = sqlx::query(
+                    "DELETE FROM dedup_keys WHERE ctid = ANY (ARRAY( \
+                     SELECT ctid FROM dedup_keys WHERE received_at < $1 LIMIT $2))",
+                )
+                .bind(to_millis(cutoffs.dedup_keys))
+                .bind(SWEEP_CHUNK)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                let conversations = sqlx::query(
+                    "DELETE FROM conversations WHERE ctid = ANY (ARRAY( \
+                     SELECT c.ctid FROM conversations c WHERE c.updated_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.conversation = c.conversation) \
+                     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.conversation = c.conversation) \
+                     AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.conversation = c.conversation) \
+                     LIMIT $2))",
+                )
+                .bind(to_millis(cutoffs.conversations))
+                .bind(SWEEP_CHUNK)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                total.dedup_keys += dedup_keys;
+                total.conversations += conversations;
+                if dedup_keys < limit && conversations < limit {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
+    fn probe_write(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            // A key of its own per replica, so two replicas probing at once never wait on
+            // each other's row.
+            let key = format!(
+                "{PROBE_KEY}{}{}",
+                hex::encode(rand::random::<[u8; 8]>()),
+                "x".repeat(PROBE_FILL)
+            );
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT INTO dedup_keys (dedup_key, received_at) VALUES ($1, 0)")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM dedup_keys WHERE dedup_key = $1")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
         })
     }
 

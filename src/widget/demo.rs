@@ -1,6 +1,9 @@
 //! The demo page at `/`: Web Chat rendered against this server's Direct Line subset, the pinned
 //! bundle at `/static/webchat.js`, and `POST /demo/token`, which plays the site's backend and
-//! mints the page's token for the demo site (the secret never reaches the browser).
+//! mints the page's token for the demo site (the secret never reaches the browser). It exists
+//! in `botrun dev`, and in `botrun serve` only with `widget.demo_page: true`, which warns at
+//! start-up; it answers only the page's own origin, and counts per client address like an
+//! anonymous start.
 
 use std::path::PathBuf;
 
@@ -12,6 +15,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::error::WidgetError;
+use super::limits::ClientAddress;
 use super::service::WidgetService;
 
 const PAGE: &str = include_str!("assets/demo.html");
@@ -25,6 +29,10 @@ pub struct DemoPage {
     pub webchat_js: PathBuf,
     /// Page heading.
     pub title: String,
+    /// The origins the page itself is served from: `POST /demo/token` answers only requests
+    /// from these (a browser always sends `Origin` on a POST), so other sites cannot mint
+    /// tokens through it.
+    pub origins: Vec<String>,
 }
 
 impl DemoPage {
@@ -92,8 +100,14 @@ async fn bundle(State(state): State<DemoState>) -> Response {
 /// token carries (and Flow A gives to the CX contact).
 async fn token(
     State(state): State<DemoState>,
+    ClientAddress(address): ClientAddress,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, WidgetError> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !origin.is_some_and(|origin| state.page.origins.iter().any(|own| own == origin)) {
+        return Err(WidgetError::OriginNotAllowed);
+    }
     let site = state.widget.config().site(&state.page.site).cloned().ok_or_else(|| {
         WidgetError::Internal(format!("demo site `{}` is not configured", state.page.site))
     })?;
@@ -109,7 +123,7 @@ async fn token(
             .filter(|n| !n.is_empty() && n.len() <= 128)
             .map(str::to_owned)
     };
-    let session = state.widget.mint(&site, None, name)?;
+    let session = state.widget.mint_for_address(&site, address, None, name)?;
     Ok(Json(json!({
         "conversationId": session.conversation,
         "token": session.token,

@@ -1,7 +1,7 @@
 //! The widget's one error type: every refusal maps to a status and a
 //! `{"error":{"code","message"}}` body that never leaks internals.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -27,8 +27,16 @@ pub enum WidgetError {
     BadActivity(String),
     #[error("the request body is malformed: {0}")]
     BadRequest(String),
-    #[error("too many new conversations for this site; try again in a minute")]
-    RateLimited,
+    #[error("too many new conversations for this site; try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("too many new conversations from this address; try again in {retry_after} s")]
+    AddressRateLimited { retry_after: u64 },
+    #[error("too many open streams on this conversation; close one or poll instead")]
+    TooManyStreamsHere,
+    #[error("too many open streams on this server; try again shortly or poll instead")]
+    TooManyStreamsTotal,
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("internal error")]
     Internal(String),
 }
@@ -50,8 +58,23 @@ impl WidgetError {
             }
             Self::ConversationNotFound => StatusCode::NOT_FOUND,
             Self::BadActivity(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. }
+            | Self::AddressRateLimited { .. }
+            | Self::TooManyStreamsHere => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyStreamsTotal => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// When a refused client may try again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } | Self::AddressRateLimited { retry_after } => {
+                Some(*retry_after)
+            }
+            Self::TooManyStreamsHere | Self::TooManyStreamsTotal => Some(5),
+            _ => None,
         }
     }
 
@@ -67,7 +90,9 @@ impl WidgetError {
             Self::ConversationNotFound => "ConversationNotFound",
             Self::BadActivity(_) => "BadActivity",
             Self::BadRequest(_) => "BadArgument",
-            Self::RateLimited => "TooManyRequests",
+            Self::RateLimited { .. } | Self::AddressRateLimited { .. } => "TooManyRequests",
+            Self::TooManyStreamsHere | Self::TooManyStreamsTotal => "TooManyStreams",
+            Self::TooLarge(_) => "PayloadTooLarge",
             Self::Internal(_) => "ServiceError",
         }
     }
@@ -81,6 +106,10 @@ impl IntoResponse for WidgetError {
         let body = serde_json::json!({
             "error": { "code": self.code(), "message": self.to_string() }
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod postgres;
 pub mod routes;
 pub mod service;
@@ -22,6 +23,7 @@ use axum::Router;
 pub use activity::{CustomerActivity, OutgoingActivity, Sender};
 pub use config::{Site, WidgetConfig};
 pub use error::WidgetError;
+pub use limits::{ClientAddress, WidgetLimits};
 pub use postgres::PostgresWidgetStore;
 pub use service::{WidgetHost, WidgetService, WidgetUser};
 pub use sqlite::SqliteWidgetStore;
@@ -43,7 +45,17 @@ pub fn router(widget: WidgetService) -> Router {
         )
         .route("/conversations/{id}/stream", get(stream::stream))
         .fallback(|| async { WidgetError::ConversationNotFound })
+        .layer(axum::middleware::map_response(too_large_as_json))
         .layer(axum::middleware::from_fn_with_state(widget.clone(), routes::cors))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(widget)
+}
+
+/// The body limit's own 413 is plain text; the widget answers every error in its JSON shape.
+async fn too_large_as_json(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return WidgetError::TooLarge(MAX_BODY_BYTES).into_response();
+    }
+    response
 }

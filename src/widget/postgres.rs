@@ -6,7 +6,9 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
-use super::store::{stamp, ConversationRecord, StoreError, StoredActivity, WidgetStore};
+use super::store::{
+    stamp, ConversationRecord, StoreError, StoredActivity, WidgetStore, SWEEP_CHUNK,
+};
 
 const SCHEMA: &str = include_str!("../../migrations/postgres/0100_widget.sql");
 
@@ -221,6 +223,39 @@ impl WidgetStore for PostgresWidgetStore {
                 }
             });
             Ok(Some(Box::pin(stream) as super::store::ChangeStream))
+        })
+    }
+
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut total = 0;
+            loop {
+                let mut tx = self.pool.begin().await.map_err(failed)?;
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM widget_conversations \
+                     WHERE GREATEST(created_ms, last_ts_ms) < $1 LIMIT $2 FOR UPDATE SKIP LOCKED",
+                )
+                .bind(before_ms)
+                .bind(SWEEP_CHUNK)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed)?;
+                sqlx::query("DELETE FROM widget_activities WHERE conversation_id = ANY($1)")
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                sqlx::query("DELETE FROM widget_conversations WHERE id = ANY($1)")
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                tx.commit().await.map_err(failed)?;
+                total += ids.len() as u64;
+                if i64::try_from(ids.len()).unwrap_or(i64::MAX) < SWEEP_CHUNK {
+                    return Ok(total);
+                }
+            }
         })
     }
 

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::activity::check_posted;
 use super::error::WidgetError;
+use super::limits::ClientAddress;
 use super::service::{Session, WidgetService, BATCH};
 use super::token::Claims;
 
@@ -184,6 +185,7 @@ pub async fn generate_token(
 /// `POST /conversations`: start with a token, or anonymously where the site allows it.
 pub async fn start_conversation(
     State(widget): State<WidgetService>,
+    ClientAddress(address): ClientAddress,
     authorized: Result<Authorized, WidgetError>,
     headers: HeaderMap,
     body: Bytes,
@@ -198,7 +200,7 @@ pub async fn start_conversation(
                 .cloned()
                 .ok_or(missing)?;
             let user = start.user.unwrap_or_default();
-            let session = widget.mint(&site, user.id, user.name)?;
+            let session = widget.mint_for_address(&site, address, user.id, user.name)?;
             let claims = widget.verify(&session.token)?;
             (claims, session.token)
         }

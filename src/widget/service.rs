@@ -3,6 +3,7 @@
 //! handing customer activities to the host one conversation at a time, in order.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
@@ -12,6 +13,7 @@ use tokio::sync::broadcast;
 use super::activity::{CustomerActivity, OutgoingActivity};
 use super::config::{Site, WidgetConfig};
 use super::error::WidgetError;
+use super::limits::{open_stream, OpenStreams, PerMinute, Retired, StreamPlace, WidgetLimits};
 use super::store::{ConversationRecord, StoredActivity, WidgetStore};
 use super::token::{self, Claims, TokenProblem};
 
@@ -78,11 +80,21 @@ struct Inner {
     store: Arc<dyn WidgetStore>,
     host: Arc<dyn WidgetHost>,
     streams: Mutex<HashMap<String, broadcast::Sender<Arc<Pushed>>>>,
-    new_conversations: Mutex<HashMap<String, (i64, u32)>>,
+    limits: WidgetLimits,
+    /// New conversations per site from its backend's tokens.
+    minted: Mutex<PerMinute<String>>,
+    /// New conversations per (site, client address) without a minted token.
+    anonymous: Mutex<PerMinute<(String, IpAddr)>>,
+    open_streams: Arc<Mutex<OpenStreams>>,
+    retired: Mutex<Retired>,
 }
 
 /// How many activities one poll or replay batch carries at most.
 pub const BATCH: u32 = 500;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -100,9 +112,28 @@ impl WidgetService {
                 store,
                 host,
                 streams: Mutex::default(),
-                new_conversations: Mutex::default(),
+                limits: WidgetLimits::default(),
+                minted: Mutex::default(),
+                anonymous: Mutex::default(),
+                open_streams: Arc::default(),
+                retired: Mutex::default(),
             }),
         }
+    }
+
+    /// Sets the widget's limits (only before the service is cloned; tests and `botrun dev`
+    /// keep the defaults).
+    #[must_use]
+    pub fn with_limits(mut self, limits: WidgetLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.limits = limits;
+        }
+        self
+    }
+
+    /// Takes a place for one more open stream on `conversation`, or refuses it.
+    pub fn open_stream(&self, conversation: &str) -> Result<StreamPlace, WidgetError> {
+        open_stream(&self.inner.open_streams, conversation, &self.inner.limits)
     }
 
     pub fn config(&self) -> &WidgetConfig {
@@ -118,7 +149,12 @@ impl WidgetService {
     }
 
     fn issue(&self, conversation: &str, user: &WidgetUser) -> String {
+        self.issue_at(conversation, user, now_ms())
+    }
+
+    fn issue_at(&self, conversation: &str, user: &WidgetUser, issued_ms: i64) -> String {
         let claims = Claims {
+            issued_ms,
             conversation: conversation.to_owned(),
             user_id: user.id.clone(),
             user_name: user.name.clone(),
@@ -129,55 +165,71 @@ impl WidgetService {
         token::sign(&self.inner.config.token_key, &claims)
     }
 
-    /// Checks a token; expired → 403, anything else wrong → 401.
+    /// Checks a token; expired or replaced by a refresh → 403, anything else wrong → 401.
     pub fn verify(&self, token: &str) -> Result<Claims, WidgetError> {
-        token::verify(&self.inner.config.token_key, token, now_ms() / 1000).map_err(|problem| {
-            match problem {
+        let now = now_ms() / 1000;
+        let claims = token::verify(&self.inner.config.token_key, token, now).map_err(
+            |problem| match problem {
                 TokenProblem::Expired => WidgetError::TokenExpired,
                 TokenProblem::Invalid => WidgetError::TokenInvalid,
-            }
-        })
+            },
+        )?;
+        let retired =
+            lock(&self.inner.retired).is_retired(&claims.conversation, claims.issued_ms, now);
+        if retired {
+            return Err(WidgetError::TokenExpired);
+        }
+        Ok(claims)
     }
 
-    /// Counts one new conversation against the site's per-minute budget.
-    fn admit_new_conversation(&self, site: &Site) -> Result<(), WidgetError> {
-        let minute = now_ms() / 60_000;
-        let mut counts = self
-            .inner
-            .new_conversations
-            .lock()
-            .map_err(|_| WidgetError::Internal("rate limiter lock poisoned".into()))?;
-        let entry = counts.entry(site.id.clone()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        if entry.1 >= site.new_conversations_per_minute {
-            return Err(WidgetError::RateLimited);
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-
-    /// Mints a token for a new conversation of `site` (the site's backend calls this).
+    /// Mints a token for a new conversation of `site` (the site's backend calls this): counted
+    /// against the site's own per-minute budget.
     pub fn mint(
         &self,
         site: &Site,
         user_id: Option<String>,
         user_name: Option<String>,
     ) -> Result<Session, WidgetError> {
-        self.admit_new_conversation(site)?;
+        lock(&self.inner.minted)
+            .take(site.id.clone(), site.new_conversations_per_minute, now_ms())
+            .map_err(|retry_after| WidgetError::RateLimited { retry_after })?;
+        Ok(self.new_session(site, user_id, user_name))
+    }
+
+    /// Mints a token for a page that has none (an anonymous start, the demo page): counted per
+    /// client address, apart from the site's backend budget, so one address cannot use it up.
+    pub fn mint_for_address(
+        &self,
+        site: &Site,
+        address: IpAddr,
+        user_id: Option<String>,
+        user_name: Option<String>,
+    ) -> Result<Session, WidgetError> {
+        let limit = self.inner.limits.anonymous_starts_per_minute;
+        lock(&self.inner.anonymous)
+            .take((site.id.clone(), address), limit, now_ms())
+            .map_err(|retry_after| WidgetError::AddressRateLimited { retry_after })?;
+        Ok(self.new_session(site, user_id, user_name))
+    }
+
+    fn new_session(
+        &self,
+        site: &Site,
+        user_id: Option<String>,
+        user_name: Option<String>,
+    ) -> Session {
         let conversation = token::random_id();
         let user = WidgetUser {
             id: user_id.unwrap_or_else(|| format!("dl_{}", token::random_id())),
             name: user_name,
             site: site.id.clone(),
         };
-        Ok(Session {
+        Session {
             token: self.issue(&conversation, &user),
             conversation,
             expires_in: self.lifetime_secs(),
             watermark: 0,
-        })
+        }
     }
 
     /// Starts the token's conversation (idempotent: a second start answers the same session).
@@ -235,15 +287,28 @@ impl WidgetService {
         }
     }
 
-    /// A fresh token for the same conversation and user.
+    /// A fresh token for the same conversation and user; tokens issued before it stop working
+    /// after the refresh overlap (long enough for the page to switch to the new one).
     pub fn refresh(&self, claims: &Claims) -> Session {
         let user = WidgetUser {
             id: claims.user_id.clone(),
             name: claims.user_name.clone(),
             site: claims.site.clone(),
         };
+        // Strictly newer than the token it replaces, even within the same millisecond.
+        let issued_ms = now_ms().max(claims.issued_ms + 1);
+        let token = self.issue_at(&claims.conversation, &user, issued_ms);
+        let now = now_ms() / 1000;
+        let overlap = i64::try_from(self.inner.limits.refresh_overlap.as_secs()).unwrap_or(30);
+        let lifetime = i64::try_from(self.lifetime_secs()).unwrap_or(3600);
+        lock(&self.inner.retired).replace(
+            &claims.conversation,
+            issued_ms,
+            now + overlap,
+            now - lifetime,
+        );
         Session {
-            token: self.issue(&claims.conversation, &user),
+            token,
             conversation: claims.conversation.clone(),
             expires_in: self.lifetime_secs(),
             watermark: 0,

@@ -9,7 +9,9 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::store::{stamp, ConversationRecord, StoreError, StoredActivity, WidgetStore};
+use super::store::{
+    stamp, ConversationRecord, StoreError, StoredActivity, WidgetStore, SWEEP_CHUNK,
+};
 
 const SCHEMA: &str = include_str!("../../migrations/sqlite/0100_widget.sql");
 
@@ -202,6 +204,41 @@ impl WidgetStore for SqliteWidgetStore {
                 })
             })
             .transpose()
+        })
+    }
+
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut total = 0;
+            loop {
+                let mut tx = self.pool.begin().await.map_err(failed)?;
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM widget_conversations WHERE MAX(created_ms, last_ts_ms) < ? \
+                     LIMIT ?",
+                )
+                .bind(before_ms)
+                .bind(SWEEP_CHUNK)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed)?;
+                for id in &ids {
+                    sqlx::query("DELETE FROM widget_activities WHERE conversation_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                    sqlx::query("DELETE FROM widget_conversations WHERE id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed)?;
+                }
+                tx.commit().await.map_err(failed)?;
+                total += ids.len() as u64;
+                if i64::try_from(ids.len()).unwrap_or(i64::MAX) < SWEEP_CHUNK {
+                    return Ok(total);
+                }
+            }
         })
     }
 

@@ -81,7 +81,14 @@ pub trait WidgetStore: Send + Sync + 'static {
         conversation: &'a str,
         client_activity_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>>;
+
+    /// Retention: deletes every conversation (with its history) whose last activity, or its
+    /// start when it has none, is older than `before_ms`; returns how many went.
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
+
+/// Conversations one sweep statement deletes at most.
+pub(crate) const SWEEP_CHUNK: i64 = 500;
 
 /// Conversation ids, as other replicas store activities in them.
 pub type ChangeStream = futures_util::stream::BoxStream<'static, String>;
@@ -217,6 +224,16 @@ impl WidgetStore for MemoryWidgetStore {
                 if let Some((record, _)) = all.get_mut(id) {
                     record.ended = true;
                 }
+            })
+        })
+    }
+
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            self.with(|all| {
+                let before = all.len();
+                all.retain(|_, (record, _)| record.created_ms.max(record.last_ts_ms) >= before_ms);
+                (before - all.len()) as u64
             })
         })
     }

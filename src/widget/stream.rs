@@ -36,12 +36,14 @@ pub async fn stream(
         }
     }
     widget.live_conversation(&claims, &id).await?;
+    let place = widget.open_stream(&id)?;
     let watermark = query.watermark();
     // The page only sends pings and closes: a small read buffer keeps an open conversation at
     // about 20 KiB instead of the default 128 KiB buffer's worth (see docs/performance.md).
-    Ok(upgrade
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| run_stream(widget, id, watermark, socket)))
+    Ok(upgrade.read_buffer_size(READ_BUFFER).on_upgrade(move |socket| async move {
+        run_stream(widget, id, watermark, socket).await;
+        drop(place);
+    }))
 }
 
 fn frame(activities: &[Value], watermark: Option<u64>) -> Message {

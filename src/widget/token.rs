@@ -26,6 +26,10 @@ pub struct Claims {
     /// Expiry, Unix seconds.
     #[serde(rename = "x")]
     pub expires_at: i64,
+    /// When it was issued, Unix milliseconds (0 in tokens from before this claim existed):
+    /// a refresh retires the tokens issued before it.
+    #[serde(rename = "i", default)]
+    pub issued_ms: i64,
     /// 128 random bits so two tokens minted in the same second differ.
     #[serde(rename = "r")]
     pub nonce: String,
@@ -96,6 +100,7 @@ mod tests {
             user_name: None,
             site: "demo".into(),
             expires_at,
+            issued_ms: 0,
             nonce: random_id(),
         }
     }

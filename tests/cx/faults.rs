@@ -164,7 +164,7 @@ async fn html_error_pages_and_garbage_bodies_give_clear_errors() {
     let error = client(settings).list_inboxes().await.unwrap_err();
     assert_eq!(
         error.to_string(),
-        "CX answered 502 to list_inboxes (CX server error, retries exhausted): 502 Bad Gateway Bad Gateway nginx"
+        "CX answered 502 to list_inboxes (CX server error): 502 Bad Gateway Bad Gateway nginx"
     );
 
     let garbage = hostile_server(200, "text/plain", "\u{0}\u{1}not json at all").await;

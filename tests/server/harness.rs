@@ -148,6 +148,16 @@ impl Harness {
         Harness { state, cx, clock, store, next_message: Mutex::new(1000) }
     }
 
+    /// A harness around a state built by the test (e.g. with inbox-specific bots).
+    pub fn from_state(
+        state: AppState,
+        cx: Arc<RecordingCx>,
+        store: Arc<dyn Store>,
+        clock: Arc<ManualClock>,
+    ) -> Harness {
+        Harness { state, cx, clock, store, next_message: Mutex::new(1000) }
+    }
+
     /// Posts raw bytes to a webhook path; returns status and JSON body.
     pub async fn post_raw(&self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
         self.post_with_headers(path, &[], body).await

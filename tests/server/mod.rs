@@ -7,15 +7,19 @@
 //! outbox boundary where a test needs exact control (hanging calls for the restart test,
 //! permanent failures).
 
+mod connections;
 mod crash;
 mod emulator_e2e;
 mod flow_a;
 mod flow_b;
 mod harness;
 mod intake;
+mod logs;
+mod mismatches;
 mod reload;
 mod replicas;
 mod status_rule;
+mod store_health;
 
 // One whole conversation per example bot through the real emulator, and its start-up.
 mod emulator_harness;

@@ -1,3 +1,4 @@
 //! Integration tests: `store` — the conformance suite, run against every backend.
 
 mod conformance;
+mod retention;

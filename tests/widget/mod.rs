@@ -14,6 +14,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+mod limits;
+
 const KEY: &[u8] = b"test-signing-key";
 const SECRET: &str = "site-secret";
 const ORIGIN: &str = "http://shop.example";
@@ -375,6 +377,7 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
             user_name: None,
             site: "shop".into(),
             expires_at: chrono::Utc::now().timestamp() - 1,
+            issued_ms: 0,
             nonce: token::random_id(),
         },
     );
@@ -480,7 +483,7 @@ async fn cors_preflight_allows_listed_origins_only() {
 }
 
 #[tokio::test]
-async fn anonymous_start_needs_a_listed_origin_and_is_rate_limited() {
+async fn anonymous_start_needs_a_listed_origin() {
     let server =
         serve_with(Arc::new(botrun::widget::MemoryWidgetStore::default()), site(true, 2)).await;
     let start = |origin: Option<&'static str>| {
@@ -496,9 +499,7 @@ async fn anonymous_start_needs_a_listed_origin_and_is_rate_limited() {
     assert_eq!(first.status(), 201);
     let body: Value = first.json().await.unwrap();
     assert!(body["token"].as_str().unwrap().starts_with("bt1."));
-    assert_eq!(start(Some(ORIGIN)).await.unwrap().status(), 201);
-    let limited = start(Some(ORIGIN)).await.unwrap();
-    assert_eq!(limited.status(), 429);
+    // Rate limits: see `limits.rs`.
     assert_eq!(start(Some("http://evil.example")).await.unwrap().status(), 403);
     server.task.abort();
 }

@@ -26,6 +26,11 @@ pub(crate) async fn cx_webhook(
         state.metrics.count_ignored();
         return Ok(answer("ignored"));
     };
+    if state.bots.index_for_inbox(payload.cx().inbox_id).is_none() {
+        // No bot serves this inbox (and none answers every inbox): nothing to store or do.
+        state.metrics.count_ignored();
+        return Ok(answer("ignored"));
+    }
     let key = payload.cx().key();
     let text = serde_json::to_string(&payload)
         .map_err(|error| IntakeError::BadRequest(format!("event cannot be stored: {error}")))?;

@@ -19,8 +19,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    from_millis, to_millis, Durability, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store,
-    StoreError, StoreFuture, Turn,
+    from_millis, to_millis, Cutoffs, Durability, Heartbeat, Inbound, OutboxItem, Recorded,
+    Snapshot, Store, StoreError, StoreFuture, Swept, Turn, SWEEP_CHUNK,
 };
 use readers::Readers;
 use writer::Writer;
@@ -57,26 +57,28 @@ impl SqliteStore {
 
     /// Like [`SqliteStore::open`], choosing what a commit waits for.
     pub async fn open_with(url: &str, durability: Durability) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::BadUrl { url: url.to_owned(), reason: e.to_string() })?;
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        if let Some(parent) = options.get_filename().parent() {
-            if !in_memory && !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::BadUrl {
-                    url: url.to_owned(),
-                    reason: format!("cannot create `{}`: {e}", parent.display()),
-                })?;
-            }
-        }
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Process => SqliteSynchronous::Normal,
-            })
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+        let (options, in_memory) = connect_options(url, durability)?;
+        SqliteStore::open_options(options, in_memory).await
+    }
+
+    /// Like [`SqliteStore::open_with`], with the file never growing past about `max_bytes`:
+    /// beyond it, writes fail as they would on a full disk until rows are removed (the
+    /// retention sweep, or an operator) — a guard for a shared disk, and how tests fill one.
+    pub async fn open_capped(
+        url: &str,
+        durability: Durability,
+        max_bytes: u64,
+    ) -> Result<SqliteStore, StoreError> {
+        let (options, in_memory) = connect_options(url, durability)?;
+        let pages = (max_bytes / PAGE_BYTES).max(1);
+        SqliteStore::open_options(options.pragma("max_page_count", pages.to_string()), in_memory)
+            .await
+    }
+
+    async fn open_options(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+    ) -> Result<SqliteStore, StoreError> {
         // An in-memory database exists once per connection, so it gets exactly one. Otherwise
         // the pool serves the migrations and the writer (one per batch); reads have their own.
         let max = if in_memory { 1 } else { 2 };
@@ -91,7 +93,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let writer = Writer::start(pool.clone());
+        let writer = Writer::start(pool.clone(), in_memory);
         let readers =
             if in_memory { None } else { Some(Arc::new(Readers::open(&options, READERS).await?)) };
         Ok(SqliteStore { pool, writer, readers })
@@ -102,6 +104,37 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// SQLite's default page size, which this store keeps.
+const PAGE_BYTES: u64 = 4096;
+
+/// The connection settings for `url`, and whether it names an in-memory database.
+fn connect_options(
+    url: &str,
+    durability: Durability,
+) -> Result<(SqliteConnectOptions, bool), StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl { url: url.to_owned(), reason: e.to_string() })?;
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if let Some(parent) = options.get_filename().parent() {
+        if !in_memory && !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::BadUrl {
+                url: url.to_owned(),
+                reason: format!("cannot create `{}`: {e}", parent.display()),
+            })?;
+        }
+    }
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Process => SqliteSynchronous::Normal,
+        })
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    Ok((options, in_memory))
 }
 
 fn count(n: i64) -> u64 {
@@ -252,6 +285,32 @@ impl Store for SqliteStore {
             let n: i64 = read!(self, query, fetch_one)?;
             Ok(count(n))
         })
+    }
+
+    fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept> {
+        let (dedup_before, conversations_before) =
+            (to_millis(cutoffs.dedup_keys), to_millis(cutoffs.conversations));
+        let write = move || Write::Sweep { dedup_before, conversations_before };
+        Box::pin(async move {
+            let mut total = Swept::default();
+            // One chunk per writer job, so the writes queued meanwhile go between chunks.
+            loop {
+                let chunk = match self.writer.submit(write()).await? {
+                    Written::Swept(chunk) => chunk,
+                    other => return Err(unexpected(&other)),
+                };
+                total.dedup_keys += chunk.dedup_keys;
+                total.conversations += chunk.conversations;
+                let limit = SWEEP_CHUNK.unsigned_abs();
+                if chunk.dedup_keys < limit && chunk.conversations < limit {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
+    fn probe_write(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.writer.submit(Write::Probe).await.map(drop) })
     }
 
     /// One SQLite file belongs to one `botrun serve`.

@@ -10,7 +10,8 @@
 //! of it is run again in a transaction of its own, so one bad write never fails the others.
 //! No caller hears "done" before its write is committed.
 
-use sqlx::SqlitePool;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::StoreError;
@@ -35,9 +36,10 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime; it ends when every handle is dropped.
-    pub(super) fn start(pool: SqlitePool) -> Writer {
+    /// `in_memory`: the pool's one connection is the database, so it is never discarded.
+    pub(super) fn start(pool: SqlitePool, in_memory: bool) -> Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(Connections { pool, in_memory }, queue));
         Writer { jobs }
     }
 
@@ -50,7 +52,27 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
+/// Where the writer's connections come from.
+struct Connections {
+    pool: SqlitePool,
+    in_memory: bool,
+}
+
+impl Connections {
+    /// Takes a connection out of the pool for good after a failed transaction. After a full
+    /// disk or an I/O error SQLite may already have rolled the transaction back, so the driver's
+    /// own `ROLLBACK` fails and it keeps believing the connection is inside a transaction; every
+    /// later `BEGIN` on it would be refused until a restart. A fresh connection (the pool opens
+    /// one when next asked) has no such memory, so the store writes again as soon as the cause
+    /// is gone. An in-memory database lives in its one connection and is kept.
+    fn discard(&self, conn: PoolConnection<Sqlite>) {
+        if !self.in_memory {
+            drop(conn.detach());
+        }
+    }
+}
+
+async fn run(pool: Connections, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match commit_together(&pool, &batch).await {
@@ -78,26 +100,46 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
 
 /// Runs every write of `batch` in one transaction; `Err` means nothing was committed.
 async fn commit_together(
-    pool: &SqlitePool,
+    pool: &Connections,
     batch: &[Job],
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
     let writes: Vec<&Write> = batch.iter().map(|job| &job.write).collect();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    // On error, dropping the transaction rolls it back.
-    let results = batch::apply(&mut tx, &writes).await?;
-    tx.commit().await?;
-    Ok(results)
+    let mut conn = pool.pool.acquire().await?;
+    let outcome = apply_and_commit(&mut conn, &writes).await;
+    if outcome.is_err() {
+        pool.discard(conn);
+    }
+    outcome
 }
 
 /// Runs one write in a transaction of its own.
-async fn commit_alone(pool: &SqlitePool, write: &Write) -> Result<Written, StoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut results = batch::apply(&mut tx, &[write]).await?;
-    let result = results.pop().unwrap_or_else(|| Err(StoreError::Database("no result".into())));
-    if result.is_ok() {
+async fn commit_alone(pool: &Connections, write: &Write) -> Result<Written, StoreError> {
+    let mut conn = pool.pool.acquire().await?;
+    match apply_and_commit(&mut conn, &[write]).await {
+        Ok(mut results) => {
+            results.pop().unwrap_or_else(|| Err(StoreError::Database("no result".into())))
+        }
+        Err(error) => {
+            pool.discard(conn);
+            Err(error)
+        }
+    }
+}
+
+/// Applies `writes` in one `BEGIN IMMEDIATE` transaction and commits it, unless the only write
+/// failed on its own (a conflict): then nothing is committed and that failure is its result.
+async fn apply_and_commit(
+    conn: &mut SqliteConnection,
+    writes: &[&Write],
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let results = batch::apply(&mut tx, writes).await?;
+    if writes.len() == 1 && results.iter().all(Result::is_err) {
+        tx.rollback().await?;
+    } else {
         tx.commit().await?;
     }
-    result
+    Ok(results)
 }
 
 #[cfg(test)]
@@ -206,6 +248,87 @@ mod tests {
         store.close().await;
         let reopened = file_store(&dir).await;
         assert_eq!(reopened.queued_inbound("c").await.unwrap(), 100);
+    }
+
+    /// A full disk fails writes while it lasts and only while it lasts: once there is room
+    /// again the next write succeeds without a restart. (`max_page_count` stands in for the
+    /// disk; deleting filler rows from another connection is the operator freeing space.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_resume_once_a_full_disk_has_room_again() {
+        use std::str::FromStr;
+
+        use sqlx::sqlite::SqliteConnectOptions;
+        use sqlx::{ConnectOptions, Connection};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("full.db").display());
+        {
+            let store = SqliteStore::open(&url).await.unwrap();
+            sqlx::query("CREATE TABLE filler (bytes BLOB)").execute(&store.pool).await.unwrap();
+            for _ in 0..64 {
+                sqlx::query("INSERT INTO filler VALUES (zeroblob(4000))")
+                    .execute(&store.pool)
+                    .await
+                    .unwrap();
+            }
+            store.close().await;
+        }
+        let mut side = SqliteConnectOptions::from_str(&url).unwrap().connect().await.unwrap();
+        let pages: u64 =
+            sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut side).await.unwrap();
+        let store =
+            SqliteStore::open_capped(&url, crate::store::Durability::Full, (pages + 2) * 4096)
+                .await
+                .unwrap();
+        let payload = "x".repeat(400);
+        let mut accepted = 0;
+        let refused = loop {
+            match store.record_inbound(&format!("k{accepted}"), "c", &payload, t0()).await {
+                Ok(_) => accepted += 1,
+                Err(error) => break error,
+            }
+            assert!(accepted < 10_000, "the store never filled up");
+        };
+        assert!(refused.to_string().contains("full"), "{refused}");
+        for _ in 0..3 {
+            let still = store.record_inbound("while-full", "c", &payload, t0()).await.unwrap_err();
+            assert!(still.to_string().contains("full"), "still full, so: {still}");
+        }
+        sqlx::query("DELETE FROM filler").execute(&mut side).await.unwrap();
+        side.close().await.unwrap();
+        for n in accepted..accepted + 20 {
+            let result = store.record_inbound(&format!("k{n}"), "c", &payload, t0()).await;
+            assert!(
+                matches!(result, Ok(Recorded::Accepted(_))),
+                "write {n} after room: {result:?}"
+            );
+        }
+        assert_eq!(store.queued_inbound("c").await.unwrap(), u64::try_from(accepted + 20).unwrap());
+    }
+
+    /// After a full disk or an I/O error at commit, SQLite rolls the whole transaction back by
+    /// itself; the driver's own rollback then fails and, on that connection, every later
+    /// `BEGIN` was refused ("`begin_with` at non-zero transaction depth") until a restart.
+    /// `RAISE(ROLLBACK)` makes SQLite do exactly that on demand.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_sqlite_rolled_back_itself_does_not_wedge_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(&dir).await;
+        sqlx::query(
+            "CREATE TRIGGER roll_back BEFORE INSERT ON inbound WHEN NEW.payload = 'doomed' \
+             BEGIN SELECT RAISE(ROLLBACK, 'rolled back by the database'); END",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        for n in 0..3 {
+            let error = store.record_inbound(&format!("d{n}"), "c", "doomed", t0()).await;
+            let error = error.unwrap_err().to_string();
+            assert!(error.contains("rolled back by the database"), "{error}");
+            let fine = store.record_inbound(&format!("f{n}"), "c", "fine", t0()).await;
+            assert!(matches!(fine, Ok(Recorded::Accepted(_))), "write after a rollback: {fine:?}");
+        }
+        assert_eq!(store.queued_inbound("c").await.unwrap(), 3);
     }
 
     /// A write the database refuses fails alone: the batch is rolled back and its other writes

@@ -3,17 +3,41 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use super::super::{Recorded, StoreError, Turn};
+use super::super::{Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK};
 
 /// One write the store was asked for, owning its data so it can wait in the writer's queue.
 #[derive(Debug)]
 pub(super) enum Write {
-    RecordInbound { dedup_key: String, conversation: String, payload: String, at: i64 },
-    DiscardInbound { id: i64 },
-    CommitTurn { turn: Turn, at: i64 },
-    MarkSent { id: i64 },
-    MarkFailed { id: i64, retry_at: i64 },
-    FireDueTimers { at: i64 },
+    RecordInbound {
+        dedup_key: String,
+        conversation: String,
+        payload: String,
+        at: i64,
+    },
+    DiscardInbound {
+        id: i64,
+    },
+    CommitTurn {
+        turn: Turn,
+        at: i64,
+    },
+    MarkSent {
+        id: i64,
+    },
+    MarkFailed {
+        id: i64,
+        retry_at: i64,
+    },
+    FireDueTimers {
+        at: i64,
+    },
+    /// The readiness probe: a row written and removed again.
+    Probe,
+    /// One chunk of the retention sweep (times in Unix milliseconds).
+    Sweep {
+        dedup_before: i64,
+        conversations_before: i64,
+    },
 }
 
 /// What a write answers.
@@ -23,6 +47,7 @@ pub(super) enum Written {
     Version(i64),
     Attempts(u32),
     Conversations(Vec<String>),
+    Swept(Swept),
     Done,
 }
 
@@ -49,6 +74,43 @@ pub(super) async fn apply_one(
             Ok(Written::Attempts(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))))
         }
         Write::FireDueTimers { at } => fire_due_timers(conn, *at).await.map(Written::Conversations),
+        Write::Sweep { dedup_before, conversations_before } => {
+            let dedup_keys = sqlx::query(
+                "DELETE FROM dedup_keys WHERE rowid IN \
+                 (SELECT rowid FROM dedup_keys WHERE received_at < ? LIMIT ?)",
+            )
+            .bind(dedup_before)
+            .bind(SWEEP_CHUNK)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            let conversations = sqlx::query(
+                "DELETE FROM conversations WHERE rowid IN \
+                 (SELECT c.rowid FROM conversations c WHERE c.updated_at < ? \
+                  AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.conversation = c.conversation) \
+                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.conversation = c.conversation) \
+                  AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.conversation = c.conversation) \
+                  LIMIT ?)",
+            )
+            .bind(conversations_before)
+            .bind(SWEEP_CHUNK)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(Written::Swept(Swept { dedup_keys, conversations }))
+        }
+        Write::Probe => {
+            let key = format!("{PROBE_KEY}{}", "x".repeat(PROBE_FILL));
+            sqlx::query("INSERT OR REPLACE INTO dedup_keys (dedup_key, received_at) VALUES (?, 0)")
+                .bind(&key)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM dedup_keys WHERE dedup_key = ?")
+                .bind(&key)
+                .execute(&mut *conn)
+                .await?;
+            Ok(Written::Done)
+        }
         Write::RecordInbound { .. } | Write::CommitTurn { .. } | Write::MarkSent { .. } => {
             Err(StoreError::Database("this write is applied in batches, not one by one".to_owned()))
         }
