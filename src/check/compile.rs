@@ -163,6 +163,7 @@ impl Compiler {
                         HookKind::Handoff => hooks.handoff = hooks.handoff.or(block),
                         HookKind::Return => hooks.returned = hooks.returned.or(block),
                         HookKind::Resolve => hooks.resolve = hooks.resolve.or(block),
+                        HookKind::Attachment => hooks.attachment = hooks.attachment.or(block),
                     }
                 }
                 Item::Anytime(a) => {

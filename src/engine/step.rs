@@ -57,6 +57,7 @@ pub fn step_traced(
         Event::Started { .. }
             | Event::Text { .. }
             | Event::Button { .. }
+            | Event::Attachment { .. }
             | Event::HandedBack
             | Event::Reopened
     );
@@ -172,6 +173,7 @@ impl Run<'_> {
             }
             Event::Text { text } => self.customer(&text, false),
             Event::Button { value } => self.customer(&value, true),
+            Event::Attachment { kind, url } => self.attachment(&kind, &url),
             Event::TimerDue { timer } => self.timer(timer),
             Event::HandedBack | Event::Reopened => {
                 if self.st.mode == Mode::WithBot {
@@ -254,6 +256,33 @@ impl Run<'_> {
                 self.trace.decided = Some(decided);
             }
         }
+    }
+
+    /// A file without text: `on attachment` runs beside whatever is pending (an open question
+    /// stays open); without the hook it is a message with no words, so the state's `otherwise`
+    /// (or the open question's retry) answers it.
+    fn attachment(&mut self, kind: &str, url: &str) {
+        let Some(hook) = self.program.hooks.attachment else {
+            self.trace.notes.push(format!("{kind} attachment and no `on attachment`: no words"));
+            self.customer("", false);
+            return;
+        };
+        if self.st.mode == Mode::WithHuman {
+            self.trace.notes.push("silent: a human has this conversation".into());
+            return;
+        }
+        self.trace.notes.push(format!("{kind} attachment at {url}"));
+        if self.st.mode == Mode::Idle {
+            self.st.mode = Mode::WithBot;
+            let began = std::mem::replace(&mut self.st.began, true);
+            let hook = if began { self.program.hooks.returned } else { None };
+            let label = if hook.is_some() { "on return" } else { "on start" };
+            self.run_main(hook.or(self.program.hooks.start), label);
+            if self.stopped {
+                return;
+            }
+        }
+        self.run_detached(hook, "on attachment");
     }
 
     fn dispatch(&mut self, decided: &Decided) {

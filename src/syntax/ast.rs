@@ -266,6 +266,8 @@ pub enum HookKind {
     Handoff,
     Return,
     Resolve,
+    /// The customer sent a file without text.
+    Attachment,
 }
 
 impl HookKind {
@@ -276,6 +278,7 @@ impl HookKind {
             HookKind::Handoff => "handoff",
             HookKind::Return => "return",
             HookKind::Resolve => "resolve",
+            HookKind::Attachment => "attachment",
         }
     }
 }

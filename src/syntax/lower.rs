@@ -171,6 +171,7 @@ impl<'f> Lowerer<'f> {
                     "start" => HookKind::Start,
                     "handoff" => HookKind::Handoff,
                     "return" => HookKind::Return,
+                    "attachment" => HookKind::Attachment,
                     _ => HookKind::Resolve,
                 };
                 let what = format!("`on {}`", hook_pair.as_str());

@@ -1,5 +1,6 @@
 //! Integration tests: `engine` — every construct through the pure engine with a fake clock.
 
+mod attachment;
 mod matching;
 
 use std::path::Path;
