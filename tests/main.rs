@@ -18,4 +18,5 @@ mod server;
 mod store;
 mod syntax;
 mod testing;
+mod webhooks;
 mod widget;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use miette::{miette, IntoDiagnostic};
 
 use super::Outcome;
-use crate::emulator::{spawn, EmulatorOptions};
+use crate::emulator::{spawn, ApiSender, EmulatorOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -28,6 +28,15 @@ pub struct Args {
     /// Pause between webhook delivery retries, in milliseconds
     #[arg(long, default_value_t = 3000)]
     pub retry_spacing_ms: u64,
+    /// Who messages created through the API are from (Sangoma's gateway: unknown)
+    #[arg(long, value_enum, default_value = "agent-bot")]
+    pub api_sender: ApiSender,
+    /// One id sequence per kind of record, as Chatwoot's tables (ids of different kinds collide)
+    #[arg(long)]
+    pub per_kind_ids: bool,
+    /// A failing agent bot leaves its conversation pending instead of handing it to humans
+    #[arg(long)]
+    pub keep_pending_on_bot_failure: bool,
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
@@ -43,6 +52,9 @@ async fn serve(args: &Args) -> miette::Result<Outcome> {
         client_secret: args.client_secret.clone(),
         webhook_secret: args.webhook_secret.clone(),
         webhook_retry_spacing: Duration::from_millis(args.retry_spacing_ms),
+        api_sender: args.api_sender,
+        per_kind_ids: args.per_kind_ids,
+        keep_pending_on_bot_failure: args.keep_pending_on_bot_failure,
         ..EmulatorOptions::default()
     };
     let running = spawn(options, args.listen)

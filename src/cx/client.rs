@@ -26,12 +26,12 @@ use super::wire::{
 /// Handle on one CX tenant. Clones share the HTTP connection pool, the token and the rate limit.
 #[derive(Clone)]
 pub struct CxClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     http: reqwest::Client,
-    config: CxConfig,
+    pub(super) config: CxConfig,
     base_url: Url,
     auth_url: Url,
     credentials: Credentials,
@@ -186,6 +186,7 @@ impl CxClient {
         inbox_id: InboxId,
         contact_id: ContactId,
         source_id: Option<&str>,
+        status: Option<&str>,
     ) -> Result<Conversation, CxError> {
         const CALL: &str = "create_conversation";
         let config = &self.inner.config;
@@ -194,6 +195,10 @@ impl CxClient {
             body.insert("contact_id".into(), json!(contact_id));
             if let Some(source_id) = source_id {
                 body.insert("source_id".into(), json!(source_id));
+            }
+            // Chatwoot starts an API conversation `open` (the agents' queue) unless told.
+            if let Some(status) = status {
+                body.insert("status".into(), json!(status));
             }
         });
         let body =
@@ -303,7 +308,7 @@ impl CxClient {
 
     /// One authenticated API call: retries transient failures, renews the token once on a 401,
     /// and returns the success body.
-    async fn api_call(
+    pub(super) async fn api_call(
         &self,
         call: &'static str,
         method: Method,
@@ -516,7 +521,7 @@ fn parse_http_url(field: &str, text: &str, as_base: bool) -> Result<Url, CxError
     Ok(url)
 }
 
-fn parse_json(call: &'static str, body: &[u8]) -> Result<Value, CxError> {
+pub(super) fn parse_json(call: &'static str, body: &[u8]) -> Result<Value, CxError> {
     serde_json::from_slice(body)
         .map_err(|error| decode_error(call, format!("the body is not JSON ({error})"), body))
 }
@@ -530,6 +535,6 @@ fn parse_json_or_null(call: &'static str, body: &[u8]) -> Result<Value, CxError>
     }
 }
 
-fn decode_error(call: &'static str, reason: String, body: &[u8]) -> CxError {
+pub(super) fn decode_error(call: &'static str, reason: String, body: &[u8]) -> CxError {
     CxError::Decode { call, reason, body_excerpt: body_excerpt(body) }
 }

@@ -105,6 +105,9 @@ pub struct CxPaths {
     pub agent_bots: String,
     /// `POST` — assign an agent bot to an inbox \[S\] (older deployments: `assign-agent-bot/`).
     pub agent_bot_assign: String,
+    /// `GET` — a conversation's messages, `{conversation_id}` replaced \[G: not published; the
+    /// shape of Chatwoot's messages listing\]. Empty: the tenant has no such call.
+    pub message_list: String,
 }
 
 impl Default for CxPaths {
@@ -120,6 +123,7 @@ impl Default for CxPaths {
             finish: path("conversations/finish/"),
             agent_bots: path("agents-bot/"),
             agent_bot_assign: path("agents-bot/assign/"),
+            message_list: path("conversations/{conversation_id}/messages/"),
         }
     }
 }

@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod error;
 mod event;
+mod history;
 mod ids;
 mod rate_limit;
 mod retry;
@@ -25,6 +26,7 @@ pub use event::{
     CxEvent, DecodeError, EmbeddedMessage, MessageEvent, MessageType, Participant, ParticipantKind,
     WidgetTriggered,
 };
+pub use history::ListedMessage;
 pub use ids::{AgentBotId, ContactId, ConversationId, InboxId, MessageId, WebhookId};
 pub use rate_limit::RateLimiter;
 pub use retry::{backoff_ceiling, jittered_backoff, parse_retry_after, RETRY_AFTER_CAP};

@@ -3,7 +3,7 @@
 //! records → 404), then one world operation, then a Chatwoot-like answer.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::handle::Emulator;
 use super::model::{MessageType, NewMessage, Sender, SenderKind, Status};
-use super::{auth, payloads, API_PREFIX};
+use super::{auth, payloads, ApiSender, API_PREFIX};
 
 /// Content types Chatwoot accepts on messages.
 const CONTENT_TYPES: &[&str] = &[
@@ -28,22 +28,20 @@ const CONTENT_TYPES: &[&str] = &[
     "input_csat",
 ];
 
-/// Events a webhook may subscribe to.
-const WEBHOOK_EVENTS: &[&str] = &[
-    "conversation_created",
-    "conversation_status_changed",
-    "conversation_updated",
-    "conversation_opened",
-    "conversation_resolved",
-    "message_created",
-    "message_updated",
-    "webwidget_triggered",
-    "contact_created",
-    "contact_updated",
-];
+/// The id of the integration's agent bot or user that API messages come from.
+const API_SENDER_ID: u64 = 1;
 
-/// The sender of messages created through the API as `outgoing`: the integration's bot.
-const API_BOT_SENDER_ID: u64 = 1;
+/// The author of an `outgoing` message created through the API: the owner of the access token.
+fn api_sender(kind: ApiSender) -> Sender {
+    match kind {
+        ApiSender::AgentBot => {
+            Sender { kind: SenderKind::AgentBot, id: API_SENDER_ID, name: "botrun".into() }
+        }
+        ApiSender::User => {
+            Sender { kind: SenderKind::User, id: API_SENDER_ID, name: "CX API".into() }
+        }
+    }
+}
 
 pub fn routes(emulator: Emulator) -> Router<Emulator> {
     let calls: [(&str, MethodRouter<Emulator>); 10] = [
@@ -65,6 +63,8 @@ pub fn routes(emulator: Emulator) -> Router<Emulator> {
             .route(&format!("{API_PREFIX}/{path}/"), handler);
     }
     router = router
+        .route(&format!("{API_PREFIX}/conversations/{{id}}/messages"), get(list_messages))
+        .route(&format!("{API_PREFIX}/conversations/{{id}}/messages/"), get(list_messages))
         .route(&format!("{API_PREFIX}/assign-agent-bot"), post(assign_agent_bot))
         .route(&format!("{API_PREFIX}/assign-agent-bot/"), post(assign_agent_bot));
     router.layer(axum::middleware::from_fn_with_state(emulator, auth::require_token))
@@ -142,7 +142,7 @@ async fn create_webhook(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
                 let Some(name) = item.as_str() else {
                     return Err(ApiError::unprocessable("subscriptions must be event names"));
                 };
-                if !WEBHOOK_EVENTS.contains(&name) {
+                if !super::routing::WEBHOOK_EVENTS.contains(&name) {
                     return Err(ApiError::unprocessable(format!(
                         "unknown event `{name}` in subscriptions"
                     )));
@@ -202,10 +202,18 @@ async fn create_conversation(State(emulator): State<Emulator>, bytes: Bytes) -> 
     let inbox_id = body.id("inbox_id")?;
     let contact_id = body.id("contact_id")?;
     let source_id = body.string("source_id")?;
+    let status = match body.string("status")? {
+        None => None,
+        Some(text) => Some(serde_json::from_value::<Status>(json!(text)).map_err(|_| {
+            ApiError::unprocessable(format!(
+                "status `{text}` must be open, pending, resolved or snoozed"
+            ))
+        })?),
+    };
     emulator
         .change(|world| {
             let (conversation, notifications) =
-                world.create_conversation(inbox_id, contact_id, source_id, true)?;
+                world.create_conversation(inbox_id, contact_id, source_id, status)?;
             Ok((payloads::conversation(world, &conversation), notifications))
         })
         .map(Json)
@@ -257,7 +265,7 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
                 let contact = world.contact(conversation.contact_id)?;
                 Sender { kind: SenderKind::Contact, id: contact.id, name: contact.name.clone() }
             } else {
-                Sender { kind: SenderKind::AgentBot, id: API_BOT_SENDER_ID, name: "botrun".into() }
+                api_sender(emulator.options().api_sender)
             };
             let new = NewMessage {
                 content,
@@ -266,6 +274,7 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
                 content_type,
                 content_attributes,
                 sender,
+                attachments: Vec::new(),
             };
             let (message, notifications) = world.create_message(conversation_id, new)?;
             let conversation = world.conversation(conversation_id)?.clone();
@@ -352,4 +361,53 @@ async fn assign_agent_bot(State(emulator): State<Emulator>, bytes: Bytes) -> Ans
         "agent_bot_id": agent_bot_id,
         "inbox": payloads::inbox(&inbox),
     })))
+}
+
+/// `GET conversations/{id}/messages/`: the transcript as Chatwoot's messages listing answers it
+/// (`MessageFinder`): the latest 20 without a cursor, up to 100 after `after`, 20 before
+/// `before`, ordered by creation. An optional `tenant_domain` in the query is checked.
+async fn list_messages(
+    State(emulator): State<Emulator>,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Answer {
+    let param = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, v)| v.as_str());
+    if let Some(tenant) = param("tenant_domain") {
+        if tenant != emulator.options().tenant_domain {
+            return Err(ApiError::unprocessable(format!("unknown tenant_domain `{tenant}`")));
+        }
+    }
+    let cursor = |name: &str| -> Result<Option<u64>, ApiError> {
+        param(name)
+            .filter(|text| !text.is_empty())
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| ApiError::unprocessable(format!("{name} must be a message id")))
+            })
+            .transpose()
+    };
+    let (after, before) = (cursor("after")?, cursor("before")?);
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiError::unprocessable(format!("`{id}` is not a conversation id")))?;
+    emulator
+        .read(|world| {
+            let conversation = world.conversation(id)?;
+            let all = world.messages_of(id);
+            let within = |m: &&super::model::Message| {
+                after.is_none_or(|a| m.id > a) && before.is_none_or(|b| m.id < b)
+            };
+            let chosen: Vec<&super::model::Message> = all.iter().filter(within).collect();
+            let chosen: Vec<&super::model::Message> = match (after, before) {
+                (Some(_), None) => chosen.into_iter().take(100).collect(),
+                (Some(_), Some(_)) => chosen.into_iter().take(1000).collect(),
+                _ => {
+                    let skip = chosen.len().saturating_sub(20);
+                    chosen.into_iter().skip(skip).collect()
+                }
+            };
+            Ok::<_, super::model::Refusal>(payloads::message_listing(world, conversation, &chosen))
+        })
+        .map(Json)
+        .map_err(ApiError::from)
 }

@@ -28,6 +28,10 @@ pub fn routes() -> Router<Emulator> {
         .route("/_control/conversations/{id}", get(conversation))
         .route("/_control/conversations/{id}/incoming", post(customer_says))
         .route("/_control/conversations/{id}/select", post(customer_selects))
+        .route("/_control/conversations/{id}/attachment", post(customer_sends_attachment))
+        .route("/_control/conversations/{id}/widget-opened", post(visitor_returns))
+        .route("/_control/visitors", post(visitor_opens))
+        .route("/_control/visitors/{id}/messages", post(visitor_writes))
         .route("/_control/conversations/{id}/reply", post(agent_reply))
         .route("/_control/conversations/{id}/status", post(set_status))
         .route("/_control/conversations/{id}/resolve", post(resolve))
@@ -63,6 +67,8 @@ fn conversation_summary(emulator: &Emulator, id: u64) -> Result<Value, ApiError>
                 .get(&conversation.contact_id)
                 .map(|contact| contact.name.clone()));
             value["updated_at"] = json!(conversation.updated_at);
+            value["contact_id"] = json!(conversation.contact_id);
+            value["source_id"] = json!(conversation.source_id);
             Ok::<_, super::model::Refusal>(value)
         })
         .map_err(ApiError::from)
@@ -146,6 +152,55 @@ async fn customer_selects(
 ) -> Answer {
     let selected: Selected = decode(&bytes)?;
     Ok(Json(json!(emulator.customer_selects(id, &selected.title)?)))
+}
+
+#[derive(Deserialize)]
+struct Sent {
+    #[serde(default = "default_file_type")]
+    file_type: String,
+    data_url: String,
+}
+
+fn default_file_type() -> String {
+    "image".into()
+}
+
+async fn customer_sends_attachment(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let sent: Sent = decode(&bytes)?;
+    Ok(Json(json!(emulator.customer_sends_attachment(id, &sent.file_type, &sent.data_url)?)))
+}
+
+async fn visitor_returns(State(emulator): State<Emulator>, Path(id): Path<u64>) -> Answer {
+    emulator.visitor_returns(id)?;
+    Ok(Json(conversation_summary(&emulator, id)?))
+}
+
+#[derive(Deserialize)]
+struct Visitor {
+    inbox_id: u64,
+    #[serde(default = "default_visitor")]
+    name: String,
+}
+
+async fn visitor_opens(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
+    let visitor: Visitor = decode(&bytes)?;
+    Ok(Json(json!(emulator.visitor_opens(visitor.inbox_id, &visitor.name)?)))
+}
+
+async fn visitor_writes(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let said: Said = decode(&bytes)?;
+    if said.content.trim().is_empty() {
+        return Err(ApiError::unprocessable("content must not be empty"));
+    }
+    Ok(Json(json!(emulator.visitor_writes(id, &said.content)?)))
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,13 @@
-//! Webhook delivery: one ordered queue per target URL, Chatwoot's retry rule (retry on 429, 5xx,
-//! timeouts and connection errors; 3 retries, spaced; 5 s per attempt), optional signatures, and
-//! the hand-off to humans when a target keeps failing.
+//! Webhook delivery: one ordered queue per target URL, optional signatures, and Chatwoot's
+//! failure rules (`lib/webhooks/trigger.rb`, `app/jobs/webhook_job.rb`,
+//! `app/jobs/agent_bots/webhook_job.rb`):
+//!
+//! - an agent bot's delivery is retried only when it answers 429 or 500 (3 attempts in all, 3 s
+//!   apart); any other failure — another status, a timeout, no connection — is final;
+//! - an account webhook's delivery is never retried;
+//! - when an agent bot's delivery of `message_created` / `message_updated` finally fails and the
+//!   message's conversation is `pending`, the conversation is handed to humans (`open`), unless
+//!   the account keeps it pending (`keep_pending_on_bot_failure`).
 //!
 //! Deliveries are at least once and unordered in CX: with a replay lag set
 //! ([`Emulator::set_replay_lag`]), every event is posted a second time, with the same delivery
@@ -19,7 +26,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use super::handle::{lock, Emulator, Inner};
-use super::model::{Notification, Status};
+use super::model::{Notification, Status, Target};
 
 /// How long a queue with late copies waits for another event before posting them all.
 pub const REPLAY_FLUSH: Duration = Duration::from_millis(150);
@@ -36,6 +43,8 @@ pub struct DeliveryRecord {
     /// The `X-Chatwoot-Delivery` id, the same on every attempt.
     pub delivery_id: String,
     pub url: String,
+    /// An account webhook or an agent bot.
+    pub target: Target,
     pub event: String,
     pub conversation_id: Option<u64>,
     pub attempts: u32,
@@ -51,10 +60,24 @@ pub struct DeliveryRecord {
 /// Outcome of one attempt.
 enum Attempt {
     Delivered(u16),
-    /// Worth another try: 429, 5xx, timeout, connection trouble.
-    Retry(Option<u16>, String),
-    /// The target refused for good (another 4xx).
-    Refused(u16),
+    /// Failed; `Some(status)` when the target answered at all.
+    Failed(Option<u16>, String),
+}
+
+/// Chatwoot's `RETRYABLE_AGENT_BOT_STATUSES`.
+const RETRYABLE_AGENT_BOT_STATUSES: [u16; 2] = [429, 500];
+
+/// Events whose failed agent-bot delivery hands a pending conversation to humans
+/// (`Webhooks::Trigger::SUPPORTED_ERROR_HANDLE_EVENTS`).
+const HANDOFF_EVENTS: [&str; 2] = ["message_created", "message_updated"];
+
+/// True when a failed attempt is tried again.
+fn retryable(inner: &Inner, target: Target, status: Option<u16>) -> bool {
+    match (target, status) {
+        (Target::AccountWebhook, _) => false,
+        (Target::AgentBot, Some(status)) => RETRYABLE_AGENT_BOT_STATUSES.contains(&status),
+        (Target::AgentBot, None) => inner.options.retry_unreachable,
+    }
 }
 
 /// A copy of a delivered event, posted again once `after` more events have gone out.
@@ -123,11 +146,10 @@ async fn deliver(emulator: &Emulator, job: Job, delivery_id: &str, replayed: boo
         attempts += 1;
         match attempt(inner, &notification.url, &body, delivery_id).await {
             Attempt::Delivered(status) => break (true, Some(status), None),
-            Attempt::Refused(status) => {
-                break (false, Some(status), Some(format!("target answered {status}")));
-            }
-            Attempt::Retry(status, error) => {
-                if attempts > inner.options.webhook_retries {
+            Attempt::Failed(status, error) => {
+                if attempts > inner.options.webhook_retries
+                    || !retryable(inner, notification.target, status)
+                {
                     break (false, status, Some(error));
                 }
                 let spacing = inner.retry_spacing_ms.load(Ordering::SeqCst);
@@ -141,6 +163,7 @@ async fn deliver(emulator: &Emulator, job: Job, delivery_id: &str, replayed: boo
     lock(&inner.deliveries).push(DeliveryRecord {
         delivery_id: delivery_id.to_owned(),
         url: notification.url.clone(),
+        target: notification.target,
         event: notification.event.clone(),
         conversation_id: notification.conversation_id,
         attempts,
@@ -150,12 +173,17 @@ async fn deliver(emulator: &Emulator, job: Job, delivery_id: &str, replayed: boo
         finished_at: Utc::now(),
         replayed,
     });
-    if !delivered {
+    let hands_off = notification.target == Target::AgentBot
+        && HANDOFF_EVENTS.contains(&notification.event.as_str())
+        && notification.message_id.is_some()
+        && !inner.options.keep_pending_on_bot_failure;
+    if !delivered && hands_off {
         hand_to_humans(emulator, job.generation, notification.conversation_id);
     }
 }
 
-/// Chatwoot gives a conversation to humans when its bot cannot be reached.
+/// `Webhooks::Trigger#update_conversation_status`: a pending conversation whose bot failed goes
+/// to humans.
 fn hand_to_humans(emulator: &Emulator, generation: u64, conversation_id: Option<u64>) {
     let Some(conversation_id) = conversation_id else {
         return;
@@ -191,14 +219,12 @@ async fn attempt(inner: &Inner, url: &str, body: &str, delivery_id: &str) -> Att
             let status = response.status().as_u16();
             if response.status().is_success() {
                 Attempt::Delivered(status)
-            } else if status == 429 || response.status().is_server_error() {
-                Attempt::Retry(Some(status), format!("target answered {status}"))
             } else {
-                Attempt::Refused(status)
+                Attempt::Failed(Some(status), format!("target answered {status}"))
             }
         }
-        Err(error) if error.is_timeout() => Attempt::Retry(None, "timed out".into()),
-        Err(error) => Attempt::Retry(None, format!("could not reach target: {error}")),
+        Err(error) if error.is_timeout() => Attempt::Failed(None, "timed out".into()),
+        Err(error) => Attempt::Failed(None, format!("could not reach target: {error}")),
     }
 }
 

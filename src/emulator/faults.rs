@@ -41,6 +41,10 @@ pub enum Fault {
         #[serde(default)]
         http_date: bool,
     },
+    /// 429 as Chatwoot's `Rack::Attack` throttle answers it (`config/initializers/rack_attack.rb`
+    /// sets no `throttled_response_retry_after_header`): `text/plain` "Retry later", and no
+    /// `Retry-After` at all, so the client must pick its own pause.
+    Throttled,
     /// A 5xx answer (500 unless told).
     ServerError {
         #[serde(default = "default_server_error")]
@@ -62,6 +66,7 @@ impl Fault {
     fn name(&self) -> &'static str {
         match self {
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Throttled => "throttled",
             Self::ServerError { .. } => "server_error",
             Self::Latency { .. } => "latency",
             Self::Stall => "stall",
@@ -202,6 +207,12 @@ pub async fn gate(State(emulator): State<Emulator>, request: Request, next: Next
         Some(Fault::TooManyRequests { retry_after_secs, http_date }) => {
             too_many_requests(retry_after_secs, http_date)
         }
+        Some(Fault::Throttled) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::CONTENT_TYPE, "text/plain")],
+            "Retry later\n",
+        )
+            .into_response(),
         Some(Fault::ServerError { status }) => ApiError::new(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "injected server error",

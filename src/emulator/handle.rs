@@ -8,15 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::delivery::{self, DeliveryRecord, Job};
 use super::faults::{Fault, FaultBook, FaultSpec};
-use super::model::{
-    Conversation, Message, MessageType, NewMessage, Notification, Refusal, Sender, SenderKind,
-    Status, World, WIDGET_INBOX_ID,
-};
+use super::model::{Conversation, Message, Notification, Refusal, Status, World};
 use super::EmulatorOptions;
 
 /// Recorded calls kept at most; older ones are dropped first.
@@ -76,8 +72,8 @@ impl Emulator {
             reqwest::Client::builder().timeout(options.webhook_timeout).build().unwrap_or_default();
         Self {
             inner: Arc::new(Inner {
+                world: Mutex::new(World::new(options.per_kind_ids)),
                 options,
-                world: Mutex::new(World::default()),
                 tokens: Mutex::new(HashMap::new()),
                 calls: Mutex::new(Vec::new()),
                 next_call_id: AtomicU64::new(1),
@@ -146,120 +142,6 @@ impl Emulator {
     /// Closes every delivery queue; their workers end after the job in hand.
     pub(super) fn stop_deliveries(&self) {
         lock(&self.inner.queues).clear();
-    }
-
-    // ----- customer (Flow B) -----
-
-    /// A visitor opens the widget of `inbox_id`: creates a contact and a conversation
-    /// (pending when the inbox has an agent bot, open otherwise).
-    pub fn customer_start(&self, inbox_id: u64, name: &str) -> Result<Conversation, Refusal> {
-        self.change(|world| {
-            let contact = world.create_contact(inbox_id, name.to_owned(), None, None)?;
-            let (conversation, mut notifications) =
-                world.create_conversation(inbox_id, contact.id, None, false)?;
-            if inbox_id == WIDGET_INBOX_ID {
-                notifications.extend(world.widget_triggered(conversation.id)?);
-            }
-            Ok((conversation, notifications))
-        })
-    }
-
-    /// The customer writes in a conversation (an incoming message from the contact).
-    pub fn customer_says(&self, conversation_id: u64, content: &str) -> Result<Message, Refusal> {
-        self.change(|world| {
-            let conversation = world.conversation(conversation_id)?;
-            let contact = world.contact(conversation.contact_id)?;
-            let sender =
-                Sender { kind: SenderKind::Contact, id: contact.id, name: contact.name.clone() };
-            world.create_message(
-                conversation_id,
-                NewMessage {
-                    content: content.to_owned(),
-                    message_type: MessageType::Incoming,
-                    private: false,
-                    content_type: "text".into(),
-                    content_attributes: Value::Object(serde_json::Map::new()),
-                    sender,
-                },
-            )
-        })
-    }
-
-    /// The customer picks the button titled `title` of the latest `input_select` message in
-    /// the conversation. As in Chatwoot's widget, this posts an incoming message whose content
-    /// is the item's title and whose `content_attributes.submitted_values` holds the item.
-    pub fn customer_selects(&self, conversation_id: u64, title: &str) -> Result<Message, Refusal> {
-        self.change(|world| {
-            let item = world
-                .messages_of(conversation_id)
-                .iter()
-                .rev()
-                .find(|message| message.content_type == "input_select" && !message.private)
-                .ok_or_else(|| {
-                    Refusal::Invalid(format!(
-                        "conversation {conversation_id} has no input_select message to answer"
-                    ))
-                })?
-                .content_attributes
-                .get("items")
-                .and_then(Value::as_array)
-                .and_then(|items| {
-                    items
-                        .iter()
-                        .find(|item| item.get("title").and_then(Value::as_str) == Some(title))
-                })
-                .cloned()
-                .ok_or_else(|| {
-                    Refusal::Invalid(format!("the latest input_select offers no item `{title}`"))
-                })?;
-            let conversation = world.conversation(conversation_id)?;
-            let contact = world.contact(conversation.contact_id)?;
-            let sender =
-                Sender { kind: SenderKind::Contact, id: contact.id, name: contact.name.clone() };
-            world.create_message(
-                conversation_id,
-                NewMessage {
-                    content: title.to_owned(),
-                    message_type: MessageType::Incoming,
-                    private: false,
-                    content_type: "text".into(),
-                    content_attributes: serde_json::json!({ "submitted_values": [item] }),
-                    sender,
-                },
-            )
-        })
-    }
-
-    // ----- human agent -----
-
-    /// A named human agent replies (outgoing, sender type `user`), or adds a private note.
-    pub fn agent_reply(
-        &self,
-        conversation_id: u64,
-        agent: &str,
-        content: &str,
-        private: bool,
-    ) -> Result<Message, Refusal> {
-        if agent.trim().is_empty() {
-            return Err(Refusal::Invalid("agent name must not be empty".into()));
-        }
-        self.change(|world| {
-            world.create_message(
-                conversation_id,
-                NewMessage {
-                    content: content.to_owned(),
-                    message_type: MessageType::Outgoing,
-                    private,
-                    content_type: "text".into(),
-                    content_attributes: Value::Object(serde_json::Map::new()),
-                    sender: Sender {
-                        kind: SenderKind::User,
-                        id: agent_id(agent),
-                        name: agent.to_owned(),
-                    },
-                },
-            )
-        })
     }
 
     pub fn set_status(
@@ -365,7 +247,7 @@ impl Emulator {
     pub fn reset(&self) {
         let mut world = lock(&self.inner.world);
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
-        *world = World::default();
+        *world = World::new(self.inner.options.per_kind_ids);
         drop(world);
         self.revoke_tokens();
         self.clear_calls();
@@ -394,70 +276,5 @@ impl Emulator {
             call.status = status;
             call.duration_ms = Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
         }
-    }
-}
-
-/// A stable id for a named agent, so the same name is the same sender across messages.
-fn agent_id(name: &str) -> u64 {
-    name.bytes()
-        .fold(1_000_000_u64, |hash, byte| hash.wrapping_mul(31).wrapping_add(u64::from(byte)))
-        % 1_000_000
-        + 1
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::{Emulator, MessageType, NewMessage, Refusal, Sender, SenderKind};
-    use crate::emulator::model::WIDGET_INBOX_ID;
-    use crate::emulator::EmulatorOptions;
-
-    /// A conversation in which the bot has offered two buttons.
-    fn offered(emulator: &Emulator) -> u64 {
-        let conversation = emulator.customer_start(WIDGET_INBOX_ID, "Ada").unwrap().id;
-        emulator
-            .change(|world| {
-                world.create_message(
-                    conversation,
-                    NewMessage {
-                        content: "1. Yes\n2. No".into(),
-                        message_type: MessageType::Outgoing,
-                        private: false,
-                        content_type: "input_select".into(),
-                        content_attributes: json!({"items": [
-                            {"title": "Yes", "value": "yes"},
-                            {"title": "No", "value": "no"},
-                        ]}),
-                        sender: Sender { kind: SenderKind::AgentBot, id: 1, name: "bot".into() },
-                    },
-                )
-            })
-            .unwrap();
-        conversation
-    }
-
-    #[tokio::test]
-    async fn a_picked_button_is_an_incoming_message_with_its_submitted_value() {
-        let emulator = Emulator::new(EmulatorOptions::default());
-        let conversation = offered(&emulator);
-        let message = emulator.customer_selects(conversation, "No").unwrap();
-        assert_eq!(message.message_type, MessageType::Incoming);
-        assert_eq!(message.sender.kind, SenderKind::Contact);
-        assert_eq!(message.content, "No");
-        assert_eq!(
-            message.content_attributes,
-            json!({"submitted_values": [{"title": "No", "value": "no"}]})
-        );
-    }
-
-    #[tokio::test]
-    async fn picking_a_button_that_is_not_offered_is_refused() {
-        let emulator = Emulator::new(EmulatorOptions::default());
-        let conversation = offered(&emulator);
-        let refusal = emulator.customer_selects(conversation, "Maybe").unwrap_err();
-        assert!(matches!(refusal, Refusal::Invalid(_)), "{refusal:?}");
-        let bare = emulator.customer_start(WIDGET_INBOX_ID, "Bo").unwrap().id;
-        assert!(matches!(emulator.customer_selects(bare, "Yes"), Err(Refusal::Invalid(_))));
     }
 }

@@ -18,17 +18,21 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod control;
+pub mod customer;
 pub mod delivery;
 pub mod error;
 pub mod faults;
 pub mod handle;
 pub mod model;
 pub mod payloads;
+pub mod routing;
 
 pub use delivery::DeliveryRecord;
 pub use faults::{Fault, FaultSpec};
 pub use handle::{Emulator, RecordedCall};
-pub use model::{Conversation, Message, MessageType, Refusal, SenderKind, Status};
+pub use model::{
+    Attachment, Contact, Conversation, Message, MessageType, Refusal, SenderKind, Status, Target,
+};
 
 /// Where the CX API lives under the emulator's root, like `https://cpaas.sangoma.com/cx/`.
 pub const API_PREFIX: &str = "/cx/api/v1/digital-interactions";
@@ -48,10 +52,35 @@ pub struct EmulatorOptions {
     pub public_url: Option<String>,
     /// Pause between webhook delivery attempts (Chatwoot: 3 s); shorten it for fast tests.
     pub webhook_retry_spacing: Duration,
-    /// Retries after the first failed attempt (Chatwoot: 3).
+    /// Retries of an agent-bot delivery after its first attempt answered 429 or 500
+    /// (Chatwoot: 2, `AgentBots::WebhookJob` runs `attempts: 3` in all).
     pub webhook_retries: u32,
     /// How long one delivery attempt may take (Chatwoot: 5 s).
     pub webhook_timeout: Duration,
+    /// Not Chatwoot: also retry an agent bot that timed out or could not be reached (a test
+    /// lever for restarts; Chatwoot gives up at once).
+    pub retry_unreachable: bool,
+    /// `Account#keep_pending_on_bot_failure`: a failing agent bot leaves the conversation
+    /// `pending` instead of handing it to humans.
+    pub keep_pending_on_bot_failure: bool,
+    /// Who messages created through the API are from. Unknown for Sangoma's gateway: Chatwoot
+    /// names the owner of the access token (an agent bot's token → `agent_bot`, a user's →
+    /// `user`).
+    pub api_sender: ApiSender,
+    /// One id sequence per kind of record, starting at 1, as Chatwoot's tables (ids of different
+    /// kinds then collide). Off: one sequence for all, so a mixed-up id fails loudly.
+    pub per_kind_ids: bool,
+}
+
+/// The author of messages created through the API as `outgoing`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiSender {
+    /// `sender.type: agent_bot` — the token belongs to an agent bot.
+    #[default]
+    AgentBot,
+    /// `sender.type: user` — the token belongs to a user, as a human agent's would.
+    User,
 }
 
 impl Default for EmulatorOptions {
@@ -64,8 +93,12 @@ impl Default for EmulatorOptions {
             webhook_secret: None,
             public_url: None,
             webhook_retry_spacing: Duration::from_secs(3),
-            webhook_retries: 3,
+            webhook_retries: 2,
             webhook_timeout: Duration::from_secs(5),
+            retry_unreachable: false,
+            keep_pending_on_bot_failure: false,
+            api_sender: ApiSender::AgentBot,
+            per_kind_ids: false,
         }
     }
 }

@@ -95,10 +95,13 @@ pub struct Inbox {
     pub agent_bot_id: Option<u64>,
 }
 
+/// A contact together with its contact-inbox (Chatwoot keeps them apart; here every contact
+/// lives in one inbox). `contact_inbox_id` is the id `webwidget_triggered` carries on top.
 #[derive(Clone, Debug, Serialize)]
 pub struct Contact {
     pub id: u64,
     pub inbox_id: u64,
+    pub contact_inbox_id: u64,
     pub name: String,
     pub email: Option<String>,
     pub phone_number: Option<String>,
@@ -119,16 +122,28 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A file on a message (`Attachment#push_event_data`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Attachment {
+    pub id: u64,
+    /// `image`, `audio`, `video`, `file`, `location`, …
+    pub file_type: String,
+    pub data_url: String,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Message {
     pub id: u64,
     pub conversation_id: u64,
+    /// Empty for an attachment-only message (webhooks then carry `content: null`).
     pub content: String,
     pub content_type: String,
     pub content_attributes: Value,
     pub message_type: MessageType,
     pub private: bool,
     pub sender: Sender,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -156,15 +171,50 @@ pub struct NewMessage {
     pub content_type: String,
     pub content_attributes: Value,
     pub sender: Sender,
+    pub attachments: Vec<NewAttachment>,
 }
 
-/// One event for one target URL, ready to post. `conversation_id` lets delivery hand the
-/// conversation to humans when the target keeps failing.
+/// A file a customer sends.
+#[derive(Clone, Debug)]
+pub struct NewAttachment {
+    pub file_type: String,
+    pub data_url: String,
+}
+
+impl NewMessage {
+    /// Plain text with no attributes or files.
+    pub fn text(content: &str, message_type: MessageType, sender: Sender) -> Self {
+        Self {
+            content: content.to_owned(),
+            message_type,
+            private: false,
+            content_type: "text".into(),
+            content_attributes: Value::Object(serde_json::Map::new()),
+            sender,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// Who receives a delivery, which decides how failures are handled (`lib/webhooks/trigger.rb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// An account webhook (`POST webhooks/`): never retried (`WebhookJob`).
+    AccountWebhook,
+    /// An inbox's agent bot: retried on 429 and 500 only (`AgentBots::WebhookJob`).
+    AgentBot,
+}
+
+/// One event for one target URL, ready to post. `conversation_id` and `message_id` let delivery
+/// hand the conversation to humans when its agent bot fails on a message event.
 #[derive(Clone, Debug)]
 pub struct Notification {
     pub url: String,
+    pub target: Target,
     pub event: String,
     pub conversation_id: Option<u64>,
+    pub message_id: Option<u64>,
     pub body: Value,
 }
 
@@ -177,19 +227,25 @@ pub enum Refusal {
     Invalid(String),
 }
 
-/// Events an agent bot receives at its `outgoing_url` (Chatwoot's agent-bot listener).
-const AGENT_BOT_EVENTS: &[&str] = &[
-    "message_created",
-    "message_updated",
-    "conversation_opened",
-    "conversation_resolved",
-    "webwidget_triggered",
-];
+/// Which kind of record an id is for; with per-kind sequences each has its own counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum IdKind {
+    Contact,
+    ContactInbox,
+    Conversation,
+    Message,
+    Attachment,
+    Webhook,
+    AgentBot,
+}
 
 /// The whole emulated tenant.
 #[derive(Debug)]
 pub struct World {
-    next_id: u64,
+    /// One counter for every kind (mixed-up ids fail loudly), or one per kind from 1 like
+    /// Chatwoot's tables (mixed-up ids hit somebody else's record, as in production).
+    per_kind_ids: bool,
+    next_ids: BTreeMap<IdKind, u64>,
     pub inboxes: BTreeMap<u64, Inbox>,
     pub contacts: BTreeMap<u64, Contact>,
     pub conversations: BTreeMap<u64, Conversation>,
@@ -201,27 +257,29 @@ pub struct World {
 
 impl Default for World {
     fn default() -> Self {
+        Self::new(false)
+    }
+}
+
+impl World {
+    /// A fresh tenant with the two seeded inboxes.
+    pub fn new(per_kind_ids: bool) -> Self {
         let mut inboxes = BTreeMap::new();
-        inboxes.insert(
-            API_INBOX_ID,
-            Inbox {
-                id: API_INBOX_ID,
-                name: "Website API".into(),
-                channel_type: "Channel::Api".into(),
+        for (id, name, channel_type) in [
+            (API_INBOX_ID, "Website API", "Channel::Api"),
+            (WIDGET_INBOX_ID, "Website widget", "Channel::WebWidget"),
+        ] {
+            let inbox = Inbox {
+                id,
+                name: name.into(),
+                channel_type: channel_type.into(),
                 agent_bot_id: None,
-            },
-        );
-        inboxes.insert(
-            WIDGET_INBOX_ID,
-            Inbox {
-                id: WIDGET_INBOX_ID,
-                name: "Website widget".into(),
-                channel_type: "Channel::WebWidget".into(),
-                agent_bot_id: None,
-            },
-        );
+            };
+            inboxes.insert(id, inbox);
+        }
         Self {
-            next_id: 100,
+            per_kind_ids,
+            next_ids: BTreeMap::new(),
             inboxes,
             contacts: BTreeMap::new(),
             conversations: BTreeMap::new(),
@@ -230,13 +288,12 @@ impl Default for World {
             agent_bots: BTreeMap::new(),
         }
     }
-}
 
-impl World {
-    /// Ids are unique across every kind of record, which makes mixed-up ids fail loudly in tests.
-    fn fresh_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+    fn fresh_id(&mut self, kind: IdKind) -> u64 {
+        let (key, start) = if self.per_kind_ids { (kind, 0) } else { (IdKind::Contact, 100) };
+        let next = self.next_ids.entry(key).or_insert(start);
+        *next += 1;
+        *next
     }
 
     pub fn inbox(&self, id: u64) -> Result<&Inbox, Refusal> {
@@ -253,12 +310,25 @@ impl World {
         self.contacts.get(&id).ok_or_else(|| Refusal::NotFound(format!("contact {id} not found")))
     }
 
+    /// The contact whose contact-inbox has this id.
+    pub fn contact_by_contact_inbox(&self, contact_inbox_id: u64) -> Result<&Contact, Refusal> {
+        self.contacts
+            .values()
+            .find(|c| c.contact_inbox_id == contact_inbox_id)
+            .ok_or_else(|| Refusal::NotFound(format!("contact inbox {contact_inbox_id} not found")))
+    }
+
+    /// The contact-inbox's newest conversation in any status (`ContactInbox#current_conversation`).
+    pub fn current_conversation(&self, contact_id: u64) -> Option<&Conversation> {
+        self.conversations.values().filter(|c| c.contact_id == contact_id).max_by_key(|c| c.id)
+    }
+
     pub fn messages_of(&self, conversation_id: u64) -> &[Message] {
         self.messages.get(&conversation_id).map_or(&[], Vec::as_slice)
     }
 
     pub fn register_webhook(&mut self, url: String, subscriptions: Vec<String>) -> Webhook {
-        let webhook = Webhook { id: self.fresh_id(), url, subscriptions };
+        let webhook = Webhook { id: self.fresh_id(IdKind::Webhook), url, subscriptions };
         self.webhooks.insert(webhook.id, webhook.clone());
         webhook
     }
@@ -269,7 +339,7 @@ impl World {
         description: String,
         outgoing_url: String,
     ) -> AgentBot {
-        let bot = AgentBot { id: self.fresh_id(), name, description, outgoing_url };
+        let bot = AgentBot { id: self.fresh_id(IdKind::AgentBot), name, description, outgoing_url };
         self.agent_bots.insert(bot.id, bot.clone());
         bot
     }
@@ -301,10 +371,12 @@ impl World {
                 )));
             }
         }
-        let id = self.fresh_id();
+        let id = self.fresh_id(IdKind::Contact);
+        let contact_inbox_id = self.fresh_id(IdKind::ContactInbox);
         let contact = Contact {
             id,
             inbox_id,
+            contact_inbox_id,
             name,
             email,
             phone_number,
@@ -315,38 +387,42 @@ impl World {
         Ok(contact)
     }
 
-    /// Opens a conversation. `for_bot` is true when the API creates it (Flow A start) or the
-    /// inbox has an agent bot: then the bot owns it (`pending`), otherwise humans do (`open`).
+    /// Opens a conversation. Chatwoot's `Conversation#determine_conversation_status`: `pending`
+    /// whenever the inbox has an active agent bot (whatever was asked), otherwise the status the
+    /// request gave (`ConversationBuilder#conversation_params`), otherwise the column default
+    /// `open` — humans own it.
     pub fn create_conversation(
         &mut self,
         inbox_id: u64,
         contact_id: u64,
         source_id: Option<String>,
-        for_bot: bool,
+        requested: Option<Status>,
     ) -> Result<(Conversation, Vec<Notification>), Refusal> {
         let inbox = self.inbox(inbox_id)?;
         let has_bot = inbox.agent_bot_id.is_some();
         let contact = self.contact(contact_id)?;
         let source_id = source_id.unwrap_or_else(|| contact.source_id.clone());
         let now = Utc::now();
+        let status = if has_bot { Status::Pending } else { requested.unwrap_or(Status::Open) };
         let conversation = Conversation {
-            id: self.fresh_id(),
+            id: self.fresh_id(IdKind::Conversation),
             inbox_id,
             contact_id,
             source_id,
-            status: if for_bot || has_bot { Status::Pending } else { Status::Open },
+            status,
             assignee: None,
             created_at: now,
             updated_at: now,
         };
         self.conversations.insert(conversation.id, conversation.clone());
-        let body = payloads::conversation_event(self, &conversation, "conversation_created");
-        let notifications = self.fan_out("conversation_created", &conversation, &body);
+        let body = payloads::conversation_event(self, &conversation, "conversation_created", None);
+        let notifications = self.fan_out(&body, Some(&conversation), None);
         Ok((conversation, notifications))
     }
 
-    /// Adds a message and applies the status rules of a customer writing: a resolved
-    /// conversation in a bot inbox returns to the bot, a snoozed one wakes up for humans.
+    /// Adds a message and applies `Message#reopen_conversation`: a customer writing in a resolved
+    /// conversation hands it back to the bot when the inbox has one (`pending`), otherwise to
+    /// humans; a snoozed one wakes up for humans.
     pub fn create_message(
         &mut self,
         conversation_id: u64,
@@ -365,8 +441,18 @@ impl World {
                 notifications.extend(self.set_status(conversation_id, next)?);
             }
         }
+        let id = self.fresh_id(IdKind::Message);
+        let attachments = new
+            .attachments
+            .into_iter()
+            .map(|file| Attachment {
+                id: self.fresh_id(IdKind::Attachment),
+                file_type: file.file_type,
+                data_url: file.data_url,
+            })
+            .collect();
         let message = Message {
-            id: self.fresh_id(),
+            id,
             conversation_id,
             content: new.content,
             content_type: new.content_type,
@@ -374,22 +460,59 @@ impl World {
             message_type: new.message_type,
             private: new.private,
             sender: new.sender,
+            attachments,
             created_at: Utc::now(),
         };
         if let Some(conversation) = self.conversations.get_mut(&conversation_id) {
             conversation.updated_at = message.created_at;
-            if message.sender.kind == SenderKind::User {
+            if message.sender.kind == SenderKind::User && !message.private {
                 conversation.assignee = Some(message.sender.name.clone());
             }
         }
         self.messages.entry(conversation_id).or_default().push(message.clone());
-        let conversation = self.conversation(conversation_id)?.clone();
-        let body = payloads::message_event(self, &message, &conversation, "message_created");
-        notifications.extend(self.fan_out("message_created", &conversation, &body));
+        notifications.extend(self.message_notifications(&message, "message_created")?);
         Ok((message, notifications))
     }
 
+    /// Merges `attributes` into a message's `content_attributes` and announces it with
+    /// `message_updated` (`Message#dispatch_update_event`), as a widget button click does.
+    pub fn update_message(
+        &mut self,
+        conversation_id: u64,
+        message_id: u64,
+        attributes: &serde_json::Map<String, Value>,
+    ) -> Result<(Message, Vec<Notification>), Refusal> {
+        let message = self
+            .messages
+            .get_mut(&conversation_id)
+            .and_then(|messages| messages.iter_mut().find(|m| m.id == message_id))
+            .ok_or_else(|| Refusal::NotFound(format!("message {message_id} not found")))?;
+        if !message.content_attributes.is_object() {
+            message.content_attributes = Value::Object(serde_json::Map::new());
+        }
+        if let Value::Object(existing) = &mut message.content_attributes {
+            for (key, value) in attributes {
+                existing.insert(key.clone(), value.clone());
+            }
+        }
+        let message = message.clone();
+        let notifications = self.message_notifications(&message, "message_updated")?;
+        Ok((message, notifications))
+    }
+
+    fn message_notifications(
+        &self,
+        message: &Message,
+        event: &str,
+    ) -> Result<Vec<Notification>, Refusal> {
+        let conversation = self.conversation(message.conversation_id)?;
+        let body = payloads::message_event(self, message, conversation, event);
+        Ok(self.fan_out(&body, Some(conversation), Some(message)))
+    }
+
     /// Moves a conversation to `status`; a no-op (and no event) when it is already there.
+    /// Events in `Conversation#notify_status_change` order: `conversation_opened` or
+    /// `conversation_resolved`, then `conversation_status_changed`, then `conversation_updated`.
     pub fn set_status(
         &mut self,
         conversation_id: u64,
@@ -405,60 +528,46 @@ impl World {
         conversation.status = status;
         conversation.updated_at = Utc::now();
         let conversation = conversation.clone();
-        let mut notifications = Vec::new();
-        let changed =
-            payloads::conversation_event(self, &conversation, "conversation_status_changed");
-        notifications.extend(self.fan_out("conversation_status_changed", &conversation, &changed));
-        let mut updated = payloads::conversation_event(self, &conversation, "conversation_updated");
-        updated["changed_attributes"] = serde_json::json!([{
+        let changed = serde_json::json!([{
             "status": {"previous_value": previous.as_str(), "current_value": status.as_str()}
         }]);
-        notifications.extend(self.fan_out("conversation_updated", &conversation, &updated));
         let specific = match status {
             Status::Open => Some("conversation_opened"),
             Status::Resolved => Some("conversation_resolved"),
             Status::Pending | Status::Snoozed => None,
         };
+        let mut notifications = Vec::new();
         if let Some(event) = specific {
-            let body = payloads::conversation_event(self, &conversation, event);
-            notifications.extend(self.fan_out(event, &conversation, &body));
+            let body = payloads::conversation_event(self, &conversation, event, None);
+            notifications.extend(self.fan_out(&body, Some(&conversation), None));
+        }
+        for event in ["conversation_status_changed", "conversation_updated"] {
+            let body = payloads::conversation_event(self, &conversation, event, Some(&changed));
+            notifications.extend(self.fan_out(&body, Some(&conversation), None));
         }
         Ok(notifications)
     }
 
-    /// The `webwidget_triggered` event a visitor opening CX's own widget causes.
-    pub fn widget_triggered(&self, conversation_id: u64) -> Result<Vec<Notification>, Refusal> {
-        let conversation = self.conversation(conversation_id)?.clone();
-        let body = payloads::widget_triggered_event(self, &conversation);
-        Ok(self.fan_out("webwidget_triggered", &conversation, &body))
+    /// The `webwidget_triggered` event of a visitor opening CX's own widget
+    /// (`AgentBotListener#webwidget_triggered`, `ContactInbox#webhook_data`).
+    pub fn widget_triggered(&self, contact_id: u64) -> Result<Vec<Notification>, Refusal> {
+        let contact = self.contact(contact_id)?;
+        let body = payloads::widget_triggered_event(self, contact);
+        let inbox = self.inbox(contact.inbox_id)?;
+        Ok(super::routing::addressees(self, &body, inbox, None, None))
     }
 
-    /// Addresses one event to every webhook subscribed to it and to the inbox's agent bot.
-    fn fan_out(&self, event: &str, conversation: &Conversation, body: &Value) -> Vec<Notification> {
-        let mut urls: Vec<&str> = self
-            .webhooks
-            .values()
-            .filter(|hook| hook.subscriptions.iter().any(|name| name == event))
-            .map(|hook| hook.url.as_str())
-            .collect();
-        if AGENT_BOT_EVENTS.contains(&event) {
-            let bot = self
-                .inboxes
-                .get(&conversation.inbox_id)
-                .and_then(|inbox| inbox.agent_bot_id)
-                .and_then(|id| self.agent_bots.get(&id));
-            if let Some(bot) = bot {
-                urls.push(&bot.outgoing_url);
-            }
-        }
-        urls.into_iter()
-            .map(|url| Notification {
-                url: url.to_owned(),
-                event: event.to_owned(),
-                conversation_id: Some(conversation.id),
-                body: body.clone(),
-            })
-            .collect()
+    /// Addresses one event about `conversation` to every webhook and agent bot that gets it.
+    fn fan_out(
+        &self,
+        body: &Value,
+        conversation: Option<&Conversation>,
+        message: Option<&Message>,
+    ) -> Vec<Notification> {
+        let Some(inbox) = conversation.and_then(|c| self.inboxes.get(&c.inbox_id)) else {
+            return Vec::new();
+        };
+        super::routing::addressees(self, body, inbox, conversation, message)
     }
 }
 

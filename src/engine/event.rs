@@ -36,6 +36,9 @@ pub enum Event {
     Text { text: String },
     /// The customer pressed a button; `value` is the button's value.
     Button { value: String },
+    /// The customer sent a file without text (`kind`: image, audio, video, file, …). Runs
+    /// `on attachment`; without one it is a message the bot did not understand.
+    Attachment { kind: String, url: String },
     /// A timer scheduled earlier is due.
     TimerDue { timer: TimerId },
     /// A human handed the conversation back to the bot (runs `on return`).

@@ -110,6 +110,8 @@ pub struct Hooks {
     pub handoff: Option<BlockId>,
     pub returned: Option<BlockId>,
     pub resolve: Option<BlockId>,
+    /// `on attachment`: a file arrived without text.
+    pub attachment: Option<BlockId>,
 }
 
 /// A compiled bot: immutable, shareable between threads.

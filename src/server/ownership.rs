@@ -24,6 +24,13 @@ pub(crate) fn human_owns(status: Option<&ConversationStatus>) -> bool {
     matches!(status, Some(ConversationStatus::Open | ConversationStatus::Snoozed))
 }
 
+/// True when a start event may greet the conversation: the bot owns it (`pending`, or no status
+/// sent). Not a human's, and not a resolved one: CX makes that `pending` again when the customer
+/// writes, and the greeting would land in a finished conversation.
+pub(crate) fn bot_may_greet(status: Option<&ConversationStatus>) -> bool {
+    matches!(status, None | Some(ConversationStatus::Pending))
+}
+
 /// A conversation's status change as a webhook reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct StatusChange {

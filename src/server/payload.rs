@@ -33,6 +33,8 @@ impl CxRef {
 pub enum InboundPayload {
     /// The customer wrote (or picked a button: `button` holds its value).
     Message { cx: CxRef, text: String, button: Option<String>, contact: Contact },
+    /// The customer sent a file without text (`file_type`: image, audio, video, file, …).
+    Attachment { cx: CxRef, file_type: String, url: String, contact: Contact },
     /// CX created or opened the conversation.
     ConversationStarted { cx: CxRef, contact: Contact },
     /// CX changed the conversation's status.
@@ -45,6 +47,7 @@ impl InboundPayload {
     pub fn cx(&self) -> &CxRef {
         match self {
             InboundPayload::Message { cx, .. }
+            | InboundPayload::Attachment { cx, .. }
             | InboundPayload::ConversationStarted { cx, .. }
             | InboundPayload::StatusChanged { cx, .. }
             | InboundPayload::Engine { cx, .. } => cx,

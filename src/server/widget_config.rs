@@ -25,6 +25,14 @@ pub struct WidgetSection {
     /// Shown on the page when an agent finishes the conversation in CX.
     #[serde(default = "default_farewell")]
     pub agent_finish_farewell: String,
+    /// `status` of the CX conversations Flow A creates (default `pending`: the bot owns them until
+    /// the handoff); empty sends none and CX decides (Chatwoot: `open`).
+    #[serde(default = "default_cx_status")]
+    pub cx_status: String,
+    /// Seconds between two reads of a human-owned conversation's messages from CX, relaying what
+    /// the webhook missed (default 5); 0 turns it off. Needs `cx.paths.message_list`.
+    #[serde(default = "default_reconcile_every")]
+    pub reconcile_every_secs: u64,
     /// Where the widget history lives: `sqlite://FILE` or `postgres://…`; by default the
     /// service's own `store`.
     #[serde(default)]
@@ -101,6 +109,14 @@ fn default_farewell() -> String {
     FlowASettings::default().agent_finish_farewell
 }
 
+fn default_cx_status() -> String {
+    "pending".to_owned()
+}
+
+fn default_reconcile_every() -> u64 {
+    5
+}
+
 fn default_key_env() -> String {
     "BOTRUN_WIDGET_TOKEN_KEY".to_owned()
 }
@@ -124,6 +140,13 @@ impl WidgetSection {
                 "widget.token_lifetime_secs: {} is too short; Web Chat refreshes every 15 \
                  minutes, use at least 1800",
                 self.token_lifetime_secs
+            ));
+        }
+        if !matches!(self.cx_status.trim(), "" | "pending" | "open" | "snoozed") {
+            return Err(format!(
+                "widget.cx_status: `{}` is not a status a new conversation can have; use \
+                 pending, open, snoozed or \"\" (let CX decide)",
+                self.cx_status
             ));
         }
         let limits = &self.limits;
@@ -174,6 +197,9 @@ impl WidgetSection {
             inbox_id: self.inbox_id,
             open_at: self.open_at,
             agent_finish_farewell: self.agent_finish_farewell.clone(),
+            cx_status: Some(self.cx_status.trim().to_owned()).filter(|s| !s.is_empty()),
+            reconcile_every: (self.reconcile_every_secs > 0)
+                .then(|| Duration::from_secs(self.reconcile_every_secs)),
         }
     }
 

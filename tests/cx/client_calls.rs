@@ -35,10 +35,16 @@ async fn flow_a_calls_reach_the_emulator_with_the_tenant() {
         .await
         .unwrap();
     let conversation = cx
-        .create_conversation(api_inbox.id, contact.id, contact.source_id.as_deref())
+        .create_conversation(
+            api_inbox.id,
+            contact.id,
+            contact.source_id.as_deref(),
+            Some("pending"),
+        )
         .await
         .unwrap();
     assert_eq!(conversation.inbox_id, Some(api_inbox.id));
+    assert_eq!(conversation.status.as_deref(), Some("pending"), "the asked status is kept");
 
     let customer = cx
         .send_message(conversation.id, &OutgoingMessage::customer_text("my parcel is late"))

@@ -1,5 +1,5 @@
 //! Webhook delivery to a real receiver: events and shapes, the caller's own messages echoed,
-//! agent-bot events, retries on 500, hand-off after the last failure, signatures.
+//! agent-bot events, agent-bot retries on 500, hand-off after the last failure, signatures.
 
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ async fn message_created_echoes_the_callers_own_messages_with_both_shapes() {
     let created = receiver.wait_for(1, event_is("conversation_created")).await;
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].body["id"], id);
-    assert_eq!(created[0].body["status"], "pending");
+    assert_eq!(created[0].body["status"], "open", "no agent bot and no status asked: humans");
     assert!(created[0].headers.contains_key("x-chatwoot-delivery"));
 
     cx.ok(
@@ -47,7 +47,9 @@ async fn message_created_echoes_the_callers_own_messages_with_both_shapes() {
     assert_eq!(incoming["message_type"], "incoming", "string at top level");
     assert!(incoming["created_at"].as_str().unwrap().contains('T'), "ISO at top level");
     assert_eq!(incoming["private"], false);
-    assert_eq!(incoming["sender"]["type"], "contact");
+    assert_eq!(incoming["sender"]["id"], incoming["conversation"]["meta"]["sender"]["id"]);
+    assert!(incoming["sender"].get("type").is_none(), "Contact#webhook_data has no type");
+    assert_eq!(incoming["conversation"]["meta"]["sender"]["type"], "contact");
     assert_eq!(incoming["conversation"]["id"], id);
     assert_eq!(incoming["conversation"]["messages"][0]["message_type"], 0, "integer inside");
     assert!(incoming["conversation"]["messages"][0]["created_at"].is_i64(), "unix inside");
@@ -62,12 +64,13 @@ async fn message_created_echoes_the_callers_own_messages_with_both_shapes() {
         json!({"tenant_domain": TENANT, "conversation_id": id}),
     )
     .await;
+    cx.emulator.control().resolve(id).unwrap();
     let changed = receiver.wait_for(1, event_is("conversation_status_changed")).await;
-    assert_eq!(changed[0].body["status"], "open");
+    assert_eq!(changed[0].body["status"], "resolved");
     let updated = receiver.wait_for(1, event_is("conversation_updated")).await;
     assert_eq!(
         updated[0].body["changed_attributes"][0]["status"],
-        json!({"previous_value": "pending", "current_value": "open"})
+        json!({"previous_value": "open", "current_value": "resolved"})
     );
 
     // A human agent's reply reaches the webhook with sender type user.
@@ -133,12 +136,12 @@ async fn agent_bot_gets_flow_b_events() {
 }
 
 #[tokio::test]
-async fn deliveries_retry_on_500_with_the_same_delivery_id() {
+async fn agent_bot_deliveries_retry_on_500_with_the_same_delivery_id() {
     let cx = Cx::start().await;
     let receiver = Receiver::start(2).await;
-    cx.subscribe(&receiver.url(), &["conversation_created"]).await;
-    cx.flow_a_conversation().await;
-    let got = receiver.wait_for(3, event_is("conversation_created")).await;
+    cx.agent_bot(&receiver.url(), 2).await;
+    cx.emulator.control().visitor_opens(2, "Ada").unwrap();
+    let got = receiver.wait_for(3, event_is("webwidget_triggered")).await;
     assert_eq!(got.len(), 3, "two failures then success");
     let ids: Vec<_> = got.iter().map(|r| r.headers["x-chatwoot-delivery"].clone()).collect();
     assert!(ids.windows(2).all(|pair| pair[0] == pair[1]));
@@ -150,16 +153,16 @@ async fn deliveries_retry_on_500_with_the_same_delivery_id() {
 }
 
 #[tokio::test]
-async fn last_failure_hands_the_conversation_to_humans() {
+async fn a_bot_failing_on_a_message_hands_the_pending_conversation_to_humans() {
     let cx = Cx::start().await;
     let receiver = Receiver::start(u32::MAX).await;
-    cx.subscribe(&receiver.url(), &["message_created"]).await;
-    let id = cx.flow_a_conversation().await;
-    cx.ok("messages/", json!({"tenant_domain": TENANT, "conversation_id": id, "content": "x"}))
-        .await;
-    let attempts = receiver.wait_for(4, event_is("message_created")).await;
-    assert_eq!(attempts.len(), 4, "first attempt and 3 retries");
+    cx.agent_bot(&receiver.url(), 2).await;
     let control = cx.emulator.control();
+    let id = control.customer_start(2, "Ada").unwrap().id;
+    assert_eq!(control.conversation(id).unwrap().status, Status::Pending);
+    control.customer_says(id, "hello").unwrap();
+    let attempts = receiver.wait_for(3, event_is("message_created")).await;
+    assert_eq!(attempts.len(), 3, "3 attempts in all (AgentBots::WebhookJob)");
     for _ in 0..100 {
         if control.conversation(id).unwrap().status == Status::Open {
             break;
@@ -167,12 +170,13 @@ async fn last_failure_hands_the_conversation_to_humans() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(control.conversation(id).unwrap().status, Status::Open);
-    let record = &control.deliveries()[0];
+    let record = control.deliveries().into_iter().find(|d| d.event == "message_created").unwrap();
     assert!(!record.delivered);
-    assert_eq!(record.attempts, 4);
+    assert_eq!(record.attempts, 3);
     assert_eq!(record.last_status, Some(500));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(receiver.received().len(), 4, "no fifth attempt");
+    let posts = receiver.received().iter().filter(|r| r.body["event"] == "message_created").count();
+    assert_eq!(posts, 3, "no fourth attempt");
 }
 
 #[tokio::test]
@@ -204,8 +208,8 @@ async fn retry_spacing_is_adjustable_at_run_time() {
     .await;
     cx.emulator.control().set_retry_spacing(Duration::from_millis(5));
     let receiver = Receiver::start(1).await;
-    cx.subscribe(&receiver.url(), &["conversation_created"]).await;
-    cx.flow_a_conversation().await;
-    assert_eq!(receiver.wait_for(2, event_is("conversation_created")).await.len(), 2);
+    cx.agent_bot(&receiver.url(), 2).await;
+    cx.emulator.control().visitor_opens(2, "Ada").unwrap();
+    assert_eq!(receiver.wait_for(2, event_is("webwidget_triggered")).await.len(), 2);
     assert_eq!(receiver.failures_left(), 0);
 }

@@ -101,6 +101,23 @@ impl Cx {
         conversation["id"].as_u64().unwrap()
     }
 
+    /// Creates an agent bot posting to `url` and assigns it to `inbox_id`.
+    pub async fn agent_bot(&self, url: &str, inbox_id: u64) -> u64 {
+        let bot = self
+            .ok(
+                "agents-bot/",
+                json!({"tenant_domain": TENANT, "name": "helper", "outgoing_url": url}),
+            )
+            .await;
+        let id = bot["id"].as_u64().unwrap();
+        self.ok(
+            "agents-bot/assign/",
+            json!({"tenant_domain": TENANT, "inbox_id": inbox_id, "agent_bot_id": id}),
+        )
+        .await;
+        id
+    }
+
     pub async fn subscribe(&self, url: &str, events: &[&str]) {
         self.ok("webhooks/", json!({"tenant_domain": TENANT, "url": url, "subscriptions": events}))
             .await;
@@ -126,6 +143,11 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver that answers 500 to its first `failures` posts, 200 after.
     pub async fn start(failures: u32) -> Self {
+        Self::failing_with(failures, StatusCode::INTERNAL_SERVER_ERROR).await
+    }
+
+    /// A receiver that answers `status` to its first `failures` posts, 200 after.
+    pub async fn failing_with(failures: u32, status: StatusCode) -> Self {
         let got = Arc::new(Mutex::new(Vec::new()));
         let failures_left = Arc::new(AtomicU32::new(failures));
         let (got_in, failures_in) = (got.clone(), failures_left.clone());
@@ -141,7 +163,7 @@ impl Receiver {
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                         .is_ok();
                     if fail {
-                        StatusCode::INTERNAL_SERVER_ERROR
+                        status
                     } else {
                         StatusCode::OK
                     }

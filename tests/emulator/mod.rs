@@ -3,6 +3,7 @@
 //! receiver, fault injection, and the console pages.
 
 mod api;
+mod chatwoot;
 mod console;
 mod events;
 mod faults;

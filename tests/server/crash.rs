@@ -40,6 +40,9 @@ async fn kill_9_under_load_then_restart_answers_every_accepted_message_once() {
     let options = EmulatorOptions {
         webhook_retry_spacing: Duration::from_millis(400),
         webhook_retries: 10,
+        // Not Chatwoot (it gives up on an unreachable bot): the test kills the service on
+        // purpose and wants the deliveries that hit the dead port tried again.
+        retry_unreachable: true,
         ..EmulatorOptions::default()
     };
     let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();

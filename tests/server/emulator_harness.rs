@@ -39,6 +39,9 @@ impl Setup {
 pub struct Served {
     pub emulator: RunningEmulator,
     pub state: AppState,
+    /// Button picks `(conversation, messages before it, title)`: CX's widget writes no message
+    /// for a click (it updates the bot's), so transcripts show the pick where it happened.
+    picks: std::sync::Mutex<Vec<(u64, usize, String)>>,
 }
 
 /// Starts the emulator (fast webhook retries) and the app with `setup`, and assigns the app as
@@ -79,7 +82,7 @@ pub async fn start(setup: Setup) -> Served {
     let outgoing = format!("http://{addr}/webhooks/cx/{TOKEN}");
     let bot = client.create_agent_bot(setup.bot, "e2e", &outgoing).await.unwrap();
     client.assign_agent_bot(WIDGET_INBOX.into(), bot.id).await.unwrap();
-    Served { emulator, state }
+    Served { emulator, state, picks: std::sync::Mutex::new(Vec::new()) }
 }
 
 impl Served {
@@ -98,7 +101,9 @@ impl Served {
 
     /// The customer clicks a button of the latest `input_select` message.
     pub fn customer_picks(&self, conversation: u64, title: &str) {
+        let before = self.control().messages(conversation).unwrap().len();
         self.control().customer_selects(conversation, title).unwrap();
+        self.picks.lock().unwrap().push((conversation, before, title.to_owned()));
     }
 
     pub fn agent_says(&self, conversation: u64, agent: &str, text: &str) {
@@ -107,7 +112,14 @@ impl Served {
 
     /// The conversation as one line per message, in creation order (see [`line`]).
     pub fn transcript(&self, conversation: u64) -> Vec<String> {
-        self.control().messages(conversation).unwrap().iter().map(line).collect()
+        let mut lines: Vec<String> =
+            self.control().messages(conversation).unwrap().iter().map(line).collect();
+        let picks = self.picks.lock().unwrap();
+        for (shift, (_, at, title)) in picks.iter().filter(|p| p.0 == conversation).enumerate() {
+            let at = (at + shift).min(lines.len());
+            lines.insert(at, format!("> {title}"));
+        }
+        lines
     }
 
     /// Waits until the transcript is `expected`, failing with the last one after the deadline.

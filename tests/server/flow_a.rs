@@ -30,6 +30,7 @@ struct World {
     /// The service runs in a runtime of its own, so a test can crash it: dropping the runtime
     /// stops every task at once, with no graceful shutdown.
     service: Option<tokio::runtime::Runtime>,
+    flow: Option<Arc<FlowA>>,
 }
 
 impl Drop for World {
@@ -47,6 +48,10 @@ struct Setup {
     /// The service store and the widget store (`sqlite::memory:` unless a restart is tested).
     store: String,
     widget_store: String,
+    emulator: EmulatorOptions,
+    /// What the widget's CX webhook subscribes to.
+    subscriptions: Vec<&'static str>,
+    settings: FlowASettings,
 }
 
 fn example(path: &str) -> std::path::PathBuf {
@@ -60,6 +65,12 @@ impl Default for Setup {
             clock: Arc::new(SystemClock),
             store: "sqlite::memory:".into(),
             widget_store: "sqlite::memory:".into(),
+            emulator: EmulatorOptions {
+                webhook_retry_spacing: Duration::from_millis(50),
+                ..EmulatorOptions::default()
+            },
+            subscriptions: vec!["message_created", "conversation_status_changed"],
+            settings: FlowASettings { inbox_id: API_INBOX_ID, ..FlowASettings::default() },
         }
     }
 }
@@ -69,10 +80,7 @@ async fn start() -> World {
 }
 
 async fn start_with(setup: &Setup) -> World {
-    let options = EmulatorOptions {
-        webhook_retry_spacing: Duration::from_millis(50),
-        ..EmulatorOptions::default()
-    };
+    let options = setup.emulator.clone();
     let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let cx = CxConfig {
         base_url: emulator.base_url(),
@@ -89,10 +97,7 @@ async fn start_with(setup: &Setup) -> World {
     )
     .unwrap();
     client
-        .create_webhook(
-            &format!("http://{addr}/webhooks/cx-widget/{TOKEN}"),
-            &["message_created", "conversation_status_changed"],
-        )
+        .create_webhook(&format!("http://{addr}/webhooks/cx-widget/{TOKEN}"), &setup.subscriptions)
         .await
         .unwrap();
     let mut world = World {
@@ -111,6 +116,7 @@ async fn start_with(setup: &Setup) -> World {
         base: format!("http://{addr}/v3/directline"),
         http: reqwest::Client::new(),
         service: None,
+        flow: None,
     };
     world.serve(setup, listener).await;
     world
@@ -132,6 +138,7 @@ impl World {
         let bot = setup.bot.clone();
         let (store_url, widget_url) = (setup.store.clone(), setup.widget_store.clone());
         let clock = Arc::clone(&setup.clock);
+        let settings = setup.settings.clone();
         let addr = self.addr;
         let started = runtime.spawn(async move {
             let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
@@ -145,7 +152,6 @@ impl World {
                 clock,
                 TOKEN.to_owned(),
             );
-            let settings = FlowASettings { inbox_id: API_INBOX_ID, ..FlowASettings::default() };
             let flow = FlowA::new(&state, program, client, settings);
             let widget = WidgetService::new(
                 WidgetConfig {
@@ -170,9 +176,11 @@ impl World {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             tokio::spawn(async move { axum::serve(listener, service).await });
-            state
+            (state, flow)
         });
-        self.state = started.await.unwrap();
+        let (state, flow) = started.await.unwrap();
+        self.state = state;
+        self.flow = Some(flow);
         self.service = Some(runtime);
     }
 
@@ -714,6 +722,127 @@ fn the_example_configuration_loads_with_its_widget() {
     assert!(widget.bot.exists(), "bot paths are relative to the file: {}", widget.bot.display());
     assert_eq!(widget.sites[0].origins, ["https://shop.example.com"]);
     assert!(config.bots.iter().all(|b| b.file.exists()));
+}
+
+impl World {
+    /// One reconciliation round of the widget host, run inside the service's runtime.
+    async fn reconcile(&self) {
+        let flow = Arc::clone(self.flow.as_ref().unwrap());
+        let service = self.service.as_ref().unwrap();
+        service.spawn(async move { flow.reconcile_now().await }).await.unwrap();
+    }
+}
+
+/// Sangoma's gateway may post botrun's API messages as from a `user`, like a human agent's: the
+/// page must still never see them twice — botrun knows its own messages by id.
+#[tokio::test]
+async fn echoes_are_recognised_by_id_whichever_sender_cx_names() {
+    use botrun::emulator::ApiSender;
+    for api_sender in [ApiSender::AgentBot, ApiSender::User] {
+        let mut setup = Setup::default();
+        setup.emulator.api_sender = api_sender;
+        let world = start_with(&setup).await;
+        let page = world.open_page("Ada").await;
+        page.say("how long does delivery take").await;
+        page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+        page.say("talk to a person").await;
+        assert!(page.has_event("event", Some("botrun.handoff")).await);
+        let cx = world.cx_conversation(0).await.id;
+        world.transcript(cx, 5).await;
+        world.emulator.control().agent_reply(cx, "Grace", "Grace here.", false).unwrap();
+        page.wait_for("Grace here.").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let shown = page.wait_for("Grace here.").await;
+        let from_grace: Vec<&str> =
+            shown.iter().filter(|(who, _)| who == "Grace").map(|(_, t)| t.as_str()).collect();
+        assert_eq!(from_grace, ["Grace here."], "{api_sender:?}: {shown:#?}");
+        assert_eq!(shown.len(), 3, "{api_sender:?}: greeting, answer, Grace: {shown:#?}");
+    }
+}
+
+/// Chatwoot starts an API conversation `open` (the agents' queue) unless asked: Flow A asks for
+/// `pending`, so the bot owns it until the handoff; `cx_status` changes what is asked.
+#[tokio::test]
+async fn the_cx_conversation_is_created_with_the_configured_status() {
+    for (asked, expected) in [
+        (Some("pending"), botrun::emulator::Status::Pending),
+        (None, botrun::emulator::Status::Open),
+    ] {
+        let mut setup = Setup::default();
+        setup.settings.cx_status = asked.map(str::to_owned);
+        let world = start_with(&setup).await;
+        let page = world.open_page("Ada").await;
+        page.say("how long does delivery take").await;
+        page.wait_for("Deliveries take 2–4 working days within the EU.").await;
+        let cx = world.cx_conversation(0).await.id;
+        world.transcript(cx, 3).await;
+        assert_eq!(
+            world.emulator.control().conversation(cx).unwrap().status,
+            expected,
+            "{asked:?}"
+        );
+        page.say("talk to a person").await;
+        assert!(page.has_event("event", Some("botrun.handoff")).await);
+        world.transcript(cx, 5).await;
+        assert_eq!(
+            world.emulator.control().conversation(cx).unwrap().status,
+            botrun::emulator::Status::Open
+        );
+    }
+}
+
+/// CX never retries an account webhook: a reply it failed to deliver (here: never subscribed)
+/// is read back from the messages listing and relayed exactly once, however often it is read.
+#[tokio::test]
+async fn agent_replies_the_webhook_missed_are_relayed_once_by_reconciliation() {
+    let mut setup =
+        Setup { subscriptions: vec!["conversation_status_changed"], ..Setup::default() };
+    setup.settings.reconcile_every = Some(Duration::from_secs(3600));
+    let world = start_with(&setup).await;
+    let page = world.open_page("Ada").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+    let cx = world.cx_conversation(0).await.id;
+    world.transcript(cx, 3).await;
+    for _ in 0..100 {
+        if world.flow.as_ref().unwrap().watched(&format!("widget:{}", page.id)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let control = world.emulator.control();
+    control.agent_reply(cx, "Grace", "Grace here.", false).unwrap();
+    control.agent_reply(cx, "Grace", "internal only", true).unwrap();
+    world.reconcile().await;
+    control.agent_reply(cx, "Grace", "Still there?", false).unwrap();
+    world.reconcile().await;
+    world.reconcile().await;
+    page.wait_for("Still there?").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shown = page.wait_for("Still there?").await;
+    let from_grace: Vec<&str> =
+        shown.iter().filter(|(who, _)| who == "Grace").map(|(_, t)| t.as_str()).collect();
+    assert_eq!(from_grace, ["Grace here.", "Still there?"], "{shown:#?}");
+}
+
+/// With the webhook working too, a reply seen by both paths still shows once.
+#[tokio::test]
+async fn a_reply_seen_by_webhook_and_reconciliation_shows_once() {
+    let mut setup = Setup::default();
+    setup.settings.reconcile_every = Some(Duration::from_millis(50));
+    let world = start_with(&setup).await;
+    let page = world.open_page("Ada").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+    let cx = world.cx_conversation(0).await.id;
+    world.transcript(cx, 3).await;
+    world.emulator.control().agent_reply(cx, "Grace", "Grace here.", false).unwrap();
+    page.wait_for("Grace here.").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    world.reconcile().await;
+    let shown = page.wait_for("Grace here.").await;
+    let count = shown.iter().filter(|(who, _)| who == "Grace").count();
+    assert_eq!(count, 1, "{shown:#?}");
 }
 
 #[tokio::test]

@@ -38,8 +38,12 @@ function renderMessage(message) {
   text.className = "content";
   text.textContent = message.content;
   item.append(who, text);
-  const items = message.content_attributes && message.content_attributes.items;
+  const attributes = message.content_attributes || {};
+  const items = attributes.items;
   if (Array.isArray(items)) {
+    // As Chatwoot's widget: a click updates the bot's message (submitted_values) instead of
+    // writing one, and an answered offer shows the pick and takes no other.
+    const submitted = Array.isArray(attributes.submitted_values) ? attributes.submitted_values : [];
     const choices = document.createElement("div");
     choices.className = "choices";
     for (const choice of items) {
@@ -47,7 +51,9 @@ function renderMessage(message) {
       button.type = "button";
       button.className = "choice";
       button.textContent = choice.title;
-      button.addEventListener("click", () => send(choice.title));
+      if (submitted.some((picked) => picked.title === choice.title)) button.classList.add("choice--submitted");
+      button.disabled = submitted.length > 0;
+      button.addEventListener("click", () => pick(choice.title));
       choices.append(button);
     }
     item.append(choices);
@@ -63,7 +69,7 @@ async function refresh() {
     status.textContent = data.conversation.status;
     status.dataset.status = data.conversation.status;
     const visible = data.messages.filter((m) => !m.private && m.message_type !== "activity");
-    const signature = JSON.stringify(visible.map((m) => m.id));
+    const signature = JSON.stringify(visible.map((m) => [m.id, (m.content_attributes || {}).submitted_values]));
     if (signature !== chat.lastTranscript) {
       chat.lastTranscript = signature;
       const log = $("chat-log");
@@ -71,6 +77,16 @@ async function refresh() {
       log.scrollTop = log.scrollHeight;
     }
     showError(null);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function pick(title) {
+  if (chat.id === null) return;
+  try {
+    await call("POST", `/_control/conversations/${chat.id}/select`, { title });
+    await refresh();
   } catch (error) {
     showError(error);
   }

@@ -112,8 +112,9 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
     match mirror {
         MirrorItem::Open => open(flow, key, session).await,
         MirrorItem::Incoming { text } => {
-            cx.send_message(current()?, &OutgoingMessage::customer_text(text.clone())).await?;
-            Ok(())
+            let sent =
+                cx.send_message(current()?, &OutgoingMessage::customer_text(text.clone())).await?;
+            remember(flow, key, sent.id.map(|id| id.0), None).await
         }
         MirrorItem::Outgoing { text, buttons } => {
             let message = if buttons.is_empty() {
@@ -125,14 +126,23 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
                     .collect();
                 OutgoingMessage::with_buttons(text.clone(), items)
             };
-            cx.send_message(current()?, &message).await?;
-            Ok(())
+            let conversation = current()?;
+            // Expected before CX can echo it: CX may post the echo before it answers the call.
+            update_link(flow, key, |s| s.echoes.expect(text)).await?;
+            let sent = cx.send_message(conversation, &message).await?;
+            remember(flow, key, sent.id.map(|id| id.0), Some(text)).await
         }
         MirrorItem::Note { text } => {
-            cx.send_message(current()?, &OutgoingMessage::private_note(text.clone())).await?;
+            let sent =
+                cx.send_message(current()?, &OutgoingMessage::private_note(text.clone())).await?;
+            remember(flow, key, sent.id.map(|id| id.0), None).await
+        }
+        MirrorItem::DeliverToAgent => {
+            let conversation = current()?;
+            cx.deliver_to_agent(conversation).await?;
+            flow.watch(key, conversation.0);
             Ok(())
         }
-        MirrorItem::DeliverToAgent => Ok(cx.deliver_to_agent(current()?).await?),
         MirrorItem::Finish => {
             let id = current()?;
             cx.finish(id).await?;
@@ -140,6 +150,16 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
         }
         MirrorItem::Fetch { .. } => Ok(()),
     }
+}
+
+/// Records the id CX gave a message botrun created, so its echo is recognised by id.
+async fn remember(
+    flow: &FlowA,
+    key: &str,
+    id: Option<u64>,
+    text: Option<&String>,
+) -> Result<(), MirrorError> {
+    update_link(flow, key, |s| s.echoes.created(id, text.map(String::as_str))).await
 }
 
 /// Creates the contact (first time only) and a new CX conversation, recording each id as soon
@@ -168,8 +188,11 @@ async fn open(flow: &FlowA, key: &str, session: Session) -> Result<(), MirrorErr
             (created.id.0, source)
         }
     };
-    let conversation =
-        flow.cx.create_conversation(inbox, ContactId(contact_id), source_id.as_deref()).await?;
+    let status = flow.settings.cx_status.as_deref();
+    let conversation = flow
+        .cx
+        .create_conversation(inbox, ContactId(contact_id), source_id.as_deref(), status)
+        .await?;
     let id = conversation.id.0;
     let reverse = Turn {
         conversation: session::reverse_key(id),

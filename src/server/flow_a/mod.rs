@@ -12,11 +12,15 @@
 
 mod mirror;
 pub mod payload;
+mod reconcile;
 pub mod session;
 mod turn;
 pub mod webhook;
 
-use std::sync::{Arc, OnceLock, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -48,6 +52,13 @@ pub struct FlowASettings {
     pub open_at: OpenAt,
     /// Shown on the page when an agent finishes the conversation in CX.
     pub agent_finish_farewell: String,
+    /// `status` sent when creating the CX conversation: `pending` keeps it with the bot until
+    /// the handoff (Chatwoot starts API conversations `open`, in the agents' queue, otherwise).
+    /// `None` sends no status.
+    pub cx_status: Option<String>,
+    /// While a human owns a conversation, read its messages back from CX this often and relay
+    /// what the webhook missed (CX never retries an account webhook). `None`: never.
+    pub reconcile_every: Option<Duration>,
 }
 
 impl Default for FlowASettings {
@@ -58,6 +69,8 @@ impl Default for FlowASettings {
             agent_finish_farewell:
                 "The agent has closed this conversation. Write again any time to start a new one."
                     .into(),
+            cx_status: Some("pending".into()),
+            reconcile_every: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -74,6 +87,10 @@ pub struct FlowA {
     /// page never waits for CX.
     turns: KeyedWorkers,
     mirrors: KeyedWorkers,
+    /// Human-owned conversations whose messages are read back from CX ([`reconcile`]).
+    watching: Mutex<reconcile::WatchList>,
+    /// Set when CX answered that it has no messages listing: reconciliation stops.
+    listing_missing: AtomicBool,
 }
 
 #[derive(Clone, Copy)]
@@ -99,7 +116,14 @@ impl FlowA {
             widget: OnceLock::new(),
             turns: KeyedWorkers::default(),
             mirrors: KeyedWorkers::default(),
+            watching: Mutex::new(HashMap::new()),
+            listing_missing: AtomicBool::new(false),
         });
+        if flow.settings.reconcile_every.is_some() && flow.cx.can_list_messages() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(reconcile::run(Arc::downgrade(&flow)));
+            }
+        }
         if app.flow_a.set(Arc::clone(&flow)).is_err() {
             tracing::warn!(
                 "a second widget host on one service: timers and restarts reach the first"
@@ -122,6 +146,12 @@ impl FlowA {
     pub fn replace_program(&self, program: Program) {
         *self.program.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Arc::new(program);
+    }
+
+    /// Runs one reconciliation round now (tests; the service runs them every
+    /// `reconcile_every`).
+    pub async fn reconcile_now(self: &Arc<Self>) {
+        reconcile::round(self).await;
     }
 
     /// True when no widget conversation task is running (tests wait for it).

@@ -15,8 +15,14 @@ pub enum WidgetInbound {
     Customer { text: String },
     /// The page told us who the customer is (`botrun.contact` event).
     ContactDetails { contact: Contact },
-    /// A human agent wrote in the mirrored CX conversation.
-    Agent { cx_conversation: u64, name: String, text: String },
+    /// A human agent wrote in the mirrored CX conversation (message `message_id`, when known).
+    Agent {
+        cx_conversation: u64,
+        #[serde(default)]
+        message_id: Option<u64>,
+        name: String,
+        text: String,
+    },
     /// The mirrored CX conversation changed status.
     CxStatus { cx_conversation: u64, previous: Option<String>, current: String },
     /// A timer or fetch answer the service produced.

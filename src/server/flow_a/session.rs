@@ -45,6 +45,67 @@ pub struct Session {
     /// customer's first message.
     #[serde(default)]
     pub unmirrored: Vec<MirrorItem>,
+    /// What botrun itself wrote into CX, so CX's echoes are never taken for an agent's words
+    /// whatever sender CX names (see [`Echoes`]).
+    #[serde(default)]
+    pub echoes: Echoes,
+}
+
+/// The messages botrun created in the CX conversation: the ids CX answered with, and the texts
+/// of bot messages queued but not yet confirmed (CX may post the echo before it answers).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Echoes {
+    /// Ids of created messages, newest last; the oldest are forgotten past [`Echoes::KEPT`].
+    #[serde(default)]
+    pub ids: Vec<u64>,
+    /// Texts of bot messages queued for CX and not yet answered.
+    #[serde(default)]
+    pub in_flight: Vec<String>,
+}
+
+impl Echoes {
+    /// How many created ids are kept per conversation.
+    pub const KEPT: usize = 500;
+
+    /// A bot message is on its way to CX.
+    pub fn expect(&mut self, text: &str) {
+        self.in_flight.push(text.to_owned());
+        if self.in_flight.len() > Self::KEPT {
+            self.in_flight.remove(0);
+        }
+    }
+
+    /// CX created a message of ours with `id`; `text` is no longer in flight.
+    pub fn created(&mut self, id: Option<u64>, text: Option<&str>) {
+        if let Some(text) = text {
+            if let Some(at) = self.in_flight.iter().position(|t| t == text) {
+                self.in_flight.remove(at);
+            }
+        }
+        if let Some(id) = id {
+            if !self.ids.contains(&id) {
+                self.ids.push(id);
+            }
+            if self.ids.len() > Self::KEPT {
+                self.ids.remove(0);
+            }
+        }
+    }
+
+    /// True (and the in-flight text is used up) when message `id` saying `text` is ours.
+    pub fn is_echo(&mut self, id: u64, text: &str) -> bool {
+        if self.ids.contains(&id) {
+            return true;
+        }
+        match self.in_flight.iter().position(|t| t == text) {
+            Some(at) => {
+                self.in_flight.remove(at);
+                self.ids.push(id);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Where the conversation lives in CX.

@@ -110,8 +110,11 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
             merge_contact(&mut session.contact, contact);
             Vec::new()
         }
-        WidgetInbound::Agent { cx_conversation, name, text } => {
-            if session.link.conversation_id == Some(*cx_conversation) {
+        WidgetInbound::Agent { cx_conversation, message_id, name, text } => {
+            // CX echoes what botrun wrote, with whatever sender it names: ours by id, or by
+            // text while CX has not answered the call yet.
+            let echo = message_id.is_some_and(|id| session.echoes.is_echo(id, text));
+            if session.link.conversation_id == Some(*cx_conversation) && !echo {
                 effects.page.push(OutgoingActivity::Message {
                     from: Sender::agent(&cx_conversation.to_string(), name),
                     text: text.clone(),

@@ -64,7 +64,13 @@ fn relevant(event: &CxEvent) -> Option<(u64, WidgetInbound)> {
                 .and_then(|s| s.name.clone())
                 .unwrap_or_else(|| "Agent".to_owned());
             let conversation = message.conversation_id.0;
-            Some((conversation, WidgetInbound::Agent { cx_conversation: conversation, name, text }))
+            let work = WidgetInbound::Agent {
+                cx_conversation: conversation,
+                message_id: Some(message.id.0),
+                name,
+                text,
+            };
+            Some((conversation, work))
         }
         _ => {
             let (conversation, change) = StatusChange::of(event)?;

@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use super::worker;
 use crate::cx::{CxEvent, MessageEvent};
-use crate::server::ownership::{human_owns, StatusChange};
+use crate::server::ownership::{bot_may_greet, human_owns, StatusChange};
 use crate::server::payload::{CxRef, InboundPayload};
 use crate::server::webhook::{answer, contact_of, dedup_key, IntakeError, VerifiedEvent};
 use crate::server::AppState;
@@ -72,9 +72,10 @@ async fn warn_on_backlog(state: &AppState, key: &str) {
 fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
     match event {
         CxEvent::MessageCreated(message) => customer_message(message),
+        CxEvent::MessageUpdated(message) => button_pick(message),
         CxEvent::ConversationCreated(started) | CxEvent::ConversationOpened(started) => {
             let conversation = &started.conversation;
-            if human_owns(conversation.status.as_ref()) {
+            if !bot_may_greet(conversation.status.as_ref()) {
                 return None;
             }
             let cx = CxRef::new(conversation.id, conversation.inbox_id);
@@ -87,7 +88,7 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
         // conversation: without `current_conversation` there is nothing to greet yet.
         CxEvent::WebwidgetTriggered(widget) => {
             let conversation = widget.conversation.as_ref()?;
-            if human_owns(conversation.status.as_ref()) {
+            if !bot_may_greet(conversation.status.as_ref()) {
                 return None;
             }
             let cx = CxRef::new(conversation.id, widget.inbox_id.or(conversation.inbox_id));
@@ -107,7 +108,7 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
                 current: change.current.as_str().to_owned(),
             })
         }
-        _ => None,
+        CxEvent::Unknown(_) => None,
     }
 }
 
@@ -118,7 +119,18 @@ fn customer_message(message: &MessageEvent) -> Option<InboundPayload> {
     if !message.is_from_customer() || human_owns(conversation.and_then(|c| c.status.as_ref())) {
         return None;
     }
+    let inbox = message.inbox_id.or_else(|| conversation.and_then(|c| c.inbox_id));
     let text = message.content.clone().unwrap_or_default();
+    if text.trim().is_empty() {
+        if let Some((file_type, url)) = first_attachment(message) {
+            return Some(InboundPayload::Attachment {
+                cx: CxRef::new(message.conversation_id, inbox),
+                file_type,
+                url,
+                contact: contact_of(message.sender.as_ref()),
+            });
+        }
+    }
     let button = message
         .content_attributes
         .pointer("/submitted_values/0/value")
@@ -127,11 +139,43 @@ fn customer_message(message: &MessageEvent) -> Option<InboundPayload> {
     if text.trim().is_empty() && button.is_none() {
         return None;
     }
-    let inbox = message.inbox_id.or_else(|| conversation.and_then(|c| c.inbox_id));
     Some(InboundPayload::Message {
         cx: CxRef::new(message.conversation_id, inbox),
         text,
         button,
         contact: contact_of(message.sender.as_ref()),
     })
+}
+
+/// A click on an option of CX's widget: Chatwoot updates the bot's own `input_select` message
+/// with `content_attributes.submitted_values` and sends `message_updated`
+/// (`Api::V1::Widget::MessagesController#update`). The pick is the first submitted value; the
+/// dedup key (the message id) makes a repeated delivery, or a later update of the same message,
+/// count once. Other updates carry no `submitted_values` and are ignored.
+fn button_pick(message: &MessageEvent) -> Option<InboundPayload> {
+    let conversation = message.conversation.as_ref();
+    if message.private || human_owns(conversation.and_then(|c| c.status.as_ref())) {
+        return None;
+    }
+    let picked = message.content_attributes.pointer("/submitted_values/0")?;
+    let text = |key: &str| picked.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let value = text("value").or_else(|| text("title"))?;
+    let inbox = message.inbox_id.or_else(|| conversation.and_then(|c| c.inbox_id));
+    let contact = conversation.and_then(|c| c.contact.as_ref());
+    Some(InboundPayload::Message {
+        cx: CxRef::new(message.conversation_id, inbox),
+        text: text("title").unwrap_or_else(|| value.clone()),
+        button: Some(value),
+        contact: contact_of(contact),
+    })
+}
+
+/// The kind and URL of a message's first file (`Attachment#push_event_data`).
+fn first_attachment(message: &MessageEvent) -> Option<(String, String)> {
+    let file = message.attachments.first()?;
+    let text = |key: &str| file.get(key).and_then(serde_json::Value::as_str).map(str::to_owned);
+    Some((
+        text("file_type").unwrap_or_else(|| "file".to_owned()),
+        text("data_url").unwrap_or_default(),
+    ))
 }

@@ -130,6 +130,9 @@ fn events_for(payload: &InboundPayload, current: &State, known: bool) -> Vec<Eve
             vec![Event::Button { value: value.clone() }]
         }
         InboundPayload::Message { text, .. } => vec![Event::Text { text: text.clone() }],
+        InboundPayload::Attachment { file_type, url, .. } => {
+            vec![Event::Attachment { kind: file_type.clone(), url: url.clone() }]
+        }
         InboundPayload::ConversationStarted { contact, .. } if !known => {
             vec![Event::Started { contact: contact.clone() }]
         }
