@@ -9,7 +9,7 @@
 //! - [`engine`]     — pure `step(program, state, event, now) -> (state, actions)`.
 //! - [`graph`]      — the flow of a bot as a picture (Mermaid, DOT, self-laid-out SVG).
 //! - [`lsp`]        — `botrun lsp`: the Language Server editors use (diagnostics, navigation, rename).
-//! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat` and `why`.
+//! - [`testing`]    — dialog transcript runner behind `botrun test`, `chat`, `why` and `replay`.
 //! - [`cx`]         — Sangoma CX API client (auth, endpoints, retries, rate limit) and wire types.
 //! - [`emulator`]   — a local stand-in for Sangoma CX with an agent console.
 //! - [`widget`]     — the Direct Line subset that BotFramework Web Chat speaks.

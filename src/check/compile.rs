@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::diagnostic::Diagnostic;
 use crate::engine::dates::DateOrder;
 use crate::engine::hours::Calendar;
-use crate::engine::matcher::{answer_kind, BuildContext, Matcher};
+use crate::engine::matcher::{answer_kind, BuildContext, Matcher, ENGLISH_SMALL_WORDS};
 use crate::engine::program::{
     AnswerKind, AskOp, BlockId, FetchOp, Handler, Hooks, IntentId, ListDef, ListId, Op, Otherwise,
     Program, StateDef, StateId,
@@ -65,18 +65,22 @@ impl Compiler {
                     }
                     let id = ListId::try_from(self.list_defs.len()).unwrap_or(ListId::MAX);
                     self.lists.insert(l.name.name.clone(), id);
+                    // Each spelling is a row storing the entry's value, so a synonym is
+                    // matched like the entry and stores the entry as written.
+                    let words = |text: &str| -> Vec<String> {
+                        normalise_text(text, self.fold)
+                            .split(' ')
+                            .filter(|w| !w.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    };
                     let entries = l
                         .entries
                         .iter()
-                        .map(|e| {
-                            (
-                                e.value.clone(),
-                                normalise_text(&e.value, self.fold)
-                                    .split(' ')
-                                    .filter(|w| !w.is_empty())
-                                    .map(str::to_string)
-                                    .collect(),
-                            )
+                        .flat_map(|e| {
+                            std::iter::once(&e.value)
+                                .chain(&e.also)
+                                .map(|spelling| (e.value.value.clone(), words(&spelling.value)))
                         })
                         .collect();
                     self.list_defs.push(ListDef { name: l.name.name.clone(), entries });
@@ -112,6 +116,7 @@ impl Compiler {
         let mut name = String::from("bot");
         let mut timezone = chrono_tz::UTC;
         let mut typos = false;
+        let mut small_words: Option<Vec<String>> = None;
         let mut date_order = None;
         let mut idle = Vec::new();
         let mut hooks = Hooks::default();
@@ -137,6 +142,11 @@ impl Compiler {
                         BotSetting::Idle(rung) => {
                             let block = self.block(&rung.body);
                             idle.push((rung.after.seconds, block));
+                        }
+                        BotSetting::SmallWords { words, .. } => {
+                            small_words = Some(
+                                words.iter().map(|w| normalise_text(&w.value, self.fold)).collect(),
+                            );
                         }
                         BotSetting::AccentsIgnored(_) | BotSetting::ButtonLimit { .. } => {}
                     }
@@ -234,7 +244,16 @@ impl Compiler {
             .collect();
         let matcher = Matcher::build(
             phrase_sets.into_iter(),
-            &BuildContext { lists: &self.lists, typos, fold: self.fold },
+            &BuildContext {
+                lists: &self.lists,
+                list_defs: &self.list_defs,
+                typos,
+                fold: self.fold,
+                small_words: &small_words.as_ref().map_or_else(
+                    || ENGLISH_SMALL_WORDS.to_vec(),
+                    |w| w.iter().map(String::as_str).collect::<Vec<_>>(),
+                ),
+            },
         );
         let calendar_index = calendars
             .iter()

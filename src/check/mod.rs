@@ -4,6 +4,7 @@
 //! Imports `syntax`, `source`, `diagnostic` and the engine's program types; never IO beyond
 //! reading the bot files.
 
+mod buttons;
 pub mod compile;
 mod flow;
 mod limits;
@@ -42,6 +43,16 @@ pub fn check(bundle: &Bundle, options: &CheckOptions) -> Vec<Diagnostic> {
     time::check(&bundle.file, &mut out);
     types::check(&bundle.file, &mut out);
     limits::check(&bundle.file, options.fetch_hosts.as_deref(), &mut out);
+    // Buttons are checked by stepping the compiled bot, so only a bot without errors, and only
+    // when it offers buttons (compiling costs time on large bots).
+    if !bundle.library
+        && !out.iter().any(Diagnostic::is_error)
+        && buttons::offers_buttons(&bundle.file)
+    {
+        if let Ok(program) = compile::compile(&bundle.file) {
+            buttons::check(&bundle.file, &program, &mut out);
+        }
+    }
     sort(&mut out);
     out
 }

@@ -72,6 +72,7 @@ pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    collisions(file, out);
     for_each_stmt(file, &mut |stmt, _| {
         if let StmtKind::Ask(ask) = &stmt.kind {
             if let AnswerType::Regex(regex) = &ask.ty {
@@ -79,6 +80,89 @@ pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
             }
         }
     });
+}
+
+/// Most normalised forms of one phrase compared for collisions.
+const MAX_FORMS: usize = 64;
+
+/// Phrases of different intents that match the same words once case, punctuation and optional
+/// words are set aside (`"talk to [a] person"` and `"Talk to person!"`): the earlier intent
+/// always wins those words. Identical phrases are reported as `ambiguous_phrase` instead.
+fn collisions(file: &File, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<String, (&str, Span, String)> = HashMap::new();
+    for item in &file.items {
+        let Item::Intent(intent) = item else { continue };
+        for phrase in &intent.phrases {
+            let PhraseKind::Pattern(parts) = &phrase.kind else { continue };
+            let key = canonical(parts);
+            for form in forms(parts) {
+                if form.is_empty() {
+                    continue;
+                }
+                match seen.get(&form) {
+                    Some((other, first, other_key))
+                        if *other != intent.name.name && *other_key != key =>
+                    {
+                        out.push(
+                            Diagnostic::warning(
+                                "botrun::phrase_collision",
+                                format!(
+                                    "intents `{}` and `{other}` both match \"{form}\"",
+                                    intent.name.name
+                                ),
+                            )
+                            .at(phrase.span, format!("in `{}`", intent.name.name))
+                            .also(*first, format!("also in `{other}`"))
+                            .with_help("case, punctuation and optional words do not tell phrases apart: the earlier intent always wins these words; reword one of the phrases"),
+                        );
+                        break;
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(form, (&intent.name.name, phrase.span, key.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The normalised word sequences a phrase matches (captures and lists as placeholders).
+fn forms(parts: &[PhrasePart]) -> Vec<String> {
+    let mut results = vec![String::new()];
+    for part in parts {
+        let options: Vec<String> = match &part.kind {
+            PhrasePartKind::Word(w) => vec![crate::engine::normalise_text(w, false)],
+            PhrasePartKind::Wildcard => vec!["*".into()],
+            PhrasePartKind::ListRef(l) => vec![format!("@{}", l.name)],
+            PhrasePartKind::Capture { ty, .. } => vec![match ty {
+                CaptureType::Default => "{text}".into(),
+                CaptureType::Named(t) => format!("{{{}}}", t.name),
+                CaptureType::List(l) => format!("@{}", l.name),
+            }],
+            PhrasePartKind::Optional(inner) => {
+                let mut with = forms(inner);
+                with.push(String::new());
+                with
+            }
+            PhrasePartKind::Alternatives(alts) => alts.iter().flat_map(|a| forms(a)).collect(),
+        };
+        let mut next = Vec::new();
+        for prefix in &results {
+            for option in &options {
+                if next.len() >= MAX_FORMS {
+                    break;
+                }
+                next.push(match (prefix.is_empty(), option.is_empty()) {
+                    (_, true) => prefix.clone(),
+                    (true, false) => option.clone(),
+                    (false, false) => format!("{prefix} {option}"),
+                });
+            }
+        }
+        results = next;
+    }
+    results
 }
 
 fn phrase_text(key: &str) -> String {

@@ -15,6 +15,7 @@ pub mod fmt;
 pub mod graph;
 pub mod lsp;
 pub mod man;
+pub mod replay;
 pub mod serve;
 pub mod test;
 pub mod validate;
@@ -62,6 +63,8 @@ pub enum Command {
     Chat(chat::Args),
     /// Explain which rule answers a message, and why
     Why(why::Args),
+    /// Replay customer messages (one per line) through a bot: JSON lines out, summary on stderr
+    Replay(replay::Args),
     /// Run the service: CX webhooks and widget traffic
     Serve(serve::Args),
     /// Run the CX emulator, the service and the widget page together, locally
@@ -126,6 +129,7 @@ pub fn run(command: Command) -> miette::Result<Outcome> {
         Command::Test(args) => test::run(&args),
         Command::Chat(args) => chat::run(&args),
         Command::Why(args) => why::run(&args),
+        Command::Replay(args) => replay::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Dev(args) => dev::run(&args),
         Command::Emulator(args) => emulator::run(&args),

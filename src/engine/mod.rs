@@ -7,6 +7,7 @@
 mod answers;
 mod compute;
 pub mod dates;
+mod decide;
 pub mod event;
 mod explain;
 pub(crate) mod hours;
@@ -18,10 +19,12 @@ mod text;
 mod value;
 
 pub use compute::FUNCTIONS as EXPRESSION_FUNCTIONS;
+pub use decide::{button_reaches, Decided, Decision, Reach};
 pub use event::{
     Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
 };
 pub use explain::{explain, ExplainedCandidate, Explanation};
+pub use matcher::{Candidate, Specificity};
 pub use program::Program;
 pub use state::{Mode, State, StateError};
 pub use step::{enter_traced, step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};

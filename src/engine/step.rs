@@ -5,12 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::answers::{parse_answer, AnswerContext};
+use super::decide::{ask_op, decide, Decided, Decision};
 use super::event::{Action, Button, Event, FetchRequest, FetchResult, TimerId};
 use super::matcher::Candidate;
-use super::program::{AskOp, BlockId, Handler, Op, Program};
+use super::program::{AskOp, BlockId, Op, Program};
 use super::state::{Frame, Mode, State, TimerKind, Waiting};
-use super::text::tokenize;
 use super::value::{truthy, Scope};
 
 /// Statements one turn may run before the engine stops the script.
@@ -29,6 +28,9 @@ pub struct Trace {
     pub states: Vec<String>,
     /// Plain-language notes: "answer to `number` accepted", "stale timer ignored"…
     pub notes: Vec<String>,
+    /// What the engine decided about the customer's message, and from which candidates:
+    /// `botrun why` shows exactly this.
+    pub decided: Option<Decided>,
 }
 
 /// Runs one event through the bot.
@@ -236,13 +238,23 @@ impl Run<'_> {
         }
         match self.st.waiting {
             Waiting::Answer { block, index, wrong } => {
-                self.answer(&text, block, index, wrong);
+                if ask_op(self.program, block, index).is_none() {
+                    self.st.waiting = Waiting::Nothing;
+                    return;
+                }
+                let decided = decide(self.program, &self.st, &text, self.now);
+                self.answer(&decided, block, index, wrong);
+                self.trace.decided = Some(decided);
                 // The same question is still open: its buttons still stand.
                 if self.st.buttons.is_empty() && self.st.waiting != Waiting::Nothing {
                     self.st.buttons = shown;
                 }
             }
-            _ => self.dispatch(&text),
+            _ => {
+                let decided = decide(self.program, &self.st, &text, self.now);
+                self.dispatch(&decided);
+                self.trace.decided = Some(decided);
+            }
         }
     }
 
@@ -273,43 +285,13 @@ impl Run<'_> {
         self.run_detached(hook, "on attachment");
     }
 
-    fn answer_context(&self) -> AnswerContext<'_> {
-        AnswerContext::of(self.program, self.now)
-    }
-
-    fn candidates(&self, text: &str) -> Vec<Candidate> {
-        let tokens = tokenize(text, self.program.accents_ignored);
-        self.program.matcher.candidates(text, &tokens, &self.answer_context())
-    }
-
-    /// The best handler for the message: candidates ranked by specificity, then a state's own
-    /// `when` before `anytime`, then declaration order.
-    fn choose<'h>(
-        &'h self,
-        candidates: &'h [Candidate],
-        with_state: bool,
-    ) -> Option<(&'h Handler, &'h Candidate)> {
-        let state = if with_state { self.position_id() } else { None };
-        let mut best: Option<(&Handler, &Candidate, (_, bool))> = None;
-        for candidate in candidates {
-            let Some((handler, own)) = self.program.handler_for(state, candidate.intent) else {
-                continue;
-            };
-            let key = (candidate.rank(), own);
-            if best.as_ref().is_none_or(|(_, _, k)| key > *k) {
-                best = Some((handler, candidate, key));
+    fn dispatch(&mut self, decided: &Decided) {
+        if let Decision::Handler { candidate, label, body, .. } = &decided.decision {
+            if let Some(candidate) = decided.candidates.get(*candidate) {
+                self.matched(candidate);
             }
-        }
-        best.map(|(h, c, _)| (h, c))
-    }
-
-    fn dispatch(&mut self, text: &str) {
-        let candidates = self.candidates(text);
-        if let Some((handler, candidate)) = self.choose(&candidates, true) {
-            let (body, label) = (handler.body, handler.label.clone());
-            self.matched(candidate.clone());
             self.st.misses = 0;
-            self.run_main(Some(body), &label);
+            self.run_main(Some(*body), label);
             return;
         }
         let otherwise = self
@@ -334,7 +316,7 @@ impl Run<'_> {
         self.run_main(Some(rung.unwrap_or(otherwise.body)), &label);
     }
 
-    fn matched(&mut self, candidate: Candidate) {
+    fn matched(&mut self, candidate: &Candidate) {
         let name =
             self.program.intents.get(usize::from(candidate.intent)).cloned().unwrap_or_default();
         self.trace.intent = Some(name);
@@ -343,44 +325,41 @@ impl Run<'_> {
                 self.st.vars.remove(stale);
             }
         }
-        for (key, value) in candidate.captures {
-            self.st.vars.insert(key, value);
+        for (key, value) in &candidate.captures {
+            self.st.vars.insert(key.clone(), value.clone());
         }
     }
 
     fn ask_op(&self, block: BlockId, index: u16) -> Option<&AskOp> {
-        match self.program.block(block).get(usize::from(index)) {
-            Some(Op::Ask(ask)) => Some(ask),
-            _ => None,
-        }
+        ask_op(self.program, block, index)
     }
 
-    fn answer(&mut self, text: &str, block: BlockId, index: u16, wrong: u16) {
-        // A handler that works everywhere still wins while a question is open ("agent").
-        let candidates = self.candidates(text);
-        if let Some((handler, candidate)) = self.choose(&candidates, false) {
-            if candidate.whole {
-                let (body, label) = (handler.body, handler.label.clone());
-                self.matched(candidate.clone());
-                self.run_detached(body, &label);
+    fn answer(&mut self, decided: &Decided, block: BlockId, index: u16, wrong: u16) {
+        match &decided.decision {
+            Decision::Handler { candidate, label, body, .. } => {
+                if let Some(candidate) = decided.candidates.get(*candidate) {
+                    self.matched(candidate);
+                }
+                self.run_detached(*body, label);
                 if self.moved {
                     self.cancel_timers(|k| matches!(k, TimerKind::Ask { .. }));
                 }
                 return;
             }
+            Decision::Answer { var, value } => {
+                self.trace.notes.push(format!("answer to `{var}` accepted"));
+                self.st.vars.insert(var.clone(), value.clone());
+                self.st.waiting = Waiting::Nothing;
+                self.cancel_timers(|k| matches!(k, TimerKind::Ask { .. }));
+                self.run_frames();
+                return;
+            }
+            Decision::Retry { .. } | Decision::Otherwise => {}
         }
         let Some(ask) = self.ask_op(block, index).cloned() else {
             self.st.waiting = Waiting::Nothing;
             return;
         };
-        if let Some(value) = parse_answer(&ask.kind, text, &self.answer_context()) {
-            self.trace.notes.push(format!("answer to `{}` accepted", ask.var));
-            self.st.vars.insert(ask.var.clone(), value);
-            self.st.waiting = Waiting::Nothing;
-            self.cancel_timers(|k| matches!(k, TimerKind::Ask { .. }));
-            self.run_frames();
-            return;
-        }
         let wrong = wrong.saturating_add(1);
         self.trace.notes.push(format!("answer to `{}` not accepted ({wrong} wrong)", ask.var));
         if let Some((limit, escalation)) = ask.after_retries {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::analysis::Analysis;
 use super::index::{NameKind, Occurrence, Origin};
-use crate::syntax::ast::Item;
+use crate::syntax::ast::{Item, ListEntry};
 
 /// Keywords, what each does in one line, and the reference section (anchor in
 /// `grammar/README.md`) that explains it.
@@ -118,7 +118,7 @@ fn declaration_text(analysis: &Analysis, kind: NameKind, name: &str) -> Option<S
                 Some((format!("intent {name}"), d.phrases.iter().map(|p| p.span).collect()))
             }
             (NameKind::List, Item::List(d)) if d.name.name == name => {
-                Some((format!("list {name}"), d.entries.iter().map(|e| e.span).collect()))
+                Some((format!("list {name}"), d.entries.iter().map(ListEntry::span).collect()))
             }
             (NameKind::Calendar, Item::Hours(d)) if d.name.name == name => {
                 Some((format!("hours {name}"), d.rules.iter().map(hours_rule_span).collect()))

@@ -83,6 +83,9 @@ pub enum BotSetting {
     DateOrder { month_first: bool, span: Span },
     /// `idle 30m` with a block: the bot-wide idle policy, one rung per line, in order.
     Idle(TimerRung),
+    /// `small words "a", "the"…` — the words that may stand between a phrase's words (replaces
+    /// the built-in list).
+    SmallWords { words: Vec<StringLit>, span: Span },
 }
 
 /// A duration such as `90s`, `3m`, `2h`, `1d` (also `1h30m`), in seconds.
@@ -177,8 +180,23 @@ pub struct DateLit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListDecl {
     pub name: Ident,
-    pub entries: Vec<StringLit>,
+    pub entries: Vec<ListEntry>,
     pub span: Span,
+}
+
+/// One list entry: the value stored, and other spellings that name it
+/// (`"damaged" also "cracked", "broken"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    pub value: StringLit,
+    pub also: Vec<StringLit>,
+}
+
+impl ListEntry {
+    /// From the value to its last synonym.
+    pub fn span(&self) -> Span {
+        self.also.last().map_or(self.value.span, |last| self.value.span.to(last.span))
+    }
 }
 
 /// `intent track` followed by phrases.

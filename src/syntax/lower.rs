@@ -6,8 +6,8 @@ use crate::source::SourceFile;
 
 use super::ast::{
     AnytimeDecl, BotDecl, BotSetting, DaySpec, File, HookDecl, HookKind, HoursDecl, HoursRule,
-    IntentDecl, Item, ListDecl, Phrase, PhraseKind, StateDecl, TimeRange, TimerRung, UseDecl,
-    Weekday,
+    IntentDecl, Item, ListDecl, ListEntry, Phrase, PhraseKind, StateDecl, TimeRange, TimerRung,
+    UseDecl, Weekday,
 };
 use super::grammar::{parse_line, LineKind, Pair, ParsedLine, Rule};
 use super::outline::Line;
@@ -133,10 +133,17 @@ impl<'f> Lowerer<'f> {
                     let context = format!(" in `list {}`", name.name);
                     if let Some(parsed) = self.parse(LineKind::ListEntries, child, &context) {
                         let cx = Cx { line: &parsed };
-                        if let Some(mut more) =
-                            self.keep(cx.strings(parsed.pair.clone().into_inner()))
-                        {
-                            entries.append(&mut more);
+                        for pair in parsed.pair.clone().into_inner() {
+                            let also = pair.as_rule() == Rule::list_also;
+                            let strings = if also {
+                                self.keep(cx.strings(pair.into_inner()))
+                            } else {
+                                self.keep(cx.strings(std::iter::once(pair)))
+                            };
+                            let mut strings = strings.unwrap_or_default().into_iter();
+                            if let Some(value) = strings.next() {
+                                entries.push(ListEntry { value, also: strings.collect() });
+                            }
                         }
                     }
                 }
@@ -266,6 +273,10 @@ impl<'f> Lowerer<'f> {
             Rule::set_timezone => self.keep(cx.string(first.as_ref()?)).map(BotSetting::Timezone),
             Rule::set_typos => Some(BotSetting::TyposTolerated(line.span)),
             Rule::set_accents => Some(BotSetting::AccentsIgnored(line.span)),
+            Rule::set_small => {
+                let words = self.keep(cx.strings(head.clone().into_inner()))?;
+                Some(BotSetting::SmallWords { words, span: line.span })
+            }
             Rule::set_dates => Some(BotSetting::DateOrder {
                 month_first: first.as_ref()?.as_str() == "month-first",
                 span: line.span,

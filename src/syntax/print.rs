@@ -130,7 +130,12 @@ impl Printer<'_> {
             Item::List(list) => {
                 self.emit(0, at, &format!("list {}", list.name.name));
                 for entry in &list.entries {
-                    self.emit(1, entry.span.start, &string(entry));
+                    let mut text = string(&entry.value);
+                    if !entry.also.is_empty() {
+                        let also: Vec<String> = entry.also.iter().map(string).collect();
+                        text = format!("{text} also {}", also.join(", "));
+                    }
+                    self.emit(1, entry.value.span.start, &text);
                 }
             }
             Item::Intent(intent) => {
@@ -170,6 +175,10 @@ impl Printer<'_> {
                 self.emit(1, span.start, &format!("dates {order}"));
             }
             BotSetting::Idle(rung) => self.timer_rung("idle", rung, 1),
+            BotSetting::SmallWords { words, span } => {
+                let words: Vec<String> = words.iter().map(string).collect();
+                self.emit(1, span.start, &format!("small words {}", words.join(", ")));
+            }
         }
     }
 

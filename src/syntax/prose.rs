@@ -243,6 +243,7 @@ fn usage(keyword: &str) -> Option<&'static str> {
         "accents" => "`accents ignored`",
         "idle" => "`idle 10m`",
         "dates" => "`dates day-first` or `dates month-first`",
+        "small" => "`small words \"the\", \"my\", \"please\"`",
         _ => return None,
     })
 }

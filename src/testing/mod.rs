@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod generate;
 mod locate;
 pub mod render;
+pub mod replay;
 pub mod runner;
 pub mod transcript;
 

@@ -77,11 +77,12 @@ pub fn render_explanation(text: &str, why: &Explanation) -> String {
         let captures: Vec<String> = c.captures.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(
             out,
-            "{marker} {}. intent `{}` — {}, {}{}{}{}",
+            "{marker} {}. intent `{}` — {}, covers {} word(s) of {}{}{}{}",
             i + 1,
             c.intent,
             c.kind,
-            if c.whole { "whole message" } else { "part of the message" },
+            c.covered,
+            if c.whole { "the whole message" } else { "part of the message" },
             if c.typos > 0 { format!(", {} typo(s)", c.typos) } else { String::new() },
             if captures.is_empty() {
                 String::new()

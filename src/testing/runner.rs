@@ -72,7 +72,8 @@ impl Coverage {
     }
 }
 
-struct Fixtured<'f>(&'f [FetchFixture]);
+/// Answers `fetch` from a transcript's fixtures.
+pub struct Fixtured<'f>(pub &'f [FetchFixture]);
 
 impl FetchAnswers for Fixtured<'_> {
     fn answer(&self, request: &FetchRequest) -> FetchResult {

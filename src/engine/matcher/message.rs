@@ -1,0 +1,124 @@
+//! A customer message read once for matching: its words, where each came from, which word of
+//! the bot's vocabulary each is (exactly, or one typo away), and which are small words. The
+//! buffers are kept and reused from one message to the next, so reading allocates nothing once
+//! they have grown.
+
+use super::super::text::normalise_word_into;
+use super::names::{NameTable, WordId};
+
+/// One word of the message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Word {
+    /// Byte range of the word in the original message (edge punctuation trimmed).
+    pub start: usize,
+    pub end: usize,
+    /// The vocabulary word it is, if the bot knows it.
+    pub known: Option<WordId>,
+    /// Range in [`Message::near`] of the vocabulary words it may be a typo of.
+    near_start: u32,
+    near_end: u32,
+    /// A small word ("the", "my", "please"): may stand between a phrase's words.
+    pub small: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Message {
+    pub words: Vec<Word>,
+    near: Vec<WordId>,
+    /// Every vocabulary word the message contains (exactly or by a typo), sorted.
+    present: Vec<WordId>,
+    /// One bit per `present` word (by id modulo 64): a quick first test of a phrase's words.
+    pub signature: u64,
+    norm: String,
+    buffer: String,
+}
+
+impl Message {
+    /// Reads `text`, replacing what was read before.
+    pub(crate) fn read(&mut self, text: &str, names: &NameTable, fold: bool) {
+        self.words.clear();
+        self.near.clear();
+        self.present.clear();
+        self.signature = 0;
+        let mut start = None;
+        for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+            if c.is_whitespace() {
+                if let Some(s) = start.take() {
+                    self.push(text, s, i, names, fold);
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        self.present.sort_unstable();
+        self.present.dedup();
+    }
+
+    fn push(&mut self, text: &str, start: usize, end: usize, names: &NameTable, fold: bool) {
+        let piece = &text[start..end];
+        self.norm.clear();
+        normalise_word_into(piece, fold, &mut self.norm);
+        if self.norm.is_empty() {
+            return;
+        }
+        let trimmed_start =
+            start + (piece.len() - piece.trim_start_matches(|c: char| !c.is_alphanumeric()).len());
+        let trimmed_end = start + piece.trim_end_matches(|c: char| !c.is_alphanumeric()).len();
+        let known = names.get(&self.norm);
+        let near_start = u32::try_from(self.near.len()).unwrap_or(u32::MAX);
+        match known {
+            Some(id) => {
+                self.present.push(id);
+                self.signature |= bit(id);
+            }
+            // A word the bot knows is never read as a typo of another one.
+            None if names.tolerates_typos() => {
+                names.near(&self.norm, &mut self.buffer, &mut self.near);
+                for id in &self.near[near_start as usize..] {
+                    self.present.push(*id);
+                    self.signature |= bit(*id);
+                }
+            }
+            None => {}
+        }
+        self.words.push(Word {
+            start: trimmed_start,
+            end: trimmed_end.max(trimmed_start),
+            known,
+            near_start,
+            near_end: u32::try_from(self.near.len()).unwrap_or(u32::MAX),
+            small: known.is_some_and(|id| names.is_small(id)),
+        });
+    }
+
+    /// Whether the message contains the vocabulary word `id` (exactly or by a typo).
+    pub(crate) fn contains(&self, id: WordId) -> bool {
+        self.signature & bit(id) != 0 && self.present.binary_search(&id).is_ok()
+    }
+
+    /// How word `at` reads as vocabulary word `id`: `Some(0)` exactly, `Some(1)` with a typo.
+    pub(crate) fn reads_as(&self, at: usize, id: WordId) -> Option<u32> {
+        let word = self.words.get(at)?;
+        if word.known == Some(id) {
+            return Some(0);
+        }
+        self.near(word).contains(&id).then_some(1)
+    }
+
+    /// The vocabulary words word `at` is, or may be a typo of.
+    pub(crate) fn readings(&self, at: usize) -> impl Iterator<Item = (WordId, u32)> + '_ {
+        let word = self.words.get(at);
+        let exact = word.and_then(|w| w.known).map(|id| (id, 0));
+        let near = word.map(|w| self.near(w)).unwrap_or_default().iter().map(|id| (*id, 1));
+        exact.into_iter().chain(near)
+    }
+
+    fn near(&self, word: &Word) -> &[WordId] {
+        self.near.get(word.near_start as usize..word.near_end as usize).unwrap_or_default()
+    }
+}
+
+/// The signature bit of a word.
+pub(crate) fn bit(id: WordId) -> u64 {
+    1u64 << (id % 64)
+}
