@@ -3,6 +3,7 @@
 //! Module map (data flows top to bottom; `docs/architecture.md` describes how the pieces meet):
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
+//! - [`ids`]        — random ids, nonces, tokens and keys, drawn in one place.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
@@ -24,6 +25,7 @@ pub mod diagnostic;
 pub mod emulator;
 pub mod engine;
 pub mod graph;
+pub mod ids;
 pub mod lsp;
 pub mod server;
 pub mod source;

@@ -110,7 +110,7 @@ pub(super) async fn run_queue(inner: Weak<Inner>, mut jobs: mpsc::UnboundedRecei
         let Some(inner) = inner.upgrade() else { return };
         let emulator = Emulator { inner };
         if job.generation == emulator.inner.generation.load(Ordering::SeqCst) {
-            let delivery_id = super::random_hex(16);
+            let delivery_id = crate::ids::random_hex(16);
             deliver(&emulator, job.clone(), &delivery_id, false).await;
             for copy in &mut late {
                 copy.after = copy.after.saturating_sub(1);

@@ -91,11 +91,6 @@ fn mac(key: &[u8], body: &str) -> Vec<u8> {
     )
 }
 
-/// 128 bits of randomness as 32 hex digits.
-pub fn random_id() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +103,7 @@ mod tests {
             site: "demo".into(),
             expires_at,
             issued_ms: 0,
-            nonce: random_id(),
+            nonce: crate::ids::random_id(),
         }
     }
 
