@@ -313,5 +313,5 @@ pub fn check_token(token: &str, dev: bool) -> Result<(), String> {
 
 /// A fresh random token for `botrun dev` (64 hex characters).
 pub fn generate_token() -> String {
-    crate::ids::random_hex(32)
+    crate::crypto::random_hex(32)
 }

@@ -121,7 +121,7 @@ async fn store(
     settings: &UploadSettings,
     file: &Received,
 ) -> Result<String, WidgetError> {
-    let key = crate::ids::random_id();
+    let key = crate::crypto::random_id();
     let folder = settings.dir.join(&key);
     let failed = |err: std::io::Error| WidgetError::Internal(format!("storing an upload: {err}"));
     tokio::fs::create_dir_all(&folder).await.map_err(failed)?;
