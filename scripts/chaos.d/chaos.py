@@ -26,13 +26,27 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "c7a1f0e9d8b2c3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0"
 TENANT = "dev.cx.localhost"
 CLIENT_ID, CLIENT_SECRET = "botrun-dev", "botrun-dev-secret"
-POSTGRES = os.environ.get("BOTRUN_CHAOS_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+
+
+def postgres_server():
+    """The PostgreSQL server for the replica scenario: $BOTRUN_CHAOS_POSTGRES, else the server
+    of $BOTRUN_TEST_POSTGRES_URL (the one scripts/test found or started), else the local one."""
+    if os.environ.get("BOTRUN_CHAOS_POSTGRES"):
+        return os.environ["BOTRUN_CHAOS_POSTGRES"].rstrip("/")
+    if os.environ.get("BOTRUN_TEST_POSTGRES_URL"):
+        url = urllib.parse.urlsplit(os.environ["BOTRUN_TEST_POSTGRES_URL"])
+        return f"{url.scheme}://{url.netloc}"
+    return "postgres://postgres@127.0.0.1:5432"
+
+
+POSTGRES = postgres_server()
 SITE_SECRET = "chaos-site-secret-0123456789abcdef"
 WIDGET_KEY = "chaos-widget-key-0123456789abcdef0123456789"
 
@@ -618,7 +632,7 @@ def main():
         try:
             sent, undelivered, lost, duplicated, reordered, recovery = scenario(ctx)
             peak = ctx.memory.peak_kib
-        except (SystemExit, AssertionError) as error:
+        except (SystemExit, AssertionError, subprocess.CalledProcessError) as error:
             print(f"chaos: {title}: {error} (logs in {workdir})", file=sys.stderr)
             failed = True
             ctx.close()
