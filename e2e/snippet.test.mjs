@@ -122,6 +122,21 @@ async function newestCx() {
   return conversations.filter((c) => c.inbox_id === 1).sort((a, b) => b.id - a.id)[0];
 }
 
+/**
+ * The page's status changes when the turn runs; the CX side of the handoff (the conversation,
+ * the note, deliver-to-agent) follows in the mirror's own time. An agent can act only once CX
+ * has put the conversation in the agents' queue (`open`), so the test waits for that, as a
+ * person in the console would see it.
+ */
+async function handedOverCx(newerThan = 0) {
+  for (let tries = 0; tries < 200; tries += 1) {
+    const cx = await newestCx();
+    if (cx && cx.id > newerThan && cx.status === 'open') return cx;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  throw new Error('the handoff never reached CX');
+}
+
 async function agent(path, body) {
   const response = await fetch(`${dev.cxRoot}/_control/${path}`, {
     method: 'POST',
@@ -134,6 +149,7 @@ async function agent(path, body) {
 test('the status line is true through handoff, agent, hand-back, end, a new start and an outage', async () => {
   const page = await browser.newPage();
   const console = watchConsole(page);
+  const before = await newestCx();
   await page.goto(dev.pageUrl('websocket'));
   await botSays(page, 'the Acme help centre bot');
   await waitForState(page, 'talking to the bot');
@@ -142,7 +158,7 @@ test('the status line is true through handoff, agent, hand-back, end, a new star
   await waitForState(page, 'waiting for a person');
   await botSays(page, 'Waiting for a person to join');
 
-  const cx = await newestCx();
+  const cx = await handedOverCx(before?.id ?? 0);
   await agent(`conversations/${cx.id}/reply`, { agent: 'Grace', content: 'Hi, Grace here.' });
   await waitForState(page, 'talking to an agent');
   assert.equal(await page.locator('#status').textContent(), 'Grace (a person) is answering');
@@ -156,6 +172,7 @@ test('the status line is true through handoff, agent, hand-back, end, a new star
 
   await send(page, 'talk to a person');
   await waitForState(page, 'waiting for a person');
+  await handedOverCx(cx.id - 1);
   await agent(`conversations/${cx.id}/reply`, { agent: 'Grace', content: 'Back again.' });
   await waitForState(page, 'talking to an agent');
   await agent(`conversations/${cx.id}/resolve`);

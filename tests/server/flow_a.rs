@@ -921,3 +921,39 @@ async fn widget_turns_record_what_the_bot_decided() {
     assert!(records.iter().all(|d| d.record.bot == "Acme Help Centre"));
     assert_eq!(records[2].record.intent.as_deref(), Some("goodbye"));
 }
+
+/// A file without words from the page runs `on attachment`, as a CX photo does in Flow B; the
+/// file still reaches CX as a link.
+#[tokio::test]
+async fn a_file_without_words_runs_on_attachment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("files.bot");
+    std::fs::write(
+        &path,
+        "bot \"Files\"\n\non start\n  say \"Hi.\"\n\non attachment\n  say \"Thanks, an agent will look at your file.\"\n",
+    )
+    .unwrap();
+    let world = start_with(&Setup { bot: path, ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("Hi.").await;
+    let activity = json!({"type": "message", "from": {"id": "dl_customer1"}, "attachments": [
+        {"contentType": "image/png", "contentUrl": "https://shop.example.com/p.png", "name": "p.png"}]});
+    let status = world
+        .http
+        .post(format!("{}/conversations/{}/activities", world.base, page.id))
+        .bearer_auth(&page.token)
+        .json(&activity)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    page.wait_for("Thanks, an agent will look at your file.").await;
+    let cx = world.cx_conversation(0).await.id;
+    let lines = world.transcript(cx, 3).await;
+    assert!(
+        lines.iter().any(|(kind, _, text)| kind == "in"
+            && text.contains("📎 p.png: https://shop.example.com/p.png")),
+        "{lines:?}"
+    );
+}

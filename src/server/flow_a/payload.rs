@@ -49,6 +49,17 @@ pub struct FileLink {
 }
 
 impl FileLink {
+    /// The file's kind as Chatwoot names it (`Attachment#file_type`): `image`, `audio`, `video`
+    /// or `file`, from its content type. Scripts see the same kinds from both flows.
+    pub fn kind(&self) -> &'static str {
+        match self.content_type.split('/').next().unwrap_or_default() {
+            "image" => "image",
+            "audio" => "audio",
+            "video" => "video",
+            _ => "file",
+        }
+    }
+
     /// The CX message text for `text` with these files: one `name: url` line per file.
     pub fn describe(text: &str, files: &[FileLink]) -> String {
         let mut content = text.to_owned();

@@ -107,14 +107,22 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
         }
         WidgetInbound::Customer { text, attachments, .. } => {
             queue_open(session, &mut effects);
-            let attachments = attachments.clone();
-            effects.mirror.push(MirrorItem::Incoming { text: text.clone(), attachments });
+            effects.mirror.push(MirrorItem::Incoming {
+                text: text.clone(),
+                attachments: attachments.clone(),
+            });
             let mut events = Vec::new();
             if session.is_new() {
                 events.push(Event::Started { contact: session.contact.clone() });
             }
             if text.is_empty() {
-                // Files without words: CX shows them; the engine has no event for them yet.
+                // Files without words run `on attachment`, as a CX photo does in Flow B.
+                if let Some(file) = attachments.first() {
+                    events.push(Event::Attachment {
+                        kind: file.kind().to_owned(),
+                        url: file.url.clone(),
+                    });
+                }
             } else if session.buttons.contains(text) {
                 events.push(Event::Button { value: text.clone() });
             } else {
