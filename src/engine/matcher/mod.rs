@@ -216,6 +216,7 @@ impl Matcher {
         with_scratch(|scratch| {
             scratch.message.read(text, &self.names, self.fold);
             self.collect(scratch);
+            self.touch(&scratch.tried);
             let mut found: Vec<Candidate> = Vec::new();
             for id in &scratch.tried {
                 let Some(seq) = self.sequences.get(*id as usize) else { continue };
@@ -283,6 +284,26 @@ impl Matcher {
                 }
             }
         }
+    }
+
+    /// Reads each tried sequence and its first element once before any is walked. The reads do
+    /// not depend on one another, so on a bot too large for the processor's caches their misses
+    /// overlap instead of each walk waiting for its own in turn.
+    fn touch(&self, tried: &[u32]) {
+        let mut seen = 0u64;
+        for id in tried {
+            if let Some(seq) = self.sequences.get(*id as usize) {
+                seen ^= seq.signature;
+            }
+        }
+        for id in tried {
+            let first = self
+                .sequences
+                .get(*id as usize)
+                .and_then(|seq| self.elements.get(seq.elements.0 as usize));
+            seen ^= u64::from(matches!(first, Some(Element::Word(_))));
+        }
+        std::hint::black_box(seen);
     }
 
     fn try_sequence(
