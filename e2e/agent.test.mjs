@@ -55,6 +55,7 @@ test('an agent answers in the console, finishes, and CX holds the whole transcri
   const customer = await browser.newPage({ viewport: { width: 480, height: 760 } });
   const errors = [];
   customer.on('pageerror', (err) => errors.push(err.message));
+  customer.on('console', (m) => { if (['error', 'warning'].includes(m.type())) errors.push(`customer ${m.type()}: ${m.text()}`); });
   await customer.goto(`${dev.pageUrl('websocket')}&name=Ada%20Lovelace&email=ada%40example.com`);
   await botSays(customer, 'the Acme help centre bot');
 
@@ -64,7 +65,7 @@ test('an agent answers in the console, finishes, and CX holds the whole transcri
   await send(customer, 'how long does delivery take');
   await botSays(customer, 'Deliveries take 2–4 working days within the EU.');
   await send(customer, 'talk to a person');
-  await waitForState(customer, 'talking to an agent');
+  await waitForState(customer, 'waiting for a person');
 
   // The agent picks the conversation in the console and answers.
   const agent = await browser.newPage({ viewport: { width: 1100, height: 760 } });

@@ -23,6 +23,7 @@ for (const mode of ['websocket', 'polling']) {
       const page = await browser.newPage();
       const errors = [];
       page.on('pageerror', (err) => errors.push(err.message));
+      page.on('console', (m) => { if (['error', 'warning'].includes(m.type())) errors.push(`${m.type()}: ${m.text()}`); });
       await page.goto(dev.pageUrl(mode));
       await botSays(page, 'the Acme help centre bot');
       const actions = page.getByRole('toolbar', { name: 'Suggested actions' });
@@ -40,7 +41,7 @@ for (const mode of ['websocket', 'polling']) {
       await botSays(page, 'Basic is 19 €, Plus 29 € and Premium 45 € per month.');
 
       await send(page, 'talk to a person');
-      await page.waitForFunction(() => document.getElementById('status').dataset.state === 'talking to an agent',
+      await page.waitForFunction(() => document.getElementById('status').dataset.state === 'waiting for a person',
         null, { timeout: 10000 });
 
       // Give a lost echo time to show "Send failed" (Web Chat waits 20 s): none may appear.
@@ -56,6 +57,9 @@ for (const mode of ['websocket', 'polling']) {
 test('a dropped WebSocket reconnects and replays what it missed', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (m) => { if (['error', 'warning'].includes(m.type())) errors.push(`${m.type()}: ${m.text()}`); });
   // Sit between the page and botrun's stream so the test can cut the connection.
   const sockets = [];
   await page.routeWebSocket(/\/stream/, (ws) => {
@@ -70,5 +74,6 @@ test('a dropped WebSocket reconnects and replays what it missed', async () => {
   await botSays(page, 'Monday to Friday', 45000);
   assert.ok(sockets.length >= 2, 'the client reconnected with a new stream');
   assert.equal(await page.locator(SEND_FAILED).count(), 0);
+  assert.deepEqual(errors, []);
   await context.close();
 });

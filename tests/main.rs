@@ -7,6 +7,7 @@
 )]
 
 mod check;
+mod cli;
 mod cx;
 mod emulator;
 mod engine;

@@ -173,6 +173,7 @@ async fn serve_and_measure(conversations: usize, per_conversation: usize, flow_a
             anonymous_start: false,
             new_conversations_per_minute: u32::MAX,
         }],
+        uploads: None,
     };
     let widget_db = format!("sqlite://{}", dir.path().join("widget.db").display());
     let widget_store = Arc::new(SqliteWidgetStore::open(&widget_db).await.unwrap());

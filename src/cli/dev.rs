@@ -16,10 +16,14 @@ use crate::cx::{CxClient, CxConfig};
 use crate::emulator::{self, EmulatorOptions, RunningEmulator};
 use crate::engine::Program;
 use crate::server::flow_a::{FlowA, FlowAHost, FlowASettings};
+use crate::server::reload::{self, WatchedBot};
 use crate::server::{self, AppState, Bots, Config, SystemClock};
 use crate::store::Durability;
+use crate::widget::assets;
 use crate::widget::demo::{demo_router, DemoPage};
-use crate::widget::{router, Site, SqliteWidgetStore, WidgetConfig, WidgetService};
+use crate::widget::{
+    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetLimits, WidgetService,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -39,13 +43,23 @@ pub struct Args {
     /// Where `scripts/install-webchat` put the Web Chat bundle (default: ./vendor/webchat/…)
     #[arg(long)]
     pub webchat_js: Option<PathBuf>,
+    /// The URL browsers reach the service at, when it differs from `--listen` (behind a proxy);
+    /// WebSocket stream URLs are built from it
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Refuse files from the page (the chat then hides its paperclip)
+    #[arg(long)]
+    pub no_uploads: bool,
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
     let mut programs = Vec::new();
     for bot in &args.bots {
         match load_program(bot, &CheckOptions::default()) {
-            Ok(loaded) => programs.push(loaded.program),
+            Ok(loaded) => {
+                let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
+                programs.push((loaded.program, bot.clone(), files));
+            }
             Err(failure) => {
                 let style =
                     Style::for_terminal(std::io::IsTerminal::is_terminal(&std::io::stderr()));
@@ -57,6 +71,30 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let runtime = tokio::runtime::Runtime::new().into_diagnostic()?;
     runtime.block_on(serve(args, programs))?;
     Ok(Outcome::Clean)
+}
+
+/// A loaded bot: its program, entry file and every file it uses (for hot reload).
+type LoadedBot = (Program, PathBuf, Vec<PathBuf>);
+
+/// The Web Chat bundle: `--webchat-js`, or the first install found (see
+/// [`assets::bundle_candidates`]); a missing one is reported with how to install it.
+fn webchat_bundle(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            eprintln!("warning: {} is missing. {}", path.display(), assets::install_hint());
+        }
+        return path.to_path_buf();
+    }
+    assets::find_bundle().unwrap_or_else(|| {
+        let looked: Vec<String> =
+            assets::bundle_candidates().iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "warning: the Web Chat bundle is not installed (looked in {}). {}",
+            looked.join(", "),
+            assets::install_hint()
+        );
+        DemoPage::bundle_under(Path::new("."))
+    })
 }
 
 /// A signing key kept in the data folder, so page tokens survive a restart.
@@ -147,10 +185,15 @@ async fn register(client: &CxClient, service: &str, token: &str) -> miette::Resu
     Ok(())
 }
 
-fn widget_config(data: &Path, address: SocketAddr) -> miette::Result<WidgetConfig> {
+fn widget_config(
+    data: &Path,
+    address: SocketAddr,
+    public_url: Option<&str>,
+    uploads: bool,
+) -> miette::Result<WidgetConfig> {
     let port = address.port();
     Ok(WidgetConfig {
-        public_base_url: format!("http://{address}"),
+        public_base_url: public_url.map_or_else(|| format!("http://{address}"), str::to_owned),
         token_key: signing_key(data)?,
         token_lifetime: Duration::from_secs(3600),
         keep_alive: Duration::from_secs(20),
@@ -158,15 +201,31 @@ fn widget_config(data: &Path, address: SocketAddr) -> miette::Result<WidgetConfi
             id: "demo".into(),
             secret: hex::encode(rand::random::<[u8; 16]>()),
             origins: vec![format!("http://localhost:{port}"), format!("http://127.0.0.1:{port}")],
-            anonymous_start: false,
+            // A page of the demo origins may start without a token, as the embed snippet's
+            // anonymous mode does on a real site that allows it.
+            anonymous_start: true,
             new_conversations_per_minute: 600,
         }],
+        // Uploads are on locally, so the paperclip can be tried; files go to the data folder.
+        uploads: uploads.then(|| UploadSettings {
+            dir: data.join("uploads"),
+            max_bytes: 10 * 1024 * 1024,
+            content_types: crate::server::widget_config::default_upload_types(),
+        }),
     })
 }
 
-async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
-    let widget_program = programs.remove(0);
-    let inbox_bot = programs.into_iter().next().unwrap_or_else(|| widget_program.clone());
+async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> {
+    let (widget_program, widget_entry, widget_files) = programs.remove(0);
+    let (inbox_bot, inbox_entry, inbox_files) = programs
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| (widget_program.clone(), widget_entry.clone(), widget_files.clone()));
+    // Edited bots are reloaded as `serve` does: the widget's bot and the inbox bot (index 0).
+    let watched = vec![
+        WatchedBot { index: reload::WIDGET_BOT, entry: widget_entry, files: widget_files },
+        WatchedBot { index: 0, entry: inbox_entry, files: inbox_files },
+    ];
     std::fs::create_dir_all(&args.data)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot create {}", args.data.display()))?;
@@ -203,26 +262,20 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
             .await
             .map_err(|err| miette!("{err}"))?;
     let widget = WidgetService::new(
-        widget_config(&args.data, address)?,
+        widget_config(&args.data, address, args.public_url.as_deref(), !args.no_uploads)?,
         Arc::new(widget_store),
         Arc::new(FlowAHost(Arc::clone(&flow))),
-    );
+    )
+    // Every local page comes from one address: the per-address limit matches the site's, so
+    // reloading the page while editing a bot is never refused.
+    .with_limits(WidgetLimits { anonymous_starts_per_minute: 600, ..WidgetLimits::default() });
     flow.attach(&widget);
     let page = DemoPage {
         site: "demo".into(),
-        webchat_js: args
-            .webchat_js
-            .clone()
-            .unwrap_or_else(|| DemoPage::bundle_under(Path::new("."))),
+        webchat_js: webchat_bundle(args.webchat_js.as_deref()),
         title,
         origins: vec![format!("http://localhost:{}", address.port()), format!("http://{address}")],
     };
-    if !page.webchat_js.exists() {
-        eprintln!(
-            "warning: {} is missing; run `scripts/install-webchat` so the page can load Web Chat",
-            page.webchat_js.display()
-        );
-    }
     let flow_svg = flow_picture(&args.bots[0]);
     let app = server::app(state.clone())
         .nest("/v3/directline", router(widget.clone()))
@@ -234,6 +287,13 @@ async fn serve(args: &Args, mut programs: Vec<Program>) -> miette::Result<()> {
     register(&client, &format!("http://{address}"), &token).await?;
     state.resume().await.map_err(|err| miette!("{err}"))?;
     let timers = tokio::spawn(server::run_timer_loop(state.clone()));
+    let _reload = match reload::watch(&state, &watched) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            eprintln!("warning: edited bots will not be reloaded: {error}");
+            None
+        }
+    };
 
     let port = address.port();
     println!("botrun dev is running");

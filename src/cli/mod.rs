@@ -82,6 +82,7 @@ pub enum Command {
 
 /// Parses the command line, runs the command, and returns the exit code.
 pub fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
@@ -91,6 +92,31 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `botrun … | head` closes stdout early. Rust ignores SIGPIPE, so the next `println!` panics
+/// ("failed printing to stdout: Broken pipe"); a reader that has seen enough is no error, so
+/// that panic ends the process quietly with success, as `cat` ends under a closed pipe.
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if is_closed_pipe(message) {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
+/// Whether a panic message is the standard library's for writing to a closed stdout.
+fn is_closed_pipe(message: &str) -> bool {
+    message.starts_with("failed printing to stdout")
+        && (message.contains("Broken pipe") || message.contains("os error 32"))
 }
 
 /// Runs one command. An `Err` means the tool could not do its job (exit 2).

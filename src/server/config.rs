@@ -97,7 +97,8 @@ pub struct FetchConfig {
 pub struct Limits {
     /// Largest accepted webhook body, in bytes.
     pub body_bytes: usize,
-    /// Inbound events one conversation may have queued before deliveries get 429.
+    /// Inbound events one conversation may have queued before a `warn` line reports the backlog
+    /// (events are still taken: refusing would lose them when CX does not retry).
     pub queue_per_conversation: u64,
     /// Failed attempts of one outbox item before the conversation goes to a human.
     pub outbox_retry_budget: u32,

@@ -188,12 +188,14 @@ async fn call_cx(state: &AppState, outgoing: &Outgoing) -> Result<(), DeliveryEr
     let cx = &state.cx;
     match outgoing {
         Outgoing::Text { cx: r, text } => cx.send_text(&r.conversation_id, text, false).await,
-        Outgoing::Buttons { cx: r, buttons, fallback } if state.config.buttons => {
-            // The numbered list doubles as the message text, for clients that show no buttons.
-            cx.send_buttons(&r.conversation_id, fallback, buttons).await
-        }
-        Outgoing::Buttons { cx: r, fallback, .. } => {
-            cx.send_text(&r.conversation_id, fallback, false).await
+        Outgoing::Buttons { cx: r, buttons, fallback, prompt } => {
+            let as_buttons = state.config.buttons;
+            let content = Outgoing::buttons_content(prompt.as_deref(), fallback, as_buttons);
+            if as_buttons {
+                cx.send_buttons(&r.conversation_id, &content, buttons).await
+            } else {
+                cx.send_text(&r.conversation_id, &content, false).await
+            }
         }
         Outgoing::Note { cx: r, text } => cx.send_text(&r.conversation_id, text, true).await,
         Outgoing::DeliverToAgent { cx: r } => cx.deliver_to_agent(&r.conversation_id).await,

@@ -63,10 +63,14 @@ pub enum Outgoing {
         cx: CxRef,
         text: String,
     },
+    /// Quick-reply buttons. `prompt` is the line the bot said just before them, sent as the
+    /// same message's content; `fallback` numbers the labels for channels without buttons.
     Buttons {
         cx: CxRef,
         buttons: Vec<Button>,
         fallback: String,
+        #[serde(default)]
+        prompt: Option<String>,
     },
     /// A private note for the agent.
     Note {
@@ -86,6 +90,38 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
+    /// Buttons that take the text said just before them (the last of `earlier`, when it is a
+    /// text) as their message's content: Chatwoot shows an `input_select`'s content above its
+    /// options, and `WhatsApp` needs it as the interactive message's body, so the question and
+    /// its options arrive as one message and the labels are not listed twice.
+    pub fn buttons_after(
+        earlier: &mut Vec<Outgoing>,
+        cx: &CxRef,
+        buttons: Vec<Button>,
+        fallback: String,
+    ) -> Outgoing {
+        let prompt = match earlier.pop() {
+            Some(Outgoing::Text { text, .. }) => Some(text),
+            Some(other) => {
+                earlier.push(other);
+                None
+            }
+            None => None,
+        };
+        Outgoing::Buttons { cx: cx.clone(), buttons, fallback, prompt }
+    }
+
+    /// The content of a buttons message: the prompt, or the numbered labels when there is none
+    /// (a channel's interactive message needs a body). Without buttons on the channel
+    /// (`buttons: false`), the prompt and the numbered labels as one text.
+    pub fn buttons_content(prompt: Option<&str>, fallback: &str, as_buttons: bool) -> String {
+        match (prompt, as_buttons) {
+            (Some(prompt), true) => prompt.to_owned(),
+            (Some(prompt), false) => format!("{prompt}\n{fallback}"),
+            (None, _) => fallback.to_owned(),
+        }
+    }
+
     pub fn cx(&self) -> &CxRef {
         match self {
             Outgoing::Text { cx, .. }

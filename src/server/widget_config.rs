@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::flow_a::{FlowASettings, OpenAt};
-use crate::widget::{Site, WidgetConfig, WidgetLimits};
+use crate::widget::{Site, UploadSettings, WidgetConfig, WidgetLimits};
 
 /// `widget:`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -45,6 +45,9 @@ pub struct WidgetSection {
     /// Serve the demo page at `/` (off in production unless wanted).
     #[serde(default)]
     pub demo_page: bool,
+    /// Files from the page (off when absent: the snippet then hides the paperclip).
+    #[serde(default)]
+    pub uploads: Option<UploadsSection>,
     pub sites: Vec<SiteSection>,
     /// Limits beyond each site's own (see [`WidgetLimitsSection`]).
     #[serde(default)]
@@ -87,6 +90,31 @@ impl WidgetLimitsSection {
             refresh_overlap: Duration::from_secs(self.refresh_overlap_secs),
         }
     }
+}
+
+/// `widget.uploads`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UploadsSection {
+    /// Folder the files are kept in.
+    pub dir: PathBuf,
+    /// Largest file, in bytes (default 10 MiB).
+    #[serde(default = "default_max_upload")]
+    pub max_bytes: u64,
+    /// Accepted types, exact or `family/*` (default: images, PDF, plain text).
+    #[serde(default = "default_upload_types")]
+    pub content_types: Vec<String>,
+}
+
+fn default_max_upload() -> u64 {
+    10 * 1024 * 1024
+}
+
+/// What a support chat usually needs: screenshots, photos, PDFs and text.
+pub fn default_upload_types() -> Vec<String> {
+    ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 /// One site embedding the widget.
@@ -240,6 +268,11 @@ impl WidgetSection {
             token_lifetime: Duration::from_secs(self.token_lifetime_secs),
             keep_alive: Duration::from_secs(20),
             sites,
+            uploads: self.uploads.as_ref().map(|uploads| UploadSettings {
+                dir: uploads.dir.clone(),
+                max_bytes: uploads.max_bytes,
+                content_types: uploads.content_types.clone(),
+            }),
         })
     }
 }

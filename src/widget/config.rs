@@ -1,6 +1,7 @@
 //! Widget settings: the public base URL streams are built from, the key that signs page tokens,
 //! and the sites allowed to embed the widget (origins, backend secret, anonymous start, limits).
 
+use std::path::PathBuf;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -33,6 +34,30 @@ pub struct WidgetConfig {
     pub keep_alive: Duration,
     /// Sites allowed to embed the widget.
     pub sites: Vec<Site>,
+    /// Files from the page; `None` turns uploads off (and the snippet hides the paperclip).
+    pub uploads: Option<UploadSettings>,
+}
+
+/// Where uploaded files go and what is accepted.
+#[derive(Clone, Debug)]
+pub struct UploadSettings {
+    /// Folder the files are stored in (one sub-folder per file).
+    pub dir: PathBuf,
+    /// Largest file accepted, in bytes.
+    pub max_bytes: u64,
+    /// Accepted content types: exact (`application/pdf`) or a family (`image/*`).
+    pub content_types: Vec<String>,
+}
+
+impl UploadSettings {
+    /// Whether `content_type` (lower case, parameters allowed) is on the list.
+    pub fn allows(&self, content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        self.content_types.iter().any(|allowed| match allowed.strip_suffix("/*") {
+            Some(family) => essence.split('/').next() == Some(family),
+            None => allowed.eq_ignore_ascii_case(essence),
+        })
+    }
 }
 
 impl WidgetConfig {
@@ -51,6 +76,18 @@ impl WidgetConfig {
         self.sites.iter().find(|site| {
             !secret.is_empty() && bool::from(site.secret.as_bytes().ct_eq(secret.as_bytes()))
         })
+    }
+
+    /// What the embed snippet must know about this service, written into it when served.
+    pub fn page_settings(&self) -> serde_json::Value {
+        match &self.uploads {
+            Some(uploads) => serde_json::json!({
+                "uploads": true,
+                "maxUploadBytes": uploads.max_bytes,
+                "uploadTypes": uploads.content_types,
+            }),
+            None => serde_json::json!({ "uploads": false }),
+        }
     }
 
     /// The `ws://`/`wss://` base derived from the public base URL (no trailing slash).

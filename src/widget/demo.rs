@@ -1,14 +1,13 @@
-//! The demo page at `/`: Web Chat rendered against this server's Direct Line subset, the pinned
-//! bundle at `/static/webchat.js`, and `POST /demo/token`, which plays the site's backend and
-//! mints the page's token for the demo site (the secret never reaches the browser). It exists
-//! in `botrun dev`, and in `botrun serve` only with `widget.demo_page: true`, which warns at
-//! start-up; it answers only the page's own origin, and counts per client address like an
-//! anonymous start.
+//! The demo page at `/`, which embeds the chat with the same `botrun-chat.js` snippet a site
+//! uses, and `POST /demo/token`, which plays the site's backend and mints the page's token for
+//! the demo site (the secret never reaches the browser). The snippet and the Web Chat bundle
+//! themselves are served by [`assets`](super::assets). The page exists in `botrun dev`, and in
+//! `botrun serve` only with `widget.demo_page: true`, which warns at start-up; the token route
+//! answers only the page's own origin, and counts per client address like an anonymous start.
 
 use std::path::PathBuf;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -38,7 +37,7 @@ pub struct DemoPage {
 impl DemoPage {
     /// The bundle path `scripts/install-webchat` produces under `root`.
     pub fn bundle_under(root: &std::path::Path) -> PathBuf {
-        root.join("vendor/webchat/node_modules/botframework-webchat/dist/webchat.js")
+        super::assets::bundle_under(root)
     }
 }
 
@@ -48,13 +47,14 @@ struct DemoState {
     page: DemoPage,
 }
 
-/// `/`, `/static/webchat.js` and `/demo/token`.
+/// `/` and `/demo/token`, with the [`assets`](super::assets) the page loads.
 pub fn demo_router(widget: WidgetService, page: DemoPage) -> Router {
+    let assets = super::assets::assets_router(widget.clone(), page.webchat_js.clone());
     Router::new()
         .route("/", get(index))
-        .route("/static/webchat.js", get(bundle))
         .route("/demo/token", post(token))
         .with_state(DemoState { widget, page })
+        .merge(assets)
 }
 
 async fn index(State(state): State<DemoState>) -> Html<String> {
@@ -65,37 +65,6 @@ fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-async fn bundle(State(state): State<DemoState>) -> Response {
-    match tokio::fs::read(&state.page.webchat_js).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=3600"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(err) => {
-            let message = format!(
-                "The Web Chat bundle is missing ({}: {err}).\n\
-                 Run `scripts/install-webchat` from the botrun checkout, then reload this page.\n",
-                state.page.webchat_js.display()
-            );
-            // Served as JavaScript too, so the page's console shows the fix.
-            let script = format!(
-                "document.body.insertAdjacentText('afterbegin', {});\nthrow new Error({0});\n",
-                json!(message)
-            );
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "application/javascript; charset=utf-8")],
-                script,
-            )
-                .into_response()
-        }
-    }
-}
-
 /// `POST /demo/token` with an optional `{"name": …}`: the customer's display name, which the
 /// token carries (and Flow A gives to the CX contact).
 async fn token(
@@ -104,7 +73,7 @@ async fn token(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, WidgetError> {
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
     if !origin.is_some_and(|origin| state.page.origins.iter().any(|own| own == origin)) {
         return Err(WidgetError::OriginNotAllowed);
     }

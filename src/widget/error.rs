@@ -19,14 +19,20 @@ pub enum WidgetError {
     SecretInvalid,
     #[error("this origin is not allowed to use the widget")]
     OriginNotAllowed,
-    #[error("the token belongs to another conversation")]
-    WrongConversation,
     #[error("conversation not found (unknown or ended)")]
     ConversationNotFound,
+    #[error("no such Direct Line route")]
+    RouteNotFound,
     #[error("the activity is malformed: {0}")]
     BadActivity(String),
     #[error("the request body is malformed: {0}")]
     BadRequest(String),
+    #[error("this service does not accept files")]
+    UploadsOff,
+    #[error("files of type `{0}` are not accepted")]
+    FileTypeRefused(String),
+    #[error("the file is larger than {0} bytes")]
+    FileTooLarge(u64),
     #[error("too many new conversations for this site; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("too many new conversations from this address; try again in {retry_after} s")]
@@ -53,16 +59,17 @@ impl WidgetError {
             Self::MissingToken | Self::TokenInvalid | Self::SecretInvalid => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::TokenExpired | Self::OriginNotAllowed | Self::WrongConversation => {
-                StatusCode::FORBIDDEN
+            Self::TokenExpired | Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::ConversationNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::BadActivity(_) | Self::BadRequest(_) | Self::UploadsOff => {
+                StatusCode::BAD_REQUEST
             }
-            Self::ConversationNotFound => StatusCode::NOT_FOUND,
-            Self::BadActivity(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::FileTypeRefused(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::FileTooLarge(_) | Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. }
             | Self::AddressRateLimited { .. }
             | Self::TooManyStreamsHere => StatusCode::TOO_MANY_REQUESTS,
             Self::TooManyStreamsTotal => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,10 +93,13 @@ impl WidgetError {
             Self::TokenExpired => "TokenExpired",
             Self::SecretInvalid => "BadSecret",
             Self::OriginNotAllowed => "OriginNotAllowed",
-            Self::WrongConversation => "WrongConversation",
             Self::ConversationNotFound => "ConversationNotFound",
+            Self::RouteNotFound => "NotFound",
             Self::BadActivity(_) => "BadActivity",
             Self::BadRequest(_) => "BadArgument",
+            Self::UploadsOff => "UploadsOff",
+            Self::FileTypeRefused(_) => "UnsupportedMediaType",
+            Self::FileTooLarge(_) => "FileTooLarge",
             Self::RateLimited { .. } | Self::AddressRateLimited { .. } => "TooManyRequests",
             Self::TooManyStreamsHere | Self::TooManyStreamsTotal => "TooManyStreams",
             Self::TooLarge(_) => "PayloadTooLarge",

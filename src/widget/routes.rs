@@ -72,13 +72,16 @@ pub async fn cors(State(widget): State<WidgetService>, request: Request, next: N
     response
 }
 
+/// The bearer token, if any. `botframework-directlinejs` started without a token sends
+/// `Bearer undefined` (it formats a missing token into the header), so the JavaScript spellings
+/// of "nothing" count as no token: that is how an anonymous start reaches us.
 fn bearer(headers: &HeaderMap) -> Result<&str, WidgetError> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && !matches!(*t, "undefined" | "null"))
         .ok_or(WidgetError::MissingToken)
 }
 
@@ -206,8 +209,11 @@ pub async fn start_conversation(
         }
         Err(refused) => return Err(refused),
     };
-    let session = widget.start(&claims, &token).await?;
-    Ok((StatusCode::CREATED, Json(session_json(&widget, &session, true))).into_response())
+    let (session, created) = widget.start(&claims, &token).await?;
+    // Direct Line answers 201 for a new conversation and 200 when the token's conversation
+    // already exists (a page restarting with the token it had).
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(session_json(&widget, &session, true))).into_response())
 }
 
 /// `GET /conversations/{id}?watermark=W`: resume with a fresh `streamUrl`.
@@ -221,7 +227,7 @@ pub async fn resume_conversation(
     let session = Session {
         conversation: record.id,
         token,
-        expires_in: u64::try_from(claims.expires_at - super::service::now_ms() / 1000).unwrap_or(0),
+        expires_in: claims.seconds_left(super::service::now_ms() / 1000),
         watermark: query.watermark().min(record.last_seq),
     };
     Ok(Json(session_json(&widget, &session, true)))

@@ -232,19 +232,26 @@ impl WidgetService {
         }
     }
 
-    /// Starts the token's conversation (idempotent: a second start answers the same session).
-    pub async fn start(&self, claims: &Claims, token: &str) -> Result<Session, WidgetError> {
+    /// Starts the token's conversation. Idempotent: a second start answers the same session,
+    /// and the flag says whether this call created it.
+    pub async fn start(
+        &self,
+        claims: &Claims,
+        token: &str,
+    ) -> Result<(Session, bool), WidgetError> {
+        let expires_in = claims.seconds_left(now_ms() / 1000);
         let existing = self.inner.store.conversation(&claims.conversation).await?;
         if let Some(record) = existing {
             if record.ended {
                 return Err(WidgetError::ConversationNotFound);
             }
-            return Ok(Session {
+            let session = Session {
                 conversation: record.id,
                 token: token.to_owned(),
-                expires_in: self.lifetime_secs(),
+                expires_in,
                 watermark: record.last_seq,
-            });
+            };
+            return Ok((session, false));
         }
         let record = ConversationRecord {
             id: claims.conversation.clone(),
@@ -264,22 +271,21 @@ impl WidgetService {
         };
         // Durable with the host before the page hears 201, like every customer activity.
         self.inner.host.conversation_started(self, &record.id, &user).await?;
-        Ok(Session {
-            conversation: record.id,
-            token: token.to_owned(),
-            expires_in: self.lifetime_secs(),
-            watermark: 0,
-        })
+        let session =
+            Session { conversation: record.id, token: token.to_owned(), expires_in, watermark: 0 };
+        Ok((session, true))
     }
 
-    /// The live (not ended) conversation the token is bound to, checking the path id matches.
+    /// The live (not ended) conversation the token is bound to. A path naming another
+    /// conversation is one this token cannot see: 404 like any unknown conversation, as Direct
+    /// Line documents it (a 403 would make `botframework-directlinejs` wait for a fresh token).
     pub async fn live_conversation(
         &self,
         claims: &Claims,
         path_id: &str,
     ) -> Result<ConversationRecord, WidgetError> {
         if claims.conversation != path_id {
-            return Err(WidgetError::WrongConversation);
+            return Err(WidgetError::ConversationNotFound);
         }
         match self.inner.store.conversation(path_id).await? {
             Some(record) if !record.ended => Ok(record),
@@ -383,7 +389,21 @@ impl WidgetService {
         conversation: &str,
         activity: OutgoingActivity,
     ) -> Result<Option<StoredActivity>, WidgetError> {
+        self.push_reply(conversation, activity, None).await
+    }
+
+    /// [`push`](Self::push) for a reply to the customer's activity `reply_to` (its server id),
+    /// which the page sees as `replyToId`.
+    pub async fn push_reply(
+        &self,
+        conversation: &str,
+        activity: OutgoingActivity,
+        reply_to: Option<&str>,
+    ) -> Result<Option<StoredActivity>, WidgetError> {
         let mut json = activity.to_json();
+        if let Some(id) = reply_to {
+            json["replyToId"] = Value::String(id.to_owned());
+        }
         json["channelId"] = Value::String("directline".into());
         if !activity.is_stored() {
             json["id"] = Value::String(token::random_id());

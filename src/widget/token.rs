@@ -35,6 +35,13 @@ pub struct Claims {
     pub nonce: String,
 }
 
+impl Claims {
+    /// Seconds until the token expires (what `expires_in` reports), never negative.
+    pub fn seconds_left(&self, now_unix: i64) -> u64 {
+        u64::try_from(self.expires_at - now_unix).unwrap_or(0)
+    }
+}
+
 /// Why a token was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenProblem {

@@ -106,7 +106,7 @@ async fn kill_9_under_load_then_restart_answers_every_accepted_message_once() {
                 .iter()
                 .filter(|m| m.message_type == MessageType::Outgoing && !m.private)
                 .count();
-            n >= 2 + 6
+            n > 6
         });
         if all_ok {
             break;
@@ -124,8 +124,8 @@ async fn kill_9_under_load_then_restart_answers_every_accepted_message_once() {
             .map(|m| m.content)
             .collect();
         let expected: Vec<&str> = (0..6).map(|r| answers[r % 2].1).collect();
-        assert_eq!(texts.len(), 8, "conversation {id}: {texts:?}");
-        assert_eq!(texts[2..], expected[..], "conversation {id}");
+        assert_eq!(texts.len(), 7, "conversation {id}: {texts:?}");
+        assert_eq!(texts[1..], expected[..], "conversation {id}");
     }
     assert!(all_ok);
     child.kill().unwrap();

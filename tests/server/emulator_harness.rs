@@ -172,11 +172,11 @@ pub fn line(message: &Message) -> String {
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(|item| item.get("title")?.as_str()).collect())
         .unwrap_or_default();
-    // A select message's content is the numbered fallback for channels without buttons.
-    let text = if buttons.is_empty() {
-        message.content.clone()
-    } else {
-        format!("[{}]", buttons.join(" | "))
+    // A select message shows its content (the question) above its options.
+    let text = match (buttons.is_empty(), message.content.is_empty()) {
+        (true, _) => message.content.clone(),
+        (false, true) => format!("[{}]", buttons.join(" | ")),
+        (false, false) => format!("{} [{}]", message.content, buttons.join(" | ")),
     };
     match (message.message_type, message.private, message.sender.kind) {
         (MessageType::Incoming, _, _) => format!("> {text}"),

@@ -166,6 +166,7 @@ impl World {
                         anonymous_start: false,
                         new_conversations_per_minute: 600,
                     }],
+                    uploads: None,
                 },
                 Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
                 Arc::new(FlowAHost(Arc::clone(&flow))),
@@ -890,4 +891,40 @@ async fn a_crash_right_after_the_pages_200_loses_nothing() {
     let echoes = page.activities().await;
     let echoes = echoes.iter().filter(|a| a["from"]["role"] == "user").count();
     assert_eq!(echoes, 1, "one echo of the message");
+}
+
+/// A file without words from the page runs `on attachment`, as a CX photo does in Flow B; the
+/// file still reaches CX as a link.
+#[tokio::test]
+async fn a_file_without_words_runs_on_attachment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("files.bot");
+    std::fs::write(
+        &path,
+        "bot \"Files\"\n\non start\n  say \"Hi.\"\n\non attachment\n  say \"Thanks, an agent will look at your file.\"\n",
+    )
+    .unwrap();
+    let world = start_with(&Setup { bot: path, ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("Hi.").await;
+    let activity = json!({"type": "message", "from": {"id": "dl_customer1"}, "attachments": [
+        {"contentType": "image/png", "contentUrl": "https://shop.example.com/p.png", "name": "p.png"}]});
+    let status = world
+        .http
+        .post(format!("{}/conversations/{}/activities", world.base, page.id))
+        .bearer_auth(&page.token)
+        .json(&activity)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    page.wait_for("Thanks, an agent will look at your file.").await;
+    let cx = world.cx_conversation(0).await.id;
+    let lines = world.transcript(cx, 3).await;
+    assert!(
+        lines.iter().any(|(kind, _, text)| kind == "in"
+            && text.contains("📎 p.png: https://shop.example.com/p.png")),
+        "{lines:?}"
+    );
 }

@@ -11,14 +11,13 @@ async fn greeting_buttons_and_replies() {
     h.post(&conversation_created(1)).await;
     h.settle().await;
     let calls = h.take_calls();
+    // The greeting and its buttons are one `input_select` message: the question as content, the
+    // labels only as items (Chatwoot's widget would show a numbered list in content twice).
+    assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(
-        matches!(&calls[0], Call::Text { conversation, text }
-        if conversation == "1" && text.contains("Acme help centre bot")),
-        "{calls:?}"
-    );
-    assert!(
-        matches!(&calls[1], Call::Buttons { values, .. }
-        if values[0] == "Plans and prices" && values.len() == 4),
+        matches!(&calls[0], Call::Buttons { conversation, text, values }
+        if conversation == "1" && text.contains("Acme help centre bot") && !text.contains("1. ")
+            && values[0] == "Plans and prices" && values.len() == 4),
         "{calls:?}"
     );
     let id = h.message_id();
@@ -75,8 +74,8 @@ async fn every_event_delivered_twice_gives_each_reply_once_in_order() {
             .cloned()
             .collect();
         let texts = Harness::texts(&mine);
-        assert_eq!(texts.len(), 2 + questions.len(), "{texts:?}");
-        let answers: Vec<&str> = texts[2..].iter().map(String::as_str).collect();
+        assert_eq!(texts.len(), 1 + questions.len(), "{texts:?}");
+        let answers: Vec<&str> = texts[1..].iter().map(String::as_str).collect();
         let expected: Vec<&str> = questions.iter().map(|(_, a)| *a).collect();
         assert_eq!(answers, expected);
     }
@@ -168,9 +167,9 @@ async fn api_faults_are_retried_and_replies_stay_in_order() {
     }
     h.settle().await;
     let texts = Harness::texts(&h.take_calls());
-    assert_eq!(texts.len(), 5, "{texts:?}");
+    assert_eq!(texts.len(), 4, "{texts:?}");
     assert_eq!(
-        texts[2..],
+        texts[1..],
         [
             "Deliveries take 2–4 working days within the EU.",
             "You can pay by credit card, PayPal or invoice.",
@@ -217,4 +216,22 @@ async fn queued_work_survives_a_restart() {
     assert_eq!(texts.iter().filter(|t| t.contains("Deliveries")).count(), 1);
     let (_, answer) = h.post(&customer_message(2001, 1, "delivery time")).await;
     assert_eq!(answer, json!({"status": "duplicate"}));
+}
+
+/// For channels that cannot show buttons (`buttons: false`), the question and its numbered
+/// options are one plain text, in that order.
+#[tokio::test]
+async fn without_buttons_the_question_and_the_numbered_options_are_one_text() {
+    let config = botrun::server::config::Config { buttons: false, ..Default::default() };
+    let h = Harness::with("faq.bot", "sqlite::memory:", config).await;
+    h.post(&conversation_created(1)).await;
+    h.settle().await;
+    let calls = h.take_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let Call::Text { text, .. } = &calls[0] else { panic!("{calls:?}") };
+    assert!(text.starts_with("Hallo! I'm the Acme help centre bot."), "{text}");
+    assert!(
+        text.ends_with("\n1. Plans and prices\n2. Delivery\n3. Device help\n4. Talk to a person"),
+        "{text}"
+    );
 }

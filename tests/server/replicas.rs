@@ -88,7 +88,9 @@ async fn two_replicas_on_one_postgres_store_send_every_reply_once_in_order() {
     }
     let greetings = calls
         .iter()
-        .filter(|c| matches!(c, Call::Text { text, .. } if text.contains("Acme help centre bot")))
+        .filter(
+            |c| matches!(c, Call::Buttons { text, .. } if text.contains("Acme help centre bot")),
+        )
         .count();
     assert_eq!(greetings, usize::try_from(conversations).unwrap(), "one greeting each");
 }

@@ -32,6 +32,7 @@ async fn serve_limited(site_per_minute: u32, limits: WidgetLimits) -> Limited {
         token_lifetime: Duration::from_secs(3600),
         keep_alive: Duration::from_secs(20),
         sites: vec![site(true, site_per_minute)],
+        uploads: None,
     };
     let widget = WidgetService::new(
         config,
@@ -216,6 +217,7 @@ async fn the_demo_token_route_answers_only_the_pages_own_origin() {
         token_lifetime: Duration::from_secs(3600),
         keep_alive: Duration::from_secs(20),
         sites: vec![site(false, 100)],
+        uploads: None,
     };
     let limits = WidgetLimits { anonymous_starts_per_minute: 2, ..WidgetLimits::default() };
     let widget = WidgetService::new(

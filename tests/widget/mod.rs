@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use botrun::widget::token::{self, Claims};
 use botrun::widget::{
-    router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, WidgetConfig,
-    WidgetError, WidgetHost, WidgetService, WidgetStore, WidgetUser,
+    router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, UploadSettings,
+    WidgetConfig, WidgetError, WidgetHost, WidgetService, WidgetStore, WidgetUser,
 };
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
@@ -87,6 +87,14 @@ struct Server {
 }
 
 async fn serve_with(store: Arc<dyn WidgetStore>, site: Site) -> Server {
+    serve_configured(store, site, None).await
+}
+
+async fn serve_configured(
+    store: Arc<dyn WidgetStore>,
+    site: Site,
+    uploads: Option<UploadSettings>,
+) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let config = WidgetConfig {
@@ -95,6 +103,7 @@ async fn serve_with(store: Arc<dyn WidgetStore>, site: Site) -> Server {
         token_lifetime: Duration::from_secs(3600),
         keep_alive: Duration::from_millis(300),
         sites: vec![site],
+        uploads,
     };
     let widget = WidgetService::new(config, store, Arc::new(EchoBot::default()));
     let app = axum::Router::new().nest("/v3/directline", router(widget.clone()));
@@ -401,7 +410,8 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
     let (status, body) = server.poll(&unstarted, &unstarted_token, "0").await;
     assert_error(status, &body, 404, "ConversationNotFound");
     let (status, body) = server.poll(&conversation, &unstarted_token, "0").await;
-    assert_error(status, &body, 403, "WrongConversation");
+    // Another conversation's id is, for this token, an unknown conversation (Direct Line: 404).
+    assert_error(status, &body, 404, "ConversationNotFound");
     let response = server
         .http
         .get(format!("{}/conversations/{unstarted}", server.base))
@@ -499,6 +509,16 @@ async fn anonymous_start_needs_a_listed_origin() {
     assert_eq!(first.status(), 201);
     let body: Value = first.json().await.unwrap();
     assert!(body["token"].as_str().unwrap().starts_with("bt1."));
+    // `botframework-directlinejs` without a token sends `Bearer undefined`: still anonymous.
+    let undefined = server
+        .http
+        .post(format!("{}/conversations", server.base))
+        .header("origin", ORIGIN)
+        .header("authorization", "Bearer undefined")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(undefined.status(), 201, "an anonymous start, not a bad token");
     // Rate limits: see `limits.rs`.
     assert_eq!(start(Some("http://evil.example")).await.unwrap().status(), 403);
     server.task.abort();
@@ -617,4 +637,182 @@ async fn a_resent_client_activity_id_is_stored_and_answered_once() {
         );
         server.task.abort();
     }
+}
+
+#[tokio::test]
+async fn restart_with_the_same_token_is_200_and_expires_in_is_what_is_left() {
+    let server = serve().await;
+    let (conversation, token, started) = server.start().await;
+    assert!(started["expires_in"].as_u64().unwrap() <= 3600);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = server
+        .http
+        .post(format!("{}/conversations", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["conversationId"], conversation.as_str());
+    assert!(body["expires_in"].as_u64().unwrap() < 3600, "{body}");
+    let resumed = server
+        .http
+        .get(format!("{}/conversations/{conversation}", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let resumed: Value = resumed.json().await.unwrap();
+    assert!(resumed["expires_in"].as_u64().unwrap() < 3600, "{resumed}");
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn unknown_paths_are_not_found_and_extra_slashes_are_folded() {
+    let server = serve().await;
+    let (conversation, token, _) = server.start().await;
+    let response = server.http.get(format!("{}/nothing/here", server.base)).send().await.unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 404, "NotFound");
+    // `domain` configured with a trailing slash.
+    let response = server
+        .http
+        .get(format!("{}//conversations/{conversation}/activities?watermark=0", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(texts(body["activities"].as_array().unwrap())[0], "Hello!");
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn any_client_activity_type_is_echoed_and_handed_on() {
+    let server = serve().await;
+    let (conversation, token, _) = server.start().await;
+    for kind in ["endOfConversation", "messageReaction", "installationUpdate", "trace"] {
+        let body = format!(r#"{{"type":"{kind}"}}"#);
+        let response = server.post(&conversation, &token, &body).await;
+        assert_eq!(response.status(), 200, "{kind}");
+    }
+    let history = server.history(&conversation, &token, 5).await;
+    let kinds: Vec<&str> = history.iter().map(|a| a["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[1..], ["endOfConversation", "messageReaction", "installationUpdate", "trace"]);
+    server.task.abort();
+}
+
+/// A multipart body as `botframework-directlinejs` builds it: the activity, then the files.
+fn multipart(activity: &str, files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----botrun-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"activity\"; filename=\"blob\"\r\n\
+             Content-Type: application/vnd.microsoft.activity\r\n\r\n{activity}\r\n"
+        )
+        .as_bytes(),
+    );
+    for (name, content_type, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn uploads_store_the_file_post_the_message_and_serve_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = UploadSettings {
+        dir: dir.path().join("uploads"),
+        max_bytes: 1000,
+        content_types: vec!["image/*".into(), "application/pdf".into()],
+    };
+    let server = serve_configured(
+        Arc::new(botrun::widget::MemoryWidgetStore::default()),
+        site(false, 100),
+        Some(uploads),
+    )
+    .await;
+    let (conversation, token, _) = server.start().await;
+    let upload = |content_type: String, body: Vec<u8>| {
+        server
+            .http
+            .post(format!("{}/conversations/{conversation}/upload?userId=x", server.base))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let pdf = b"%PDF-1.4 a receipt".as_slice();
+    let activity = r#"{"type":"message","text":"my receipt","channelData":{"clientActivityID":"up-1"},
+        "attachments":[{"contentType":"application/pdf","name":"../receipt.pdf"}]}"#;
+    let (content_type, body) = multipart(activity, &[("../receipt.pdf", "application/pdf", pdf)]);
+    let response = upload(content_type, body).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    let history = server.history(&conversation, &token, 3).await;
+    let echo = history.iter().find(|a| a["id"] == id.as_str()).unwrap();
+    assert_eq!(echo["text"], "my receipt");
+    assert_eq!(echo["channelData"]["clientActivityID"], "up-1");
+    let attachment = &echo["attachments"][0];
+    assert_eq!(attachment["name"], "receipt.pdf", "the name cannot climb out of its folder");
+    assert_eq!(attachment["contentType"], "application/pdf");
+    let url = attachment["contentUrl"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/v3/directline/files/"), "{url}");
+    let served = server.http.get(url).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "application/pdf");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), pdf);
+
+    // Too large, a refused type, no file: refused, and nothing more is stored.
+    let (content_type, body) =
+        multipart(r#"{"type":"message"}"#, &[("big.png", "image/png", &[0u8; 1001])]);
+    let response = upload(content_type, body).await.unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 413, "FileTooLarge");
+    let (content_type, body) =
+        multipart(r#"{"type":"message"}"#, &[("page.html", "text/html", b"<script>")]);
+    let response = upload(content_type, body).await.unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 415, "UnsupportedMediaType");
+    let (content_type, body) = multipart(r#"{"type":"message","text":"nothing"}"#, &[]);
+    let response = upload(content_type, body).await.unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 400, "BadArgument");
+    let (_, body) = server.poll(&conversation, &token, "").await;
+    assert_eq!(body["activities"].as_array().unwrap().len(), history.len());
+    server.task.abort();
+}
+
+#[tokio::test]
+async fn uploads_are_refused_when_off() {
+    let server = serve().await;
+    let (conversation, token, _) = server.start().await;
+    let (content_type, body) =
+        multipart(r#"{"type":"message"}"#, &[("a.png", "image/png", b"png".as_slice())]);
+    let response = server
+        .http
+        .post(format!("{}/conversations/{conversation}/upload", server.base))
+        .bearer_auth(&token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 400, "UploadsOff");
+    server.task.abort();
 }

@@ -111,9 +111,10 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
     let cx = &flow.cx;
     match mirror {
         MirrorItem::Open => open(flow, key, session).await,
-        MirrorItem::Incoming { text } => {
+        MirrorItem::Incoming { text, attachments } => {
+            let content = super::payload::FileLink::describe(text, attachments);
             let sent =
-                cx.send_message(current()?, &OutgoingMessage::customer_text(text.clone())).await?;
+                cx.send_message(current()?, &OutgoingMessage::customer_text(content)).await?;
             remember(flow, key, sent.id.map(|id| id.0), None).await
         }
         MirrorItem::Outgoing { text, buttons } => {

@@ -292,8 +292,12 @@ impl WidgetHost for FlowAHost {
 fn inbound_for(activity: &CustomerActivity) -> Option<WidgetInbound> {
     match activity.kind.as_str() {
         "message" => {
-            let text = activity.text.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
-            Some(WidgetInbound::Customer { text: text.to_owned() })
+            let text = payload::message_text(activity);
+            let attachments = payload::file_links(&activity.raw);
+            if text.is_empty() && attachments.is_empty() {
+                return None;
+            }
+            Some(WidgetInbound::Customer { text, attachments, activity: Some(activity.id.clone()) })
         }
         "event" if activity.name.as_deref() == Some("botrun.contact") => {
             let value = activity.value.as_ref()?;

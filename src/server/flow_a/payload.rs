@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::Value;
+
 use crate::engine::{Button, Contact, Event, FetchRequest};
+use crate::widget::CustomerActivity;
 
 /// Something that happened to a widget conversation, queued for its worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -11,8 +14,16 @@ use crate::engine::{Button, Contact, Event, FetchRequest};
 pub enum WidgetInbound {
     /// The page started the conversation.
     Started { contact: Contact },
-    /// The customer wrote, or clicked a suggested action (its value arrives as text).
-    Customer { text: String },
+    /// The customer wrote, clicked a suggested action (its value arrives as text), submitted a
+    /// card (its value as text) or sent files (`attachments`; `text` may then be empty).
+    Customer {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<FileLink>,
+        /// The page activity's id, so the bot's replies carry it as `replyToId`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activity: Option<String>,
+    },
     /// The page told us who the customer is (`botrun.contact` event).
     ContactDetails { contact: Contact },
     /// A human agent wrote in the mirrored CX conversation (message `message_id`, when known).
@@ -29,15 +40,50 @@ pub enum WidgetInbound {
     Engine { event: Event },
 }
 
+/// A file the customer sent, by link (uploaded to botrun, or a URL the page posted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileLink {
+    pub name: String,
+    pub url: String,
+    pub content_type: String,
+}
+
+impl FileLink {
+    /// The file's kind as Chatwoot names it (`Attachment#file_type`): `image`, `audio`, `video`
+    /// or `file`, from its content type. Scripts see the same kinds from both flows.
+    pub fn kind(&self) -> &'static str {
+        match self.content_type.split('/').next().unwrap_or_default() {
+            "image" => "image",
+            "audio" => "audio",
+            "video" => "video",
+            _ => "file",
+        }
+    }
+
+    /// The CX message text for `text` with these files: one `name: url` line per file.
+    pub fn describe(text: &str, files: &[FileLink]) -> String {
+        let mut content = text.to_owned();
+        for file in files {
+            if !content.is_empty() {
+                content.push('\n');
+            }
+            content.push_str(&format!("📎 {}: {}", file.name, file.url));
+        }
+        content
+    }
+}
+
 /// One CX call of the mirror, delivered in order per conversation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MirrorItem {
     /// Create the contact (once) and a new CX conversation for it.
     Open,
-    /// The customer's message, as `incoming`.
+    /// The customer's message, as `incoming`, with links to the files it carried.
     Incoming {
         text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<FileLink>,
     },
     /// A bot message, as `outgoing`, with buttons when it offered some.
     Outgoing {
@@ -71,4 +117,41 @@ impl MirrorItem {
             MirrorItem::Fetch { .. } => "fetch",
         }
     }
+}
+
+/// What a page message says: its text, or else its `value` (a card submit or a value-only
+/// suggested action): a string as it is, anything else as compact JSON.
+pub fn message_text(activity: &CustomerActivity) -> String {
+    let text = activity.text.as_deref().map_or("", str::trim);
+    if !text.is_empty() {
+        return text.to_owned();
+    }
+    match &activity.value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(value)) => value.trim().to_owned(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The files of a page message: attachments with an `http(s)` `contentUrl` (cards and inline
+/// content are not files).
+pub fn file_links(activity: &Value) -> Vec<FileLink> {
+    let Some(attachments) = activity.get("attachments").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    attachments
+        .iter()
+        .filter_map(|attachment| {
+            let url = attachment.get("contentUrl").and_then(Value::as_str)?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return None;
+            }
+            let field = |name: &str| attachment.get(name).and_then(Value::as_str);
+            Some(FileLink {
+                name: field("name").unwrap_or("file").to_owned(),
+                url: url.to_owned(),
+                content_type: field("contentType").unwrap_or("application/octet-stream").to_owned(),
+            })
+        })
+        .collect()
 }

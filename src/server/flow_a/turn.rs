@@ -53,7 +53,11 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
         };
         match store.commit_turn(&turn, flow.app.clock.now()).await {
             Ok(_) => {
-                push_to_page(flow, conversation, effects.page).await;
+                let reply_to = match &work {
+                    WidgetInbound::Customer { activity, .. } => activity.as_deref(),
+                    _ => None,
+                };
+                push_to_page(flow, conversation, effects.page, reply_to).await;
                 return Ok(!turn.outbox.is_empty());
             }
             Err(StoreError::Conflict { .. }) => {}
@@ -62,7 +66,12 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
     }
 }
 
-async fn push_to_page(flow: &FlowA, conversation: &str, page: Vec<OutgoingActivity>) {
+async fn push_to_page(
+    flow: &FlowA,
+    conversation: &str,
+    page: Vec<OutgoingActivity>,
+    reply_to: Option<&str>,
+) {
     let Some(widget) = flow.widget.get() else {
         if !page.is_empty() {
             tracing::error!(%conversation, "no widget attached; replies not shown");
@@ -70,7 +79,7 @@ async fn push_to_page(flow: &FlowA, conversation: &str, page: Vec<OutgoingActivi
         return;
     };
     for activity in page {
-        if let Err(error) = widget.push(conversation, activity).await {
+        if let Err(error) = widget.push_reply(conversation, activity, reply_to).await {
             tracing::error!(%conversation, %error, "widget push failed");
         }
     }
@@ -92,14 +101,25 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
                 Vec::new()
             }
         }
-        WidgetInbound::Customer { text } => {
+        WidgetInbound::Customer { text, attachments, .. } => {
             queue_open(session, &mut effects);
-            effects.mirror.push(MirrorItem::Incoming { text: text.clone() });
+            effects.mirror.push(MirrorItem::Incoming {
+                text: text.clone(),
+                attachments: attachments.clone(),
+            });
             let mut events = Vec::new();
             if session.is_new() {
                 events.push(Event::Started { contact: session.contact.clone() });
             }
-            if session.buttons.contains(text) {
+            if text.is_empty() {
+                // Files without words run `on attachment`, as a CX photo does in Flow B.
+                if let Some(file) = attachments.first() {
+                    events.push(Event::Attachment {
+                        kind: file.kind().to_owned(),
+                        url: file.url.clone(),
+                    });
+                }
+            } else if session.buttons.contains(text) {
                 events.push(Event::Button { value: text.clone() });
             } else {
                 events.push(Event::Text { text: text.clone() });
@@ -139,7 +159,17 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
                     effects.page.push(OutgoingActivity::EndOfConversation { from: bot.clone() });
                 }
                 let mode = session.engine_state(0).mode();
-                change.engine_event(mode, !session.is_new()).into_iter().collect()
+                let events: Vec<Event> =
+                    change.engine_event(mode, !session.is_new()).into_iter().collect();
+                if events.iter().any(|event| matches!(event, Event::HandedBack)) {
+                    // The page learns the person left before the bot speaks again.
+                    effects.page.push(OutgoingActivity::Event {
+                        from: bot.clone(),
+                        name: "botrun.handback".into(),
+                        value: serde_json::Value::Null,
+                    });
+                }
+                events
             } else {
                 Vec::new()
             }

@@ -148,27 +148,24 @@ fn events_for(payload: &InboundPayload, current: &State, known: bool) -> Vec<Eve
 }
 
 fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) {
-    let mut push = |item: Outgoing| {
-        if let Ok(text) = serde_json::to_string(&item) {
-            turn.outbox.push(text);
-        }
-    };
+    let mut items: Vec<Outgoing> = Vec::new();
     let mut timers = Vec::new();
     let mut cancels = Vec::new();
     for action in actions {
         match action {
-            Action::SendText { text } => push(Outgoing::Text { cx: cx.clone(), text }),
+            Action::SendText { text } => items.push(Outgoing::Text { cx: cx.clone(), text }),
             Action::SendButtons { buttons, fallback } => {
-                push(Outgoing::Buttons { cx: cx.clone(), buttons, fallback });
+                let item = Outgoing::buttons_after(&mut items, cx, buttons, fallback);
+                items.push(item);
             }
             Action::Handoff { note } => {
                 if let Some(text) = note {
-                    push(Outgoing::Note { cx: cx.clone(), text });
+                    items.push(Outgoing::Note { cx: cx.clone(), text });
                 }
-                push(Outgoing::DeliverToAgent { cx: cx.clone() });
+                items.push(Outgoing::DeliverToAgent { cx: cx.clone() });
             }
-            Action::Resolve => push(Outgoing::Finish { cx: cx.clone() }),
-            Action::Fetch(request) => push(Outgoing::Fetch { cx: cx.clone(), request }),
+            Action::Resolve => items.push(Outgoing::Finish { cx: cx.clone() }),
+            Action::Fetch(request) => items.push(Outgoing::Fetch { cx: cx.clone(), request }),
             Action::ScheduleTimer { id, due } => {
                 let payload =
                     InboundPayload::Engine { cx: cx.clone(), event: Event::TimerDue { timer: id } };
@@ -188,6 +185,7 @@ fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) {
             }
         }
     }
+    turn.outbox.extend(items.iter().filter_map(|item| serde_json::to_string(item).ok()));
     turn.cancel_timers.extend(cancels);
     turn.add_timers.extend(timers);
 }
