@@ -4,8 +4,10 @@ loopback only (the built `botrun` binary for the service and for `botrun emulato
 
 Every scenario runs customer conversations against an echo bot (`message N` -> `echo N`) while
 something goes wrong, then reads every transcript back from the emulator and counts, per
-scenario: messages sent, replies lost, duplicated and reordered, the time the service took to
-recover, and the service's peak memory (VmHWM, the largest over its processes and restarts).
+scenario: messages sent, messages CX gave up delivering (its final attempt found botrun down:
+CX never offers them again), replies lost (delivered to botrun, never answered), duplicated and
+reordered, the time the service took to recover, and the service's peak memory (VmHWM, the
+largest over its processes and restarts).
 Prints one Markdown table. Bounded in time: every wait has a deadline.
 
 Usage: scripts/chaos [--short] [--binary target/release/botrun] [--only NAME ...]
@@ -24,13 +26,27 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "c7a1f0e9d8b2c3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0"
 TENANT = "dev.cx.localhost"
 CLIENT_ID, CLIENT_SECRET = "botrun-dev", "botrun-dev-secret"
-POSTGRES = os.environ.get("BOTRUN_CHAOS_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+
+
+def postgres_server():
+    """The PostgreSQL server for the replica scenario: $BOTRUN_CHAOS_POSTGRES, else the server
+    of $BOTRUN_TEST_POSTGRES_URL (the one scripts/test found or started), else the local one."""
+    if os.environ.get("BOTRUN_CHAOS_POSTGRES"):
+        return os.environ["BOTRUN_CHAOS_POSTGRES"].rstrip("/")
+    if os.environ.get("BOTRUN_TEST_POSTGRES_URL"):
+        url = urllib.parse.urlsplit(os.environ["BOTRUN_TEST_POSTGRES_URL"])
+        return f"{url.scheme}://{url.netloc}"
+    return "postgres://postgres@127.0.0.1:5432"
+
+
+POSTGRES = postgres_server()
 SITE_SECRET = "chaos-site-secret-0123456789abcdef"
 WIDGET_KEY = "chaos-widget-key-0123456789abcdef0123456789"
 
@@ -102,14 +118,15 @@ class Memory:
 
 
 class Emulator:
-    def __init__(self, binary, workdir, retry_spacing_ms):
+    def __init__(self, binary, workdir, retry_spacing_ms, keep_pending=False):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         log = open(os.path.join(workdir, "emulator.log"), "w")
-        self.process = subprocess.Popen(
-            [binary, "emulator", "--listen", f"127.0.0.1:{self.port}",
-             "--retry-spacing-ms", str(retry_spacing_ms)],
-            stdout=log, stderr=subprocess.STDOUT)
+        args = [binary, "emulator", "--listen", f"127.0.0.1:{self.port}",
+                "--retry-spacing-ms", str(retry_spacing_ms)]
+        if keep_pending:
+            args.append("--keep-pending-on-bot-failure")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         wait_for("the emulator", lambda: http("GET", f"{self.base}/_control/state")[0] == 200, 30)
         credentials = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         status, answer = http(
@@ -149,10 +166,22 @@ class Emulator:
     def says(self, conversation, text):
         self.control("POST", f"conversations/{conversation}/incoming", {"content": text})
 
+    def messages(self, conversation):
+        return self.control("GET", f"conversations/{conversation}")["messages"]
+
     def replies(self, conversation):
-        messages = self.control("GET", f"conversations/{conversation}")["messages"]
-        return [m["content"] for m in messages
+        return [m["content"] for m in self.messages(conversation)
                 if m["message_type"] in ("outgoing", 1) and not m.get("private")]
+
+    def deliveries(self):
+        """message id -> (final delivery records of its `message_created`, any delivered)."""
+        seen = {}
+        for record in self.control("GET", "deliveries")["deliveries"]:
+            if record["event"] != "message_created" or record.get("replayed"):
+                continue
+            count, delivered = seen.get(record["message_id"], (0, False))
+            seen[record["message_id"]] = (count + 1, delivered or record["delivered"])
+        return seen
 
     def stop(self):
         self.process.kill()
@@ -216,10 +245,12 @@ def serve_config(emulator, workdir, store, bot, extra=""):
 
 class Load:
     """`conversations` customers each sending `messages` numbered messages, spread over
-    `seconds`, from threads; `sent` counts what the emulator took."""
+    `seconds`, from threads; `sent` counts what the emulator took. `targets` is how many botrun
+    endpoints CX delivers each message to (the agent bot, and an account webhook)."""
 
-    def __init__(self, emulator, conversations, messages, seconds):
+    def __init__(self, emulator, conversations, messages, seconds, targets=1):
         self.emulator = emulator
+        self.targets = targets
         self.ids = [emulator.start(f"chaos-{n}") for n in range(conversations)]
         self.messages = messages
         self.gap = seconds / max(messages, 1)
@@ -239,22 +270,47 @@ class Load:
         for thread in self.threads:
             thread.join(timeout=120)
 
-    def settle(self, deadline=60):
-        """Waits until every conversation has its replies (or the deadline); returns when."""
+    def outcome(self):
+        """Per message: answered, or CX gave up delivering it, or still pending."""
+        deliveries = self.emulator.deliveries()
+        answered, undelivered, pending, replies = 0, 0, 0, {}
+        for conversation in self.ids:
+            messages = self.emulator.messages(conversation)
+            got = [m["content"] for m in messages
+                   if m["message_type"] in ("outgoing", 1) and not m.get("private")
+                   and m["content"].startswith("echo ")]
+            replies[conversation] = got
+            for message in messages:
+                if message["message_type"] not in ("incoming", 0):
+                    continue
+                number = message["content"].split()[1]
+                records, delivered = deliveries.get(message["id"], (0, False))
+                if f"echo {number}" in got:
+                    answered += 1
+                elif records >= self.targets and not delivered:
+                    undelivered += 1
+                else:
+                    pending += 1
+        return answered, undelivered, pending, replies
+
+    def settle(self, deadline=120):
+        """Waits until every message is answered or CX gave up delivering it (or the
+        deadline); returns when."""
         end = time.monotonic() + deadline
         while time.monotonic() < end:
-            if all(len(self.emulator.replies(c)) >= self.sent[c] for c in self.ids):
+            if self.outcome()[2] == 0:
                 break
-            time.sleep(0.25)
+            time.sleep(0.5)
         time.sleep(1.0)  # late duplicates would show up now
         return time.monotonic()
 
     def count(self):
-        lost = duplicated = reordered = 0
-        for conversation in self.ids:
-            expected = [f"echo {n}" for n in range(self.sent[conversation])]
-            got = [r for r in self.emulator.replies(conversation) if r.startswith("echo ")]
-            lost += len(set(expected) - set(got))
+        """(messages, not delivered by CX, lost, duplicated, reordered). Lost: delivered to
+        botrun (a 2xx) and never answered. Not delivered: CX's final delivery attempt failed
+        (botrun was down) — CX never offers the message again."""
+        _, undelivered, pending, replies = self.outcome()
+        duplicated = reordered = 0
+        for got in replies.values():
             duplicated += len(got) - len(set(got))
             firsts = []
             for reply in got:
@@ -262,7 +318,7 @@ class Load:
                     firsts.append(reply)
             numbers = [int(r.split()[1]) for r in firsts]
             reordered += sum(1 for a, b in zip(numbers, numbers[1:]) if b < a)
-        return sum(self.sent.values()), lost, duplicated, reordered
+        return sum(self.sent.values()), undelivered, pending, duplicated, reordered
 
 
 def echo_bot(workdir):
@@ -311,7 +367,7 @@ def kill_loop_postgres(ctx):
     # deduplicates, and one replica carries on while the other is down.
     emulator.route_to(webhook(first))
     emulator.also_webhook(webhook(second))
-    load = Load(emulator, ctx.conversations, ctx.messages, ctx.seconds)
+    load = Load(emulator, ctx.conversations, ctx.messages, ctx.seconds, targets=2)
     recoveries = []
     for n in range(ctx.kills):
         time.sleep(ctx.seconds / (ctx.kills + 1))
@@ -320,7 +376,7 @@ def kill_loop_postgres(ctx):
         recoveries.append(victim.start())
     load.join()
     # A killed replica's leases lapse within 4 s; the survivor then finishes its work.
-    load.settle(deadline=60)
+    load.settle()
     return load.count() + (max(recoveries),)
 
 
@@ -454,10 +510,9 @@ def held_connections(ctx):
     all_closed = time.monotonic() - opened
     load.join()
     load.settle()
-    sent, lost, duplicated, reordered = load.count()
     if closed < len(held):
         raise SystemExit(f"chaos: {len(held) - closed} held connections were never closed")
-    return sent, lost, duplicated, reordered, all_closed
+    return load.count() + (all_closed,)
 
 
 def websocket_flood(ctx):
@@ -539,7 +594,10 @@ class Context:
         self.cleanups = []
 
     def emulator(self, retry_spacing_ms):
-        emulator = Emulator(self.binary, self.dir, retry_spacing_ms)
+        # The account keeps a conversation with the bot when a delivery fails for good (CX's
+        # `keep_pending_on_bot_failure`): otherwise CX hands it to humans and the bot, rightly,
+        # stays silent in it, which would hide what botrun itself does with later messages.
+        emulator = Emulator(self.binary, self.dir, retry_spacing_ms, keep_pending=True)
         self.processes.append(emulator)
         return emulator
 
@@ -572,9 +630,9 @@ def main():
         ctx = Context(args, workdir)
         started = time.monotonic()
         try:
-            sent, lost, duplicated, reordered, recovery = scenario(ctx)
+            sent, undelivered, lost, duplicated, reordered, recovery = scenario(ctx)
             peak = ctx.memory.peak_kib
-        except (SystemExit, AssertionError) as error:
+        except (SystemExit, AssertionError, subprocess.CalledProcessError) as error:
             print(f"chaos: {title}: {error} (logs in {workdir})", file=sys.stderr)
             failed = True
             ctx.close()
@@ -582,13 +640,14 @@ def main():
         ctx.close()
         took = time.monotonic() - started
         failed |= bool(lost or duplicated or reordered)
-        rows.append((title, sent, lost, duplicated, reordered, f"{recovery:.1f} s",
-                     f"{peak / 1024:.0f} MiB"))
+        rows.append((title, sent, undelivered, lost, duplicated, reordered,
+                     f"{recovery:.1f} s", f"{peak / 1024:.0f} MiB"))
         print(f"chaos: {title}: done in {took:.0f} s", file=sys.stderr)
         if not (lost or duplicated or reordered):
             shutil.rmtree(workdir, ignore_errors=True)
-    print("| Scenario | Messages | Lost | Duplicated | Reordered | Time to recover | Peak memory |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| Scenario | Messages | Not delivered by CX | Lost | Duplicated | Reordered "
+          "| Time to recover | Peak memory |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
     sys.exit(1 if failed else 0)

@@ -46,6 +46,8 @@ pub struct DeliveryRecord {
     pub target: Target,
     pub event: String,
     pub conversation_id: Option<u64>,
+    /// The message a `message_created` / `message_updated` event is about.
+    pub message_id: Option<u64>,
     pub attempts: u32,
     pub delivered: bool,
     /// Status of the last attempt, when the target answered at all.
@@ -165,6 +167,7 @@ async fn deliver(emulator: &Emulator, job: Job, delivery_id: &str, replayed: boo
         target: notification.target,
         event: notification.event.clone(),
         conversation_id: notification.conversation_id,
+        message_id: notification.message_id,
         attempts,
         delivered,
         last_status,
