@@ -15,6 +15,7 @@
 //! - [`widget`]     — the Direct Line subset that BotFramework Web Chat speaks.
 //! - [`store`]      — durable conversation state, dedup, outbox and timers (SQLite, PostgreSQL).
 //! - [`server`]     — `botrun serve`: the only place that wires engine, store, CX and widget.
+//! - [`report`]     — `botrun report`: what the bots decided over a period, from the store.
 //! - [`cli`]        — command-line commands; exit codes are decided there, in one place.
 
 pub mod check;
@@ -25,6 +26,7 @@ pub mod emulator;
 pub mod engine;
 pub mod graph;
 pub mod lsp;
+pub mod report;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -30,6 +30,8 @@ pub struct Config {
     /// How long stored data is kept (see `retention`).
     pub retention: super::retention::Retention,
     pub log: LogConfig,
+    /// What the per-turn decision records keep (see `decisions`).
+    pub decisions: super::decisions::DecisionsConfig,
     /// Send `SendButtons` as CX `input_select` messages; when false, send the numbered
     /// fallback text instead (for channels that cannot show buttons).
     pub buttons: bool,
@@ -51,6 +53,7 @@ impl Default for Config {
             limits: Limits::default(),
             retention: super::retention::Retention::default(),
             log: LogConfig::default(),
+            decisions: super::decisions::DecisionsConfig::default(),
             buttons: true,
             widget: None,
         }
