@@ -3,6 +3,7 @@
 //! Module map (data flows top to bottom; `docs/architecture.md` describes how the pieces meet):
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
+//! - [`crypto`]     — random ids, tokens and keys, and HMAC-SHA256, each made in one place.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
@@ -20,6 +21,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod crypto;
 pub mod cx;
 pub mod diagnostic;
 pub mod emulator;

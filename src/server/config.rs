@@ -316,7 +316,5 @@ pub fn check_token(token: &str, dev: bool) -> Result<(), String> {
 
 /// A fresh random token for `botrun dev` (64 hex characters).
 pub fn generate_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::Rng::fill(&mut rand::thread_rng(), &mut bytes);
-    hex::encode(bytes)
+    crate::crypto::random_hex(32)
 }

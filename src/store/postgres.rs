@@ -410,11 +410,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             // A key of its own per replica, so two replicas probing at once never wait on
             // each other's row.
-            let key = format!(
-                "{PROBE_KEY}{}{}",
-                hex::encode(rand::random::<[u8; 8]>()),
-                "x".repeat(PROBE_FILL)
-            );
+            let key =
+                format!("{PROBE_KEY}{}{}", crate::crypto::random_hex(8), "x".repeat(PROBE_FILL));
             let mut tx = self.pool.begin().await?;
             sqlx::query("INSERT INTO dedup_keys (dedup_key, received_at) VALUES ($1, 0)")
                 .bind(&key)
