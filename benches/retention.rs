@@ -111,7 +111,7 @@ fn main() {
             if sweep {
                 let cutoff = at - Duration::days(LIFETIME_DAYS);
                 let swept = store
-                    .sweep(Cutoffs { dedup_keys: cutoff, conversations: cutoff })
+                    .sweep(Cutoffs { dedup_keys: cutoff, conversations: cutoff, decisions: cutoff })
                     .await
                     .unwrap();
                 keys = swept.dedup_keys;

@@ -3,6 +3,7 @@
 //! Module map (data flows top to bottom; `docs/architecture.md` describes how the pieces meet):
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
+//! - [`crypto`]     — random ids, tokens and keys, and HMAC-SHA256, each made in one place.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
@@ -15,16 +16,19 @@
 //! - [`widget`]     — the Direct Line subset that BotFramework Web Chat speaks.
 //! - [`store`]      — durable conversation state, dedup, outbox and timers (SQLite, PostgreSQL).
 //! - [`server`]     — `botrun serve`: the only place that wires engine, store, CX and widget.
+//! - [`report`]     — `botrun report`: what the bots decided over a period, from the store.
 //! - [`cli`]        — command-line commands; exit codes are decided there, in one place.
 
 pub mod check;
 pub mod cli;
+pub mod crypto;
 pub mod cx;
 pub mod diagnostic;
 pub mod emulator;
 pub mod engine;
 pub mod graph;
 pub mod lsp;
+pub mod report;
 pub mod server;
 pub mod source;
 pub mod store;

@@ -239,7 +239,7 @@ pub struct Intent {
 
 /// Phrase shapes of every intent (`V` = the verb, `N` = the noun).
 const SHAPES: [&str; 4] =
-    ["V [my|the] N", "how (do|can) i V [my|the|a] N", "i (want|need) to V [my] N", "N V"];
+    ["V [(my|the)] N", "how (do|can) i V [(my|the|a)] N", "i (want|need) to V [my] N", "N V"];
 
 pub fn intents(count: usize) -> Vec<Intent> {
     // A bijection from intent number to (verb, noun): every pair is distinct and every verb and
@@ -285,7 +285,8 @@ fn expansions(shape: &str, intent: &Intent) -> Vec<String> {
     let mut results = vec![String::new()];
     for piece in shape.split(' ') {
         let options: Vec<&str> = if let Some(inner) = piece.strip_prefix('[') {
-            let mut o: Vec<&str> = inner.trim_end_matches(']').split('|').collect();
+            let inner = inner.trim_end_matches(']').trim_start_matches('(').trim_end_matches(')');
+            let mut o: Vec<&str> = inner.split('|').collect();
             o.push("");
             o
         } else if let Some(inner) = piece.strip_prefix('(') {
@@ -341,7 +342,9 @@ pub fn rivescript_file(count: usize) -> String {
     let mut out = String::from("! version = 2.0\n\n");
     for (i, intent) in intents(count).iter().enumerate() {
         for shape in SHAPES {
-            let _ = writeln!(out, "+ [*] {} [*]\n- answer {i}\n", phrase(shape, intent));
+            // RiveScript writes optional choices as `[my|the]`.
+            let trigger = phrase(shape, intent).replace("[(", "[").replace(")]", "]");
+            let _ = writeln!(out, "+ [*] {trigger} [*]\n- answer {i}\n");
         }
     }
     out.push_str("+ *\n- sorry\n");

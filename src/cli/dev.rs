@@ -103,7 +103,7 @@ fn signing_key(data: &Path) -> miette::Result<Vec<u8>> {
     match std::fs::read(&path) {
         Ok(key) if key.len() >= 32 => Ok(key),
         _ => {
-            let key = rand::random::<[u8; 32]>().to_vec();
+            let key = crate::crypto::random_bytes(32);
             std::fs::write(&path, &key)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot write {}", path.display()))?;
@@ -199,7 +199,7 @@ fn widget_config(
         keep_alive: Duration::from_secs(20),
         sites: vec![Site {
             id: "demo".into(),
-            secret: hex::encode(rand::random::<[u8; 16]>()),
+            secret: crate::crypto::random_hex(16),
             origins: vec![format!("http://localhost:{port}"), format!("http://127.0.0.1:{port}")],
             // A page of the demo origins may start without a token, as the embed snippet's
             // anonymous mode does on a real site that allows it.

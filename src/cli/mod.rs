@@ -16,6 +16,7 @@ pub mod graph;
 pub mod lsp;
 pub mod man;
 pub mod replay;
+pub mod report;
 pub mod serve;
 pub mod test;
 pub mod validate;
@@ -65,6 +66,9 @@ pub enum Command {
     Why(why::Args),
     /// Replay customer messages (one per line) through a bot: JSON lines out, summary on stderr
     Replay(replay::Args),
+    /// What the bots decided over a period, from the service's store: containment, handoffs,
+    /// intents, missed messages grouped by similarity (table, JSON or an HTML page)
+    Report(report::Args),
     /// Run the service: CX webhooks and widget traffic
     Serve(serve::Args),
     /// Run the CX emulator, the service and the widget page together, locally
@@ -130,6 +134,7 @@ pub fn run(command: Command) -> miette::Result<Outcome> {
         Command::Chat(args) => chat::run(&args),
         Command::Why(args) => why::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Dev(args) => dev::run(&args),
         Command::Emulator(args) => emulator::run(&args),

@@ -3,13 +3,11 @@
 //! seconds. CX's create calls show no secret, so this only runs when one is configured \[G\].
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+
+use crate::crypto;
 
 /// How far a delivery's timestamp may be from now, either way, before it is refused (replays) \[G\].
 pub const SIGNATURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Why a delivery's signature was refused. Messages never echo the expected signature.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,10 +28,8 @@ pub enum SignatureError {
 
 /// The `X-Chatwoot-Signature` value for `raw_body` sent at `timestamp` (what the emulator sends).
 pub fn sign(secret: &[u8], timestamp: i64, raw_body: &[u8]) -> String {
-    format!(
-        "sha256={}",
-        hex::encode(mac(secret, &timestamp.to_string(), raw_body).finalize().into_bytes())
-    )
+    let tag = crypto::hmac_sha256(secret, &signed_parts(&timestamp.to_string(), raw_body));
+    format!("sha256={}", hex::encode(tag))
 }
 
 /// Checks a delivery: the timestamp is within [`SIGNATURE_WINDOW`] of `now` and the signature is
@@ -70,21 +66,16 @@ pub fn verify_signature(
     }
     let expected = hex::decode(hex_digits).map_err(|_| SignatureError::BadFormat)?;
     // The raw timestamp text is what was signed, so sign it as received.
-    mac(secret, timestamp_text, raw_body)
-        .verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    if crypto::hmac_sha256_matches(secret, &signed_parts(timestamp_text, raw_body), &expected) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
-fn mac(secret: &[u8], timestamp: &str, raw_body: &[u8]) -> HmacSha256 {
-    #[expect(
-        clippy::expect_used,
-        reason = "HMAC takes keys of any length; only fixed-key MACs fail here"
-    )]
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(raw_body);
-    mac
+/// What Chatwoot signs: `"{timestamp}.{body}"`.
+fn signed_parts<'a>(timestamp: &'a str, raw_body: &'a [u8]) -> [&'a [u8]; 3] {
+    [timestamp.as_bytes(), b".", raw_body]
 }
 
 fn shorten(text: &str) -> String {

@@ -75,7 +75,7 @@ async fn issue_token(
             format!("invalid_scope: scope must be `{SCOPE}`"),
         ));
     }
-    let token = super::random_hex(24);
+    let token = crate::crypto::random_hex(24);
     let ttl = options.token_ttl_secs;
     lock(&emulator.inner.tokens).insert(token.clone(), Instant::now() + Duration::from_secs(ttl));
     Ok(Json(json!({

@@ -20,13 +20,12 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use super::handle::{lock, Emulator, Inner};
 use super::model::{Notification, Status, Target};
+use crate::cx::sign;
 
 /// How long a queue with late copies waits for another event before posting them all.
 pub const REPLAY_FLUSH: Duration = Duration::from_millis(150);
@@ -112,7 +111,7 @@ pub(super) async fn run_queue(inner: Weak<Inner>, mut jobs: mpsc::UnboundedRecei
         let Some(inner) = inner.upgrade() else { return };
         let emulator = Emulator { inner };
         if job.generation == emulator.inner.generation.load(Ordering::SeqCst) {
-            let delivery_id = super::random_hex(16);
+            let delivery_id = crate::crypto::random_hex(16);
             deliver(&emulator, job.clone(), &delivery_id, false).await;
             for copy in &mut late {
                 copy.after = copy.after.saturating_sub(1);
@@ -212,10 +211,10 @@ async fn attempt(inner: &Inner, url: &str, body: &str, delivery_id: &str) -> Att
         .header("x-chatwoot-delivery", delivery_id)
         .body(body.to_owned());
     if let Some(secret) = &inner.options.webhook_secret {
-        let timestamp = Utc::now().timestamp().to_string();
+        let timestamp = Utc::now().timestamp();
         request = request
-            .header("x-chatwoot-timestamp", &timestamp)
-            .header("x-chatwoot-signature", sign(secret, &timestamp, body));
+            .header("x-chatwoot-timestamp", timestamp.to_string())
+            .header("x-chatwoot-signature", sign(secret.as_bytes(), timestamp, body.as_bytes()));
     }
     match request.send().await {
         Ok(response) => {
@@ -229,16 +228,4 @@ async fn attempt(inner: &Inner, url: &str, body: &str, delivery_id: &str) -> Att
         Err(error) if error.is_timeout() => Attempt::Failed(None, "timed out".into()),
         Err(error) => Attempt::Failed(None, format!("could not reach target: {error}")),
     }
-}
-
-/// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`, Chatwoot's webhook signature.
-pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

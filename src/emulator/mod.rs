@@ -192,11 +192,3 @@ impl RunningEmulator {
         self.emulator.stop_deliveries();
     }
 }
-
-/// Random lowercase hex of `bytes` bytes, for tokens, source ids and delivery ids.
-pub fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut buffer = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buffer);
-    hex::encode(buffer)
-}

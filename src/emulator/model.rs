@@ -380,7 +380,7 @@ impl World {
             name,
             email,
             phone_number,
-            source_id: format!("src-{id}-{}", super::random_hex(6)),
+            source_id: format!("src-{id}-{}", crate::crypto::random_hex(6)),
             created_at: Utc::now(),
         };
         self.contacts.insert(id, contact.clone());

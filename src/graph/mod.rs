@@ -12,6 +12,7 @@ mod svg;
 pub use dot::render_dot;
 pub use mermaid::render_mermaid;
 pub use model::{build, Edge, EdgeKind, FlowGraph, Node, NodeKind};
+pub(crate) use svg::escape as escape_markup;
 pub use svg::render_svg;
 
 /// The picture formats `botrun graph` writes.

@@ -278,8 +278,8 @@ fn node_shape(place: &Place, label: &str, kind: &NodeKind) -> String {
     )
 }
 
-/// Text safe inside SVG elements and attributes.
-fn escape(text: &str) -> String {
+/// Text safe inside SVG or HTML elements and attributes (the report page uses it too).
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

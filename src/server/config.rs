@@ -30,6 +30,8 @@ pub struct Config {
     /// How long stored data is kept (see `retention`).
     pub retention: super::retention::Retention,
     pub log: LogConfig,
+    /// What the per-turn decision records keep (see `decisions`).
+    pub decisions: super::decisions::DecisionsConfig,
     /// Send `SendButtons` as CX `input_select` messages; when false, send the numbered
     /// fallback text instead (for channels that cannot show buttons).
     pub buttons: bool,
@@ -51,6 +53,7 @@ impl Default for Config {
             limits: Limits::default(),
             retention: super::retention::Retention::default(),
             log: LogConfig::default(),
+            decisions: super::decisions::DecisionsConfig::default(),
             buttons: true,
             widget: None,
         }
@@ -313,7 +316,5 @@ pub fn check_token(token: &str, dev: bool) -> Result<(), String> {
 
 /// A fresh random token for `botrun dev` (64 hex characters).
 pub fn generate_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::Rng::fill(&mut rand::thread_rng(), &mut bytes);
-    hex::encode(bytes)
+    crate::crypto::random_hex(32)
 }

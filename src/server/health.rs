@@ -16,8 +16,8 @@ use tokio::sync::Mutex;
 
 use super::AppState;
 use crate::store::{
-    Cutoffs, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture,
-    Swept, Turn,
+    Cutoffs, DecisionQuery, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
+    StoreFuture, StoredDecision, Swept, Turn,
 };
 
 /// How long one probe's answer stands.
@@ -132,6 +132,9 @@ impl Store for CountingStore {
     }
     fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept> {
         self.counted(self.inner.sweep(cutoffs))
+    }
+    fn decisions<'a>(&'a self, query: &'a DecisionQuery) -> StoreFuture<'a, Vec<StoredDecision>> {
+        self.counted(self.inner.decisions(query))
     }
     fn shared_by_replicas(&self) -> bool {
         self.inner.shared_by_replicas()

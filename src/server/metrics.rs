@@ -36,6 +36,8 @@ pub struct Metrics {
     latency_micros_sum: AtomicU64,
     /// Failed store calls; shared with the store wrapper that counts them.
     store_failures: Arc<AtomicU64>,
+    /// What the bots decided, by bot (see [`super::bot_metrics`]).
+    by_bot: super::bot_metrics::ByBot,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -64,15 +66,19 @@ impl Metrics {
     pub fn count_resolve(&self) {
         bump(&self.resolves);
     }
-    pub fn count_miss(&self) {
-        bump(&self.misses);
-    }
     pub fn count_cx_error(&self) {
         bump(&self.cx_errors);
     }
     /// Delivery failed past the retry budget and the conversation went to a human.
     pub fn count_escalation(&self) {
         bump(&self.escalations);
+    }
+
+    /// Counts what the bots decided in one committed turn.
+    pub fn count_decisions(&self, records: &[crate::store::DecisionRecord]) {
+        let misses = records.iter().filter(|r| r.missed).count();
+        self.misses.fetch_add(misses as u64, Ordering::Relaxed);
+        self.by_bot.count(records);
     }
 
     /// Records the duration of one CX call.
@@ -167,6 +173,7 @@ impl Metrics {
         #[expect(clippy::cast_precision_loss, reason = "a metric sum tolerates rounding")]
         let sum = self.latency_micros_sum.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+        self.by_bot.render(&mut out);
         out
     }
 }

@@ -7,9 +7,11 @@
 //! for that conversation, commits state + outbox + timers in one transaction, and `outbox`
 //! delivers the replies in order through [`CxOutbound`].
 
+mod bot_metrics;
 pub mod clock;
 pub mod config;
 mod cx_link;
+pub(crate) mod decisions;
 pub mod flow_a;
 mod flow_b;
 pub mod health;

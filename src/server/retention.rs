@@ -21,6 +21,9 @@ pub struct Retention {
     /// Days a conversation with nothing queued, nothing to deliver and no timer is kept after
     /// its last turn; a later message starts it afresh.
     pub conversations_days: u64,
+    /// Days a decision record (what the bot decided in one turn, read by `botrun report`) is
+    /// kept.
+    pub decisions_days: u64,
     /// Days a widget conversation's history is kept after its last activity.
     pub widget_history_days: u64,
     /// Minutes between sweeps.
@@ -32,6 +35,7 @@ impl Default for Retention {
         Retention {
             dedup_keys_days: 7,
             conversations_days: 30,
+            decisions_days: 90,
             widget_history_days: 30,
             sweep_every_mins: 60,
         }
@@ -74,6 +78,7 @@ pub async fn sweep_once(
     let cutoffs = Cutoffs {
         dedup_keys: cutoff(now, retention.dedup_keys_days),
         conversations: cutoff(now, retention.conversations_days),
+        decisions: cutoff(now, retention.decisions_days),
     };
     let store = state.store.sweep(cutoffs).await.map_err(|e| e.to_string())?;
     let widget_conversations = match widget {
@@ -94,6 +99,7 @@ pub async fn run_sweeps(state: AppState, widget: Option<Arc<dyn WidgetStore>>) {
             Ok(removed) => tracing::info!(
                 dedup_keys = removed.store.dedup_keys,
                 conversations = removed.store.conversations,
+                decisions = removed.store.decisions,
                 widget_conversations = removed.widget_conversations,
                 "retention sweep done"
             ),

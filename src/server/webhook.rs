@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 
 use super::AppState;
 use crate::cx::{decode_event, verify_signature, CxEvent, Participant};
@@ -106,7 +105,7 @@ fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), IntakeError> {
-    if !bool::from(token.as_bytes().ct_eq(state.webhook_token.as_bytes())) {
+    if !crate::crypto::secrets_equal(token.as_bytes(), state.webhook_token.as_bytes()) {
         return Err(IntakeError::Unauthorized("unknown webhook token".into()));
     }
     if let Some(secret) = &state.signing_secret {

@@ -6,6 +6,7 @@
 //! are opaque bytes (the engine's snapshot), and inbound events, outbox items and timer events
 //! are opaque JSON strings the server defines. It must not import `server`, `cx` or `engine`.
 
+mod decisions;
 mod postgres;
 mod sqlite;
 
@@ -14,6 +15,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
+pub use decisions::{DecisionQuery, DecisionRecord, StoredDecision};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -104,6 +106,8 @@ pub struct Turn {
     pub cancel_timers: Vec<String>,
     /// The inbound event this turn consumed (removed from the queue in the same transaction).
     pub processed: Option<i64>,
+    /// What the bot decided in this turn, one record per engine step.
+    pub decisions: Vec<DecisionRecord>,
 }
 
 /// What [`Store::sweep`] deletes: everything older than these instants.
@@ -111,6 +115,8 @@ pub struct Turn {
 pub struct Cutoffs {
     pub dedup_keys: DateTime<Utc>,
     pub conversations: DateTime<Utc>,
+    /// Decision records made before this instant.
+    pub decisions: DateTime<Utc>,
 }
 
 /// What one sweep deleted.
@@ -118,6 +124,7 @@ pub struct Cutoffs {
 pub struct Swept {
     pub dedup_keys: u64,
     pub conversations: u64,
+    pub decisions: u64,
 }
 
 /// Rows one sweep statement deletes at most, so writes queued behind it wait only briefly.
@@ -189,9 +196,13 @@ pub trait Store: Send + Sync + 'static {
     fn probe_write(&self) -> StoreFuture<'_, ()>;
 
     /// Deletes, a chunk at a time, what is older than the cutoffs: dedup keys received before
-    /// `dedup_keys`, and conversations last changed before `conversations` that have nothing
-    /// queued, nothing to deliver and no timer (a later message starts them afresh).
+    /// `dedup_keys`, decision records made before `decisions`, and conversations last changed
+    /// before `conversations` that have nothing queued, nothing to deliver and no timer (a later
+    /// message starts them afresh).
     fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept>;
+
+    /// The decision records `query` selects, oldest first (`botrun report`).
+    fn decisions<'a>(&'a self, query: &'a DecisionQuery) -> StoreFuture<'a, Vec<StoredDecision>>;
 
     /// Whether several processes may share this store (then workers take leases).
     fn shared_by_replicas(&self) -> bool;
@@ -250,6 +261,45 @@ pub(crate) const PROBE_KEY: &str = "botrun:write-probe:";
 
 /// How many characters the probe's key carries, so its row needs a page or so of new space.
 pub(crate) const PROBE_FILL: usize = 3000;
+
+/// The head of a decision insert; both backends append their `VALUES`.
+pub(crate) const DECISION_INSERT: &str = "INSERT INTO decisions (conversation, bot, at, event, \
+     customer_text, intent, missed, question, state_before, state_after, outcome, rule, reason, \
+     note) ";
+
+/// The columns a decision read selects, in [`decision_from_row`]'s order.
+pub(crate) const DECISION_COLUMNS: &str = "conversation, bot, at, event, customer_text, intent, \
+     missed, question, state_before, state_after, outcome, rule, reason, note";
+
+/// A decision row read back by either backend.
+pub(crate) fn decision_from_row<'r, R>(row: &'r R) -> Result<StoredDecision, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StoredDecision {
+        conversation: row.try_get(0)?,
+        record: DecisionRecord {
+            bot: row.try_get(1)?,
+            at: from_millis(row.try_get(2)?),
+            event: row.try_get(3)?,
+            text: row.try_get(4)?,
+            intent: row.try_get(5)?,
+            missed: row.try_get(6)?,
+            question: row.try_get(7)?,
+            state_before: row.try_get(8)?,
+            state_after: row.try_get(9)?,
+            outcome: row.try_get(10)?,
+            rule: row.try_get(11)?,
+            reason: row.try_get(12)?,
+            note: row.try_get(13)?,
+        },
+    })
+}
 
 pub(crate) fn to_millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()

@@ -8,10 +8,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::{
+    decision_from_row, Cutoffs, DecisionQuery, StoredDecision, Swept, DECISION_COLUMNS,
+    DECISION_INSERT, SWEEP_CHUNK,
+};
+use super::{
     from_millis, to_millis, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
     StoreFuture, Turn, PROBE_FILL, PROBE_KEY,
 };
-use super::{Cutoffs, Swept, SWEEP_CHUNK};
 
 /// The scale-out store.
 #[derive(Clone, Debug)]
@@ -226,6 +229,26 @@ impl Store for PostgresStore {
                     .execute(&mut *tx)
                     .await?;
             }
+            if !turn.decisions.is_empty() {
+                let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(DECISION_INSERT);
+                insert.push_values(&turn.decisions, |mut row, d| {
+                    row.push_bind(&turn.conversation)
+                        .push_bind(&d.bot)
+                        .push_bind(to_millis(d.at))
+                        .push_bind(&d.event)
+                        .push_bind(&d.text)
+                        .push_bind(&d.intent)
+                        .push_bind(d.missed)
+                        .push_bind(&d.question)
+                        .push_bind(&d.state_before)
+                        .push_bind(&d.state_after)
+                        .push_bind(&d.outcome)
+                        .push_bind(&d.rule)
+                        .push_bind(&d.reason)
+                        .push_bind(&d.note);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(turn.expected_version + 1)
         })
@@ -364,9 +387,19 @@ impl Store for PostgresStore {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+                let decisions = sqlx::query(
+                    "DELETE FROM decisions WHERE id = ANY (ARRAY( \
+                     SELECT id FROM decisions WHERE at < $1 LIMIT $2))",
+                )
+                .bind(to_millis(cutoffs.decisions))
+                .bind(SWEEP_CHUNK)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
                 total.dedup_keys += dedup_keys;
                 total.conversations += conversations;
-                if dedup_keys < limit && conversations < limit {
+                total.decisions += decisions;
+                if dedup_keys < limit && conversations < limit && decisions < limit {
                     return Ok(total);
                 }
             }
@@ -377,11 +410,8 @@ impl Store for PostgresStore {
         Box::pin(async move {
             // A key of its own per replica, so two replicas probing at once never wait on
             // each other's row.
-            let key = format!(
-                "{PROBE_KEY}{}{}",
-                hex::encode(rand::random::<[u8; 8]>()),
-                "x".repeat(PROBE_FILL)
-            );
+            let key =
+                format!("{PROBE_KEY}{}{}", crate::crypto::random_hex(8), "x".repeat(PROBE_FILL));
             let mut tx = self.pool.begin().await?;
             sqlx::query("INSERT INTO dedup_keys (dedup_key, received_at) VALUES ($1, 0)")
                 .bind(&key)
@@ -393,6 +423,22 @@ impl Store for PostgresStore {
                 .await?;
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    fn decisions<'a>(&'a self, query: &'a DecisionQuery) -> StoreFuture<'a, Vec<StoredDecision>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE at >= $1 AND at < $2 \
+                 AND ($3::text IS NULL OR bot = $3) ORDER BY id"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(to_millis(query.since))
+                .bind(to_millis(query.until))
+                .bind(query.bot.as_deref())
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.iter().map(decision_from_row).collect::<Result<_, _>>()?)
         })
     }
 

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
-use subtle::ConstantTimeEq;
 
 /// One website that embeds the widget.
 #[derive(Clone, Debug)]
@@ -74,7 +73,8 @@ impl WidgetConfig {
     /// The site whose backend secret is `secret`, compared in constant time.
     pub fn site_for_secret(&self, secret: &str) -> Option<&Site> {
         self.sites.iter().find(|site| {
-            !secret.is_empty() && bool::from(site.secret.as_bytes().ct_eq(secret.as_bytes()))
+            !secret.is_empty()
+                && crate::crypto::secrets_equal(site.secret.as_bytes(), secret.as_bytes())
         })
     }
 

@@ -160,7 +160,7 @@ impl WidgetService {
             user_name: user.name.clone(),
             site: user.site.clone(),
             expires_at: now_ms() / 1000 + i64::try_from(self.lifetime_secs()).unwrap_or(3600),
-            nonce: token::random_id(),
+            nonce: crate::crypto::random_id(),
         };
         token::sign(&self.inner.config.token_key, &claims)
     }
@@ -218,9 +218,9 @@ impl WidgetService {
         user_id: Option<String>,
         user_name: Option<String>,
     ) -> Session {
-        let conversation = token::random_id();
+        let conversation = crate::crypto::random_id();
         let user = WidgetUser {
-            id: user_id.unwrap_or_else(|| format!("dl_{}", token::random_id())),
+            id: user_id.unwrap_or_else(|| format!("dl_{}", crate::crypto::random_id())),
             name: user_name,
             site: site.id.clone(),
         };
@@ -339,12 +339,12 @@ impl WidgetService {
         activity.insert("channelId".into(), Value::String("directline".into()));
         let kind = activity.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
         if kind == "typing" {
-            activity.insert("id".into(), Value::String(token::random_id()));
+            activity.insert("id".into(), Value::String(crate::crypto::random_id()));
             self.broadcast(
                 &claims.conversation,
                 Pushed::Typing { activity: Value::Object(activity) },
             );
-            return Ok(token::random_id());
+            return Ok(crate::crypto::random_id());
         }
         let activity = Value::Object(activity);
         let earlier = match super::store::client_activity_id(&activity) {
@@ -406,7 +406,7 @@ impl WidgetService {
         }
         json["channelId"] = Value::String("directline".into());
         if !activity.is_stored() {
-            json["id"] = Value::String(token::random_id());
+            json["id"] = Value::String(crate::crypto::random_id());
             json["conversation"] = serde_json::json!({ "id": conversation });
             self.broadcast(conversation, Pushed::Typing { activity: json });
             return Ok(None);

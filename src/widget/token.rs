@@ -2,11 +2,10 @@
 //! conversation. Signed rather than random so any replica, and a restarted one, can check them
 //! without a lookup; the `user` claim pins the identity the server writes into `from`.
 
+use crate::crypto;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 /// What a token proves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,9 +68,9 @@ pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<Claims, TokenPro
         return Err(TokenProblem::Invalid);
     };
     let given = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenProblem::Invalid)?;
-    let mut checker = Hmac::<Sha256>::new_from_slice(key).map_err(|_| TokenProblem::Invalid)?;
-    checker.update(body.as_bytes());
-    checker.verify_slice(&given).map_err(|_| TokenProblem::Invalid)?;
+    if !crypto::hmac_sha256_matches(key, &[body.as_bytes()], &given) {
+        return Err(TokenProblem::Invalid);
+    }
     let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenProblem::Invalid)?;
     let claims: Claims = serde_json::from_slice(&raw).map_err(|_| TokenProblem::Invalid)?;
     if claims.expires_at <= now_unix {
@@ -80,20 +79,8 @@ pub fn verify(key: &[u8], token: &str, now_unix: i64) -> Result<Claims, TokenPro
     Ok(claims)
 }
 
-fn mac(key: &[u8], body: &str) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail; an empty MAC would simply never verify.
-    Hmac::<Sha256>::new_from_slice(key).map_or_else(
-        |_| Vec::new(),
-        |mut m| {
-            m.update(body.as_bytes());
-            m.finalize().into_bytes().to_vec()
-        },
-    )
-}
-
-/// 128 bits of randomness as 32 hex digits.
-pub fn random_id() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
+fn mac(key: &[u8], body: &str) -> [u8; 32] {
+    crypto::hmac_sha256(key, &[body.as_bytes()])
 }
 
 #[cfg(test)]
@@ -108,7 +95,7 @@ mod tests {
             site: "demo".into(),
             expires_at,
             issued_ms: 0,
-            nonce: random_id(),
+            nonce: crate::crypto::random_id(),
         }
     }
 

@@ -17,7 +17,6 @@ use super::config::UploadSettings;
 use super::error::WidgetError;
 use super::routes::Authorized;
 use super::service::WidgetService;
-use super::token;
 
 /// Longest file name kept (bytes); longer names are cut.
 const MAX_NAME_BYTES: usize = 100;
@@ -122,7 +121,7 @@ async fn store(
     settings: &UploadSettings,
     file: &Received,
 ) -> Result<String, WidgetError> {
-    let key = token::random_id();
+    let key = crate::crypto::random_id();
     let folder = settings.dir.join(&key);
     let failed = |err: std::io::Error| WidgetError::Internal(format!("storing an upload: {err}"));
     tokio::fs::create_dir_all(&folder).await.map_err(failed)?;

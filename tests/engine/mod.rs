@@ -1,6 +1,7 @@
 //! Integration tests: `engine` — every construct through the pure engine with a fake clock.
 
 mod attachment;
+mod bench_corpus;
 mod matching;
 
 use std::path::Path;

@@ -893,6 +893,35 @@ async fn a_crash_right_after_the_pages_200_loses_nothing() {
     assert_eq!(echoes, 1, "one echo of the message");
 }
 
+#[tokio::test]
+async fn widget_turns_record_what_the_bot_decided() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("do you sell gift cards").await;
+    page.wait_for("I'm not sure about that one. Could you say it another way?").await;
+    page.say("goodbye").await;
+    page.wait_for("Thanks for chatting — goodbye!").await;
+    let records =
+        world.state.store.decisions(&botrun::store::DecisionQuery::default()).await.unwrap();
+    let seen: Vec<(&str, &str, bool, Option<&str>)> = records
+        .iter()
+        .map(|d| {
+            let r = &d.record;
+            (r.event.as_str(), r.outcome.as_str(), r.missed, r.text.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("start", "started", false, None),
+            ("message", "missed", true, Some("do you sell gift cards")),
+            ("message", "resolved", false, None),
+        ]
+    );
+    assert!(records.iter().all(|d| d.record.bot == "Acme Help Centre"));
+    assert_eq!(records[2].record.intent.as_deref(), Some("goodbye"));
+}
+
 /// A file without words from the page runs `on attachment`, as a CX photo does in Flow B; the
 /// file still reaches CX as a link.
 #[tokio::test]

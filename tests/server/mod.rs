@@ -9,6 +9,7 @@
 
 mod connections;
 mod crash;
+mod decisions;
 mod emulator_e2e;
 mod flow_a;
 mod flow_b;

@@ -2,7 +2,8 @@
 //! `&dyn Store`, so a new backend only adds one `#[tokio::test]` per check below.
 
 use botrun::store::{
-    Heartbeat, PostgresStore, Recorded, SqliteStore, Store, StoreError, TimerRow, Turn,
+    Cutoffs, DecisionQuery, DecisionRecord, Heartbeat, PostgresStore, Recorded, SqliteStore, Store,
+    StoreError, TimerRow, Turn,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -121,6 +122,62 @@ async fn timers(store: &dyn Store) {
     assert_eq!(store.next_timer_due().await.unwrap(), Some(t(10) + Duration::seconds(10)));
 }
 
+fn decision(bot: &str, at: DateTime<Utc>, outcome: &str, text: Option<&str>) -> DecisionRecord {
+    DecisionRecord {
+        bot: bot.to_owned(),
+        at,
+        event: "message".to_owned(),
+        text: text.map(str::to_owned),
+        intent: (outcome == "answered").then(|| "track".to_owned()),
+        missed: outcome == "missed",
+        question: None,
+        state_before: Some("menu".to_owned()),
+        state_after: None,
+        outcome: outcome.to_owned(),
+        rule: Some("state menu / otherwise".to_owned()),
+        reason: (outcome == "handoff").then(|| "asked".to_owned()),
+        note: (outcome == "handoff").then(|| "wants a person: \"now\"\n".to_owned()),
+    }
+}
+
+/// Decision records are written with their turn, all or nothing, and read back by period and
+/// bot in the order they were made; the sweep deletes them by age alone.
+async fn decisions_ride_with_the_turn(store: &dyn Store) {
+    let mut first = turn("d1", 0, b"s", &[]);
+    first.decisions = vec![
+        decision("faq", t(0), "missed", Some("do you sell ÿ bikes")),
+        decision("faq", t(0), "handoff", None),
+    ];
+    store.commit_turn(&first, t(0)).await.unwrap();
+    // A turn that loses the compare-and-swap leaves no record behind.
+    let mut stale = turn("d1", 0, b"s", &[]);
+    stale.decisions = vec![decision("faq", t(1), "answered", None)];
+    assert!(store.commit_turn(&stale, t(1)).await.is_err());
+    let mut other = turn("d2", 0, b"s", &[]);
+    other.decisions = vec![decision("shop", t(5), "answered", Some("track my order"))];
+    store.commit_turn(&other, t(5)).await.unwrap();
+    let mut later = turn("d1", 1, b"s", &[]);
+    later.decisions = vec![decision("faq", t(10), "resolved", None)];
+    store.commit_turn(&later, t(10)).await.unwrap();
+
+    let all = store.decisions(&DecisionQuery::default()).await.unwrap();
+    let seen: Vec<(&str, &str)> =
+        all.iter().map(|d| (d.conversation.as_str(), d.record.outcome.as_str())).collect();
+    assert_eq!(seen, [("d1", "missed"), ("d1", "handoff"), ("d2", "answered"), ("d1", "resolved")]);
+    assert_eq!(all[0].record, decision("faq", t(0), "missed", Some("do you sell ÿ bikes")));
+    assert_eq!(all[1].record, decision("faq", t(0), "handoff", None));
+    let faq = DecisionQuery { since: t(0), until: t(10), bot: Some("faq".to_owned()) };
+    let outcomes: Vec<String> =
+        store.decisions(&faq).await.unwrap().into_iter().map(|d| d.record.outcome).collect();
+    assert_eq!(outcomes, ["missed", "handoff"], "until is exclusive, other bots left out");
+
+    let cutoffs = Cutoffs { dedup_keys: t(0), conversations: t(0), decisions: t(5) };
+    let swept = store.sweep(cutoffs).await.unwrap();
+    assert_eq!((swept.decisions, swept.conversations), (2, 0), "{swept:?}");
+    let left = store.decisions(&DecisionQuery::default()).await.unwrap();
+    assert_eq!(left.len(), 2);
+}
+
 async fn memory() -> SqliteStore {
     SqliteStore::open("sqlite::memory:").await.unwrap()
 }
@@ -147,7 +204,14 @@ macro_rules! conformance {
     };
 }
 
-conformance!(cas_conflicts, dedup, per_conversation_order, outbox_order_and_retries, timers);
+conformance!(
+    cas_conflicts,
+    dedup,
+    per_conversation_order,
+    outbox_order_and_retries,
+    timers,
+    decisions_ride_with_the_turn
+);
 
 /// Everything queued survives closing and reopening the database file.
 #[tokio::test]

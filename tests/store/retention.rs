@@ -53,7 +53,7 @@ async fn sweeps_what_is_old_and_idle(store: &dyn Store) {
     store.commit_turn(&turn("recent", 0), day(100)).await.unwrap();
     store.record_inbound("msg:new", "recent", "hello", day(100)).await.unwrap();
 
-    let cutoffs = Cutoffs { dedup_keys: day(93), conversations: day(70) };
+    let cutoffs = Cutoffs { dedup_keys: day(93), conversations: day(70), decisions: day(70) };
     let swept = store.sweep(cutoffs).await.unwrap();
     assert_eq!(swept.dedup_keys, 2102, "{swept:?}");
     assert_eq!(swept.conversations, 1, "{swept:?}");
@@ -76,7 +76,8 @@ async fn sweeps_what_is_old_and_idle(store: &dyn Store) {
 }
 
 async fn the_write_probe_leaves_nothing(store: &dyn Store) {
-    let everything = Cutoffs { dedup_keys: day(1000), conversations: day(1000) };
+    let everything =
+        Cutoffs { dedup_keys: day(1000), conversations: day(1000), decisions: day(1000) };
     store.sweep(everything).await.unwrap();
     for _ in 0..3 {
         store.probe_write().await.unwrap();

@@ -387,7 +387,7 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
             site: "shop".into(),
             expires_at: chrono::Utc::now().timestamp() - 1,
             issued_ms: 0,
-            nonce: token::random_id(),
+            nonce: botrun::crypto::random_id(),
         },
     );
     let response = server.post(&conversation, &expired, r#"{"type":"message","text":"x"}"#).await;

@@ -20,7 +20,9 @@ pub(crate) enum Element {
     /// A free-text capture: one or more words.
     Text(Box<str>),
     /// A typed capture (`digits`, `date`…).
-    Typed(Box<str>, AnswerKind),
+    /// Boxed: it is rare, and keeping it small keeps every element small (a sequence is walked
+    /// from memory that may not be in cache).
+    Typed(Box<(Box<str>, AnswerKind)>),
     /// A list reference (`@product`) or list capture (`{item:@product}`).
     List(ListId, Option<Box<str>>),
 }
@@ -78,7 +80,7 @@ impl Expander<'_> {
                         },
                         CaptureType::Named(t) => match answer_kind(&t.name) {
                             Some(AnswerKind::Text) | None => Element::Text(capture),
-                            Some(kind) => Element::Typed(capture, kind),
+                            Some(kind) => Element::Typed(Box::new((capture, kind))),
                         },
                     };
                     vec![vec![element]]

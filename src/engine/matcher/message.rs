@@ -25,8 +25,10 @@ pub(crate) struct Word {
 pub(crate) struct Message {
     pub words: Vec<Word>,
     near: Vec<WordId>,
-    /// Every vocabulary word the message contains (exactly or by a typo), sorted.
+    /// Every vocabulary word the message contains (exactly or by a typo), in reading order.
     present: Vec<WordId>,
+    /// The same words as a bit set indexed by word id, so a look-up is one bit test.
+    bits: Vec<u64>,
     /// One bit per `present` word (by id modulo 64): a quick first test of a phrase's words.
     pub signature: u64,
     norm: String,
@@ -38,7 +40,15 @@ impl Message {
     pub(crate) fn read(&mut self, text: &str, names: &NameTable, fold: bool) {
         self.words.clear();
         self.near.clear();
-        self.present.clear();
+        for id in self.present.drain(..) {
+            if let Some(block) = self.bits.get_mut(id as usize / 64) {
+                *block = 0;
+            }
+        }
+        let blocks = names.len().div_ceil(64);
+        if self.bits.len() < blocks {
+            self.bits.resize(blocks, 0);
+        }
         self.signature = 0;
         let mut start = None;
         for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
@@ -50,8 +60,6 @@ impl Message {
                 start = Some(i);
             }
         }
-        self.present.sort_unstable();
-        self.present.dedup();
     }
 
     fn push(&mut self, text: &str, start: usize, end: usize, names: &NameTable, fold: bool) {
@@ -67,16 +75,12 @@ impl Message {
         let known = names.get(&self.norm);
         let near_start = u32::try_from(self.near.len()).unwrap_or(u32::MAX);
         match known {
-            Some(id) => {
-                self.present.push(id);
-                self.signature |= bit(id);
-            }
+            Some(id) => self.add(id),
             // A word the bot knows is never read as a typo of another one.
             None if names.tolerates_typos() => {
                 names.near(&self.norm, &mut self.buffer, &mut self.near);
-                for id in &self.near[near_start as usize..] {
-                    self.present.push(*id);
-                    self.signature |= bit(*id);
+                for i in near_start as usize..self.near.len() {
+                    self.add(self.near[i]);
                 }
             }
             None => {}
@@ -91,9 +95,17 @@ impl Message {
         });
     }
 
+    fn add(&mut self, id: WordId) {
+        self.present.push(id);
+        self.signature |= bit(id);
+        if let Some(block) = self.bits.get_mut(id as usize / 64) {
+            *block |= bit(id);
+        }
+    }
+
     /// Whether the message contains the vocabulary word `id` (exactly or by a typo).
     pub(crate) fn contains(&self, id: WordId) -> bool {
-        self.signature & bit(id) != 0 && self.present.binary_search(&id).is_ok()
+        self.bits.get(id as usize / 64).is_some_and(|block| block & bit(id) != 0)
     }
 
     /// How word `at` reads as vocabulary word `id`: `Some(0)` exactly, `Some(1)` with a typo.

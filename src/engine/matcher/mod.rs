@@ -1,10 +1,12 @@
 //! The matching index. Every phrase is expanded once into plain sequences (alternatives and
 //! optional words multiplied out, see `expand`), its words numbered in one name table (`names`)
-//! and the sequence filed under its rarest word, so a message only tries the phrases that share a
-//! word with it: decision time does not grow with the number of intents. Each tried sequence is
-//! first checked against the message's words (a 64-bit signature, then a sorted set) and only
-//! then walked (`walk`). Phrases with no literal word (only captures or `*`) and regexes are
-//! always tried.
+//! and the sequence filed under its rarest word, in a group with the other sequences that share
+//! its second-rarest word (its partner). A message only looks at the groups filed under its own
+//! words, and only takes a group whose partner it contains too: on real vocabulary, where every
+//! word is shared by many intents, that pair is what keeps decision time from growing with the
+//! number of intents. Each taken sequence is checked against the message's words (a 64-bit
+//! signature, then a bit set) and only then walked (`walk`). Phrases with no literal word
+//! (only captures or `*`) and regexes are always tried.
 
 mod expand;
 mod lists;
@@ -34,15 +36,18 @@ pub use expand::{answer_kind, Specificity};
 pub(crate) use names::ENGLISH_SMALL_WORDS;
 pub use regex::build_regex;
 
+/// One plain sequence. Its elements live in the matcher's shared arena, in build order, so the
+/// sequences of one phrase sit side by side in memory: on a large bot, trying a sequence costs
+/// a cache miss or two, not one per part.
 #[derive(Clone, Debug)]
 struct Sequence {
     intent: IntentId,
     /// Declaration order of the phrase (for ties).
     phrase: u32,
-    elements: Box<[Element]>,
+    /// Range in [`Matcher::elements`].
+    elements: (u32, u32),
     specificity: Specificity,
-    /// The literal words the message must contain, sorted.
-    required: Box<[WordId]>,
+    /// One bit per literal word (see [`bit`]).
     signature: u64,
     literal_words: u32,
 }
@@ -91,13 +96,25 @@ impl Candidate {
 pub struct Matcher {
     names: NameTable,
     sequences: Vec<Sequence>,
+    /// Every sequence's elements, one after another.
+    elements: Vec<Element>,
     regexes: Vec<RegexPhrase>,
-    /// Sequences filed under their rarest word, indexed by word id, each with its signature so
-    /// most are passed over without touching the sequence itself.
-    by_word: Vec<Vec<(u64, u32)>>,
+    /// Groups of sequences filed under their rarest word, indexed by word id.
+    by_word: Vec<Vec<Filed>>,
     always: Vec<u32>,
     lists: Vec<ListIndex>,
     fold: bool,
+}
+
+/// Sequences with the same rarest word (where they are filed) and the same partner.
+#[derive(Clone, Debug)]
+struct Filed {
+    /// The second-rarest word of these sequences: the message must contain it too. `None` for
+    /// sequences with a single distinct word.
+    partner: Option<WordId>,
+    /// Each sequence's signature beside its number, so most are passed over without touching
+    /// the sequence itself (a cache miss each on a large bot).
+    sequences: Vec<(u64, u32)>,
 }
 
 /// What the matcher needs to build phrases.
@@ -153,7 +170,7 @@ impl Matcher {
                         let mut expander =
                             Expander { lists: cx.lists, names: &mut names, fold: cx.fold };
                         for elements in expander.expand(parts) {
-                            matcher.sequences.push(sequence(intent, phrase_no, elements));
+                            matcher.push_sequence(intent, phrase_no, elements);
                         }
                     }
                 }
@@ -167,17 +184,29 @@ impl Matcher {
 
     fn index(&mut self) {
         let mut frequency = vec![0usize; self.names.len()];
+        let mut required: Vec<WordId> = Vec::new();
         for seq in &self.sequences {
-            for id in &seq.required {
+            self.required_of(seq, &mut required);
+            for id in &required {
                 frequency[*id as usize] += 1;
             }
         }
         self.by_word = vec![Vec::new(); self.names.len()];
+        let mut rarest_first: Vec<WordId> = Vec::new();
         for (i, seq) in self.sequences.iter().enumerate() {
             let id = u32::try_from(i).unwrap_or(u32::MAX);
-            match seq.required.iter().min_by_key(|w| frequency[**w as usize]) {
-                Some(word) => self.by_word[*word as usize].push((seq.signature, id)),
-                None => self.always.push(id),
+            self.required_of(seq, &mut rarest_first);
+            rarest_first.sort_by_key(|w| (frequency[*w as usize], *w));
+            let Some(&word) = rarest_first.first() else {
+                self.always.push(id);
+                continue;
+            };
+            let partner = rarest_first.get(1).copied();
+            let groups = &mut self.by_word[word as usize];
+            let filed = (seq.signature, id);
+            match groups.iter_mut().find(|g| g.partner == partner) {
+                Some(group) => group.sequences.push(filed),
+                None => groups.push(Filed { partner, sequences: vec![filed] }),
             }
         }
     }
@@ -187,6 +216,7 @@ impl Matcher {
         with_scratch(|scratch| {
             scratch.message.read(text, &self.names, self.fold);
             self.collect(scratch);
+            self.touch(&scratch.tried);
             let mut found: Vec<Candidate> = Vec::new();
             for id in &scratch.tried {
                 let Some(seq) = self.sequences.get(*id as usize) else { continue };
@@ -236,19 +266,44 @@ impl Matcher {
         }
         for at in 0..message.words.len() {
             for (word, _) in message.readings(at) {
-                let Some(filed) = self.by_word.get(word as usize) else { continue };
-                for (signature, id) in filed {
-                    if signature & !message.signature != 0 {
+                let Some(groups) = self.by_word.get(word as usize) else { continue };
+                for group in groups {
+                    if group.partner.is_some_and(|partner| !message.contains(partner)) {
                         continue;
                     }
-                    let stamp = &mut stamps[*id as usize];
-                    if *stamp != *generation {
-                        *stamp = *generation;
-                        tried.push(*id);
+                    for (signature, id) in &group.sequences {
+                        if signature & !message.signature != 0 {
+                            continue;
+                        }
+                        let stamp = &mut stamps[*id as usize];
+                        if *stamp != *generation {
+                            *stamp = *generation;
+                            tried.push(*id);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Reads each tried sequence and its first element once before any is walked. The reads do
+    /// not depend on one another, so on a bot too large for the processor's caches their misses
+    /// overlap instead of each walk waiting for its own in turn.
+    fn touch(&self, tried: &[u32]) {
+        let mut seen = 0u64;
+        for id in tried {
+            if let Some(seq) = self.sequences.get(*id as usize) {
+                seen ^= seq.signature;
+            }
+        }
+        for id in tried {
+            let first = self
+                .sequences
+                .get(*id as usize)
+                .and_then(|seq| self.elements.get(seq.elements.0 as usize));
+            seen ^= u64::from(matches!(first, Some(Element::Word(_))));
+        }
+        std::hint::black_box(seen);
     }
 
     fn try_sequence(
@@ -258,13 +313,16 @@ impl Matcher {
         message: &Message,
         cx: &AnswerContext<'_>,
     ) -> Option<Candidate> {
-        if seq.signature & !message.signature != 0
-            || !seq.required.iter().all(|id| message.contains(*id))
-        {
+        let elements = self.elements_of(seq);
+        let has_words = |e: &Element| match e {
+            Element::Word(id) => message.contains(*id),
+            _ => true,
+        };
+        if seq.signature & !message.signature != 0 || !elements.iter().all(has_words) {
             return None;
         }
         let mut walk = Walk {
-            elements: &seq.elements,
+            elements,
             message,
             text,
             lists: &self.lists,
@@ -273,7 +331,7 @@ impl Matcher {
             now: Walked::default(),
         };
         let mut best: Option<(Rank, Walked, bool)> = None;
-        let first_word = match seq.elements.first() {
+        let first_word = match elements.first() {
             Some(Element::Word(id)) => Some(*id),
             _ => None,
         };
@@ -331,25 +389,40 @@ impl Matcher {
     }
 }
 
-fn sequence(intent: IntentId, phrase: u32, elements: Vec<Element>) -> Sequence {
-    let mut required: Vec<WordId> = elements
-        .iter()
-        .filter_map(|e| match e {
+impl Matcher {
+    fn push_sequence(&mut self, intent: IntentId, phrase: u32, elements: Vec<Element>) {
+        let words = elements.iter().filter_map(|e| match e {
             Element::Word(id) => Some(*id),
             _ => None,
-        })
-        .collect();
-    let literal_words = u32::try_from(required.len()).unwrap_or(u32::MAX);
-    required.sort_unstable();
-    required.dedup();
-    let signature = required.iter().fold(0, |sig, id| sig | bit(*id));
-    Sequence {
-        intent,
-        phrase,
-        specificity: expand::specificity(&elements),
-        elements: elements.into_boxed_slice(),
-        required: required.into_boxed_slice(),
-        signature,
-        literal_words,
+        });
+        let literal_words = u32::try_from(words.clone().count()).unwrap_or(u32::MAX);
+        let signature = words.fold(0, |sig, id| sig | bit(id));
+        let specificity = expand::specificity(&elements);
+        let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        let from = at(self.elements.len());
+        self.elements.extend(elements);
+        self.sequences.push(Sequence {
+            intent,
+            phrase,
+            elements: (from, at(self.elements.len())),
+            specificity,
+            signature,
+            literal_words,
+        });
+    }
+
+    fn elements_of(&self, seq: &Sequence) -> &[Element] {
+        self.elements.get(seq.elements.0 as usize..seq.elements.1 as usize).unwrap_or_default()
+    }
+
+    /// The literal words the message must contain for `seq` to match, sorted, into `out`.
+    fn required_of(&self, seq: &Sequence, out: &mut Vec<WordId>) {
+        out.clear();
+        out.extend(self.elements_of(seq).iter().filter_map(|e| match e {
+            Element::Word(id) => Some(*id),
+            _ => None,
+        }));
+        out.sort_unstable();
+        out.dedup();
     }
 }

@@ -102,7 +102,8 @@ impl Walk<'_> {
                 };
                 self.advance(ei, ti, found.len, found.typos, 0, value)
             }
-            Element::Typed(name, kind) => {
+            Element::Typed(typed) => {
+                let (name, kind) = &**typed;
                 let longest = MAX_TYPED_WORDS.min(words.saturating_sub(ti));
                 for len in (1..=longest).rev() {
                     let slice = self.slice(ti, len)?;

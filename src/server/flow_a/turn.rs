@@ -8,9 +8,10 @@ use super::payload::{MirrorItem, WidgetInbound};
 use super::session::{self, merge_contact, Session};
 use super::{FlowA, OpenAt};
 use crate::cx::ConversationStatus;
-use crate::engine::{self, Action, Button, Event, Mode};
+use crate::engine::{self, Action, Button, Event};
+use crate::server::decisions::{self, Step};
 use crate::server::ownership::StatusChange;
-use crate::store::{Inbound, StoreError, TimerRow, Turn};
+use crate::store::{DecisionRecord, Inbound, StoreError, TimerRow, Turn};
 use crate::widget::{OutgoingActivity, Sender};
 
 /// What one turn produces besides the new session.
@@ -20,6 +21,7 @@ struct Effects {
     page: Vec<OutgoingActivity>,
     add_timers: Vec<TimerRow>,
     cancel_timers: Vec<String>,
+    decisions: Vec<DecisionRecord>,
 }
 
 /// Runs one queued event; true when it queued CX calls.
@@ -50,9 +52,11 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
             add_timers: effects.add_timers,
             cancel_timers: effects.cancel_timers,
             processed: Some(inbound.id),
+            decisions: effects.decisions,
         };
         match store.commit_turn(&turn, flow.app.clock.now()).await {
             Ok(_) => {
+                flow.app.metrics.count_decisions(&turn.decisions);
                 let reply_to = match &work {
                     WidgetInbound::Customer { activity, .. } => activity.as_deref(),
                     _ => None,
@@ -182,16 +186,20 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
     let program = flow.program();
     let mut state = session.engine_state(crate::server::flow_b::worker::seed_for(conversation));
     let now = flow.app.clock.now();
+    let keep = flow.app.config.decisions.customer_text;
     for event in events {
-        let is_text = matches!(event, Event::Text { .. });
-        let (next, actions, trace) = engine::step_traced(&program, &state, event, now);
-        if is_text
-            && next.mode() != Mode::WithHuman
-            && trace.intent.is_none()
-            && trace.handlers.iter().any(|h| h.contains("otherwise"))
-        {
-            flow.app.metrics.count_miss();
-        }
+        let before = state.current_state().map(str::to_owned);
+        let (next, actions, trace) = engine::step_traced(&program, &state, event.clone(), now);
+        let step = Step {
+            bot: program.bot_name(),
+            before: before.as_deref(),
+            event: &event,
+            after: &next,
+            actions: &actions,
+            trace: &trace,
+            at: now,
+        };
+        effects.decisions.extend(decisions::describe(&step, keep));
         state = next;
         add_actions(session, &mut effects, &bot, actions);
     }

@@ -7,6 +7,7 @@
 use std::hash::{Hash, Hasher};
 
 use crate::engine::{self, Action, Event, State};
+use crate::server::decisions::{self, Step};
 use crate::server::ownership::StatusChange;
 use crate::server::payload::{CxRef, InboundPayload, Outgoing};
 use crate::server::{outbox, AppState};
@@ -101,21 +102,30 @@ async fn process(
             processed: Some(inbound.id),
             ..Turn::default()
         };
+        let keep = state.config.decisions.customer_text;
         for event in events {
-            let is_text = matches!(event, Event::Text { .. });
-            let (stepped, actions, trace) = engine::step_traced(&program, &next, event, now);
-            if is_text
-                && trace.intent.is_none()
-                && trace.handlers.iter().any(|h| h.contains("otherwise"))
-            {
-                state.metrics.count_miss();
-            }
+            let before = next.current_state().map(str::to_owned);
+            let (stepped, actions, trace) =
+                engine::step_traced(&program, &next, event.clone(), now);
+            let step = Step {
+                bot: program.bot_name(),
+                before: before.as_deref(),
+                event: &event,
+                after: &stepped,
+                actions: &actions,
+                trace: &trace,
+                at: now,
+            };
+            turn.decisions.extend(decisions::describe(&step, keep));
             next = stepped;
             add_actions(&mut turn, &cx, actions);
         }
         turn.state = next.to_bytes();
         match state.store.commit_turn(&turn, now).await {
-            Ok(version) => return Ok(Some(Snapshot { version, state: turn.state })),
+            Ok(version) => {
+                state.metrics.count_decisions(&turn.decisions);
+                return Ok(Some(Snapshot { version, state: turn.state }));
+            }
             // Another replica committed first: reload its state and run the event again.
             Err(StoreError::Conflict { .. }) => {}
             Err(error) => return Err(error),

@@ -12,10 +12,10 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::super::{to_millis, Recorded, StoreError, Turn};
+use super::super::{to_millis, DecisionRecord, Recorded, StoreError, Turn, DECISION_INSERT};
 use super::writes::{self, Write, Written};
 
-/// Most rows in one statement (SQLite allows 32,766 bound values; a row binds at most four).
+/// Most rows in one statement (SQLite allows 32,766 bound values; a decision row binds 15).
 const ROWS_PER_STATEMENT: usize = 1000;
 
 type Results = Vec<Option<Result<Written, StoreError>>>;
@@ -257,6 +257,30 @@ async fn write_turns(
         });
         delete.push(")");
         delete.build().persistent(false).execute(&mut *conn).await?;
+    }
+    let decisions: Vec<(&str, &DecisionRecord)> = winners
+        .iter()
+        .flat_map(|(turn, _, _)| turn.decisions.iter().map(|d| (turn.conversation.as_str(), d)))
+        .collect();
+    for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(DECISION_INSERT);
+        insert.push_values(chunk, |mut row, (conversation, d)| {
+            row.push_bind(*conversation)
+                .push_bind(d.bot.as_str())
+                .push_bind(to_millis(d.at))
+                .push_bind(d.event.as_str())
+                .push_bind(d.text.as_deref())
+                .push_bind(d.intent.as_deref())
+                .push_bind(d.missed)
+                .push_bind(d.question.as_deref())
+                .push_bind(d.state_before.as_deref())
+                .push_bind(d.state_after.as_deref())
+                .push_bind(d.outcome.as_str())
+                .push_bind(d.rule.as_deref())
+                .push_bind(d.reason.as_deref())
+                .push_bind(d.note.as_deref());
+        });
+        insert.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -19,8 +19,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    from_millis, to_millis, Cutoffs, Durability, Heartbeat, Inbound, OutboxItem, Recorded,
-    Snapshot, Store, StoreError, StoreFuture, Swept, Turn, SWEEP_CHUNK,
+    decision_from_row, from_millis, to_millis, Cutoffs, DecisionQuery, Durability, Heartbeat,
+    Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture, StoredDecision, Swept,
+    Turn, DECISION_COLUMNS, SWEEP_CHUNK,
 };
 use readers::Readers;
 use writer::Writer;
@@ -288,9 +289,12 @@ impl Store for SqliteStore {
     }
 
     fn sweep(&self, cutoffs: Cutoffs) -> StoreFuture<'_, Swept> {
-        let (dedup_before, conversations_before) =
-            (to_millis(cutoffs.dedup_keys), to_millis(cutoffs.conversations));
-        let write = move || Write::Sweep { dedup_before, conversations_before };
+        let (dedup_before, conversations_before, decisions_before) = (
+            to_millis(cutoffs.dedup_keys),
+            to_millis(cutoffs.conversations),
+            to_millis(cutoffs.decisions),
+        );
+        let write = move || Write::Sweep { dedup_before, conversations_before, decisions_before };
         Box::pin(async move {
             let mut total = Swept::default();
             // One chunk per writer job, so the writes queued meanwhile go between chunks.
@@ -301,8 +305,12 @@ impl Store for SqliteStore {
                 };
                 total.dedup_keys += chunk.dedup_keys;
                 total.conversations += chunk.conversations;
+                total.decisions += chunk.decisions;
                 let limit = SWEEP_CHUNK.unsigned_abs();
-                if chunk.dedup_keys < limit && chunk.conversations < limit {
+                if chunk.dedup_keys < limit
+                    && chunk.conversations < limit
+                    && chunk.decisions < limit
+                {
                     return Ok(total);
                 }
             }
@@ -311,6 +319,22 @@ impl Store for SqliteStore {
 
     fn probe_write(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.writer.submit(Write::Probe).await.map(drop) })
+    }
+
+    fn decisions<'a>(&'a self, query: &'a DecisionQuery) -> StoreFuture<'a, Vec<StoredDecision>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions WHERE at >= ? AND at < ? \
+                 AND (? IS NULL OR bot = ?) ORDER BY id"
+            );
+            let query = sqlx::query(&sql)
+                .bind(to_millis(query.since))
+                .bind(to_millis(query.until))
+                .bind(query.bot.as_deref())
+                .bind(query.bot.as_deref());
+            let rows = read!(self, query, fetch_all)?;
+            Ok(rows.iter().map(decision_from_row).collect::<Result<_, _>>()?)
+        })
     }
 
     /// One SQLite file belongs to one `botrun serve`.

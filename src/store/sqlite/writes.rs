@@ -37,6 +37,7 @@ pub(super) enum Write {
     Sweep {
         dedup_before: i64,
         conversations_before: i64,
+        decisions_before: i64,
     },
 }
 
@@ -74,7 +75,7 @@ pub(super) async fn apply_one(
             Ok(Written::Attempts(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))))
         }
         Write::FireDueTimers { at } => fire_due_timers(conn, *at).await.map(Written::Conversations),
-        Write::Sweep { dedup_before, conversations_before } => {
+        Write::Sweep { dedup_before, conversations_before, decisions_before } => {
             let dedup_keys = sqlx::query(
                 "DELETE FROM dedup_keys WHERE rowid IN \
                  (SELECT rowid FROM dedup_keys WHERE received_at < ? LIMIT ?)",
@@ -97,7 +98,16 @@ pub(super) async fn apply_one(
             .execute(&mut *conn)
             .await?
             .rows_affected();
-            Ok(Written::Swept(Swept { dedup_keys, conversations }))
+            let decisions = sqlx::query(
+                "DELETE FROM decisions WHERE id IN \
+                 (SELECT id FROM decisions WHERE at < ? LIMIT ?)",
+            )
+            .bind(decisions_before)
+            .bind(SWEEP_CHUNK)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(Written::Swept(Swept { dedup_keys, conversations, decisions }))
         }
         Write::Probe => {
             let key = format!("{PROBE_KEY}{}", "x".repeat(PROBE_FILL));
