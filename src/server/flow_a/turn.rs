@@ -8,7 +8,7 @@ use super::payload::{MirrorItem, WidgetInbound};
 use super::session::{self, merge_contact, Session};
 use super::{FlowA, OpenAt};
 use crate::cx::ConversationStatus;
-use crate::engine::{self, Action, Button, Event};
+use crate::engine::{self, Action, Button, Event, Mode};
 use crate::server::decisions::{self, Step};
 use crate::server::ownership::StatusChange;
 use crate::store::{DecisionRecord, Inbound, StoreError, TimerRow, Turn};
@@ -22,7 +22,12 @@ struct Effects {
     add_timers: Vec<TimerRow>,
     cancel_timers: Vec<String>,
     decisions: Vec<DecisionRecord>,
+    /// The CX conversation to put on the reconciliation watch list once the turn is stored.
+    watch: Option<u64>,
 }
+
+/// The key of the rewatch timer ([`WidgetInbound::Rewatch`]); one per conversation.
+const REWATCH_TIMER: &str = "reconcile-rewatch";
 
 /// Runs one queued event; true when it queued CX calls.
 pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool, StoreError> {
@@ -57,6 +62,9 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
         match store.commit_turn(&turn, flow.app.clock.now()).await {
             Ok(_) => {
                 flow.app.metrics.count_decisions(&turn.decisions);
+                if let Some(cx_conversation) = effects.watch {
+                    flow.watch(&inbound.conversation, cx_conversation);
+                }
                 let reply_to = match &work {
                     WidgetInbound::Customer { activity, .. } => activity.as_deref(),
                     _ => None,
@@ -179,10 +187,18 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
             }
         }
         WidgetInbound::Engine { event } => vec![event.clone()],
+        WidgetInbound::Rewatch => {
+            if session.engine_state(0).mode() == Mode::WithHuman {
+                effects.watch = session.link.conversation_id;
+                arm_rewatch(flow, &mut effects);
+            }
+            Vec::new()
+        }
     };
     if events.is_empty() {
         return effects;
     }
+    let with_human_before = session.engine_state(0).mode() == Mode::WithHuman;
     let program = flow.program();
     let mut state = session.engine_state(crate::server::flow_b::worker::seed_for(conversation));
     let now = flow.app.clock.now();
@@ -203,8 +219,26 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
         state = next;
         add_actions(session, &mut effects, &bot, actions);
     }
+    if state.mode() == Mode::WithHuman && !with_human_before {
+        arm_rewatch(flow, &mut effects);
+    }
     session.set_engine_state(&state);
     effects
+}
+
+/// Sets (or renews) the rewatch timer: every six reconciliation periods while a human owns the
+/// conversation, so a restart leaves it unwatched for at most that long. Nothing when
+/// reconciliation is off.
+fn arm_rewatch(flow: &FlowA, effects: &mut Effects) {
+    let Some(every) = flow.settings.reconcile_every else { return };
+    let Ok(payload) = serde_json::to_string(&WidgetInbound::Rewatch) else { return };
+    let after = chrono::Duration::from_std(every * 6).unwrap_or(chrono::Duration::seconds(30));
+    effects.cancel_timers.push(REWATCH_TIMER.to_owned());
+    effects.add_timers.push(TimerRow {
+        key: REWATCH_TIMER.to_owned(),
+        due: flow.app.clock.now() + after,
+        payload,
+    });
 }
 
 /// Queues the creation of the CX conversation (unless one is queued already), followed by the
