@@ -39,7 +39,7 @@ pub enum WidgetInbound {
     /// A timer or fetch answer the service produced.
     Engine { event: Event },
     /// A durable reminder, set at the handoff and renewed while a human owns the conversation,
-    /// to keep reading it back from CX ([`super::reconcile`]): the watch list is in memory, and
+    /// to keep reading it back from CX (`flow_a::reconcile`): the watch list is in memory, and
     /// this timer brings a conversation back onto it after a restart.
     Rewatch,
 }
