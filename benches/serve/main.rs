@@ -11,8 +11,13 @@
 //! The client's rate limit is switched off (`rate_limit_per_second: 0`): the default of 50/s
 //! (CX's 3,000 requests per minute) would otherwise be the whole measurement.
 //!
+//! With `--missed-every=N` every Nth message of a conversation is one the faq bot does not
+//! understand (never two in a row, so the bot's `after 2 misses` handoff never comes and every
+//! question still gets its answer); `--store=FILE` keeps the SQLite store after the run, so
+//! `botrun report --store sqlite://FILE` shows what the bot decided, missed messages included.
+//!
 //! `cargo bench --bench serve -- [--rate=3000] [--seconds=10] [--conversations=300]
-//! [--durability=full|process]`
+//! [--durability=full|process] [--missed-every=N] [--store=FILE]`
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 
@@ -37,6 +42,17 @@ const QUESTIONS: [(&str, &str); 3] = [
     ("can I pay with paypal", "You can pay by credit card, PayPal or invoice."),
     ("is my router under warranty", "All devices come with a two-year warranty."),
 ];
+/// Messages the faq bot misses, in a few wordings each, as real customers would write them.
+const MISSED: [&str; 8] = [
+    "do you sell gift cards",
+    "Do you sell gift cards?",
+    "can I bring my dog to the shop",
+    "gift cards for sale?",
+    "do you have a student discount",
+    "is your shop dog friendly",
+    "student discount?",
+    "what is the weather tomorrow",
+];
 const TOKEN: &str = "bench-token-0123456789abcdef0123456789";
 const INBOX: u64 = 2;
 
@@ -45,12 +61,22 @@ struct Options {
     seconds: u64,
     conversations: u64,
     durability: Durability,
+    /// Every Nth message of a conversation is a miss (0: none).
+    missed_every: u64,
+    /// Where the store is kept after the run (default: a temporary file).
+    store: Option<std::path::PathBuf>,
 }
 
 impl Options {
     fn from_args() -> Options {
-        let mut options =
-            Options { rate: 3000, seconds: 10, conversations: 300, durability: Durability::Full };
+        let mut options = Options {
+            rate: 3000,
+            seconds: 10,
+            conversations: 300,
+            durability: Durability::Full,
+            missed_every: 0,
+            store: None,
+        };
         for arg in std::env::args().skip(1) {
             let Some((name, value)) = arg.trim_start_matches("--").split_once('=') else {
                 continue;
@@ -62,6 +88,11 @@ impl Options {
                 "durability" => {
                     options.durability = serde_json::from_value(value.into()).unwrap();
                 }
+                "missed-every" => {
+                    options.missed_every = value.parse().unwrap();
+                    assert!(options.missed_every != 1, "--missed-every must be 0 or at least 2");
+                }
+                "store" => options.store = Some(value.into()),
                 _ => panic!("unknown option --{name}"),
             }
         }
@@ -143,7 +174,7 @@ async fn offer(
     let mut tasks = Vec::new();
     for (index, &conversation) in (0..count).zip(conversations) {
         let (client, endpoint) = (client.clone(), endpoint.to_owned());
-        let rate = options.rate;
+        let (rate, missed_every) = (options.rate, options.missed_every);
         tasks.push(tokio::spawn(async move {
             let mut due_times = Vec::new();
             let mut acks = Vec::new();
@@ -151,14 +182,24 @@ async fn offer(
                 #[allow(clippy::cast_precision_loss)]
                 let offset = Duration::from_secs_f64(i as f64 / rate as f64);
                 tokio::time::sleep_until((start + offset).into()).await;
-                let (question, _) = QUESTIONS[k % QUESTIONS.len()];
+                let nth = u64::try_from(k).unwrap() + 1;
+                let miss = missed_every > 0 && nth % missed_every == 0;
+                let question = if miss {
+                    let which = (conversation + nth / missed_every) % MISSED.len() as u64;
+                    MISSED[usize::try_from(which).unwrap()]
+                } else {
+                    QUESTIONS[due_times.len() % QUESTIONS.len()].0
+                };
                 let id = conversation * 1_000_000 + u64::try_from(k).unwrap();
                 let posted = Instant::now();
                 let response =
                     client.post(&endpoint).body(webhook(id, conversation, question)).send().await;
                 assert!(response.is_ok_and(|r| r.status().is_success()), "webhook refused");
                 acks.push(posted.elapsed());
-                due_times.push(start_utc + chrono::Duration::from_std(offset).unwrap());
+                // A miss gets "I'm not sure…", not an answer: only questions are timed.
+                if !miss {
+                    due_times.push(start_utc + chrono::Duration::from_std(offset).unwrap());
+                }
             }
             ((conversation, due_times), acks)
         }));
@@ -207,7 +248,8 @@ fn answers(emulator: &RunningEmulator, conversation: u64) -> Vec<(String, DateTi
 async fn main() {
     let options = Options::from_args();
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, endpoint) = start(options.durability, &dir.path().join("bench.db")).await;
+    let db = options.store.clone().unwrap_or_else(|| dir.path().join("bench.db"));
+    let (emulator, endpoint) = start(options.durability, &db).await;
     // Created before any webhook flows: CX knows the conversations, botrun does not yet.
     let conversations: Vec<u64> = (0..options.conversations)
         .map(|n| emulator.control().customer_start(INBOX, &format!("Load {n}")).unwrap().id)
@@ -215,6 +257,7 @@ async fn main() {
     let (start_utc, sent, acks) = offer(&options, &conversations, &endpoint).await;
     let offered_in = (Utc::now() - start_utc).to_std().unwrap();
     let total: usize = sent.iter().map(|(_, times)| times.len()).sum();
+    let posted = options.rate * options.seconds;
     let deadline = Instant::now() + Duration::from_secs(60);
     while answered(&emulator, &conversations) < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -243,14 +286,18 @@ async fn main() {
     acks.sort();
     #[allow(clippy::cast_precision_loss)]
     let (offered, achieved) = (
-        total as f64 / offered_in.as_secs_f64(),
+        posted as f64 / offered_in.as_secs_f64(),
         latencies.len() as f64
             / (last_reply.unwrap_or(start_utc) - start_utc).to_std().unwrap().as_secs_f64(),
     );
     println!(
-        "serve vs emulator: {} conversations, {total} messages over {} s, SQLite {:?}",
+        "serve vs emulator: {} conversations, {posted} messages ({total} questions) over {} s, \
+         SQLite {:?}",
         options.conversations, options.seconds, options.durability
     );
+    if let Some(path) = &options.store {
+        println!("store kept: botrun report --store sqlite://{}", path.display());
+    }
     println!("| offered msg/s | achieved msg/s | p50 ms | p99 ms | max ms | 2xx p99 ms | lost | dup | reordered |");
     println!("|---|---|---|---|---|---|---|---|---|");
     println!(

@@ -2,17 +2,12 @@
 //! standard input), each the first message of a fresh conversation. Prints one JSON object per
 //! line (message, intent, captures, outcome) as it goes, then a summary on standard error.
 
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal as _, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use chrono::Utc;
-
+use super::why::{self, Start};
 use super::Outcome;
-use crate::check::report::{render_human, Style};
-use crate::check::{load_program, CheckOptions};
-use crate::engine::{set_state, Contact};
 use crate::testing::replay::{replay_one, write_json, Tally};
-use crate::testing::Conversation;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,28 +25,11 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
-    let program = match load_program(&args.bot, &CheckOptions::default()) {
-        Ok(loaded) => loaded.program,
-        Err(failure) => {
-            let style = Style::for_terminal(std::io::stderr().is_terminal());
-            eprint!("{}", render_human(&failure.diagnostics, &failure.sources, style));
-            return Ok(Outcome::Problems);
-        }
-    };
-    let now = Utc::now();
     // Every message starts from the same fresh conversation: it is built once.
-    let mut conversation = Conversation::new(&program, 1, now);
-    conversation.start(Contact::default());
-    let mut start = conversation.state().clone();
-    if let Some(name) = &args.state {
-        if !set_state(&program, &mut start, name) {
-            let known: Vec<&str> = program.state_names().collect();
-            return Err(miette::miette!(
-                "unknown state `{name}`; the states are: {}",
-                known.join(", ")
-            ));
-        }
-    }
+    let Some(Start { program, state: start, now }) = why::start(&args.bot, args.state.as_deref())?
+    else {
+        return Ok(Outcome::Problems);
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut tally = Tally::default();

@@ -101,3 +101,26 @@ fn sqlite_path(url: &str) -> Option<&str> {
     let path = path.split('?').next().unwrap_or(path);
     (!path.is_empty() && !path.contains(":memory:")).then_some(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_cover_whole_days_and_instants_are_exact() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+        assert_eq!(parse_since("2026-11-01").unwrap(), at("2026-11-01T00:00:00Z"));
+        assert_eq!(parse_until("2026-11-30").unwrap(), at("2026-12-01T00:00:00Z"));
+        assert_eq!(parse_until("2026-11-30T12:00:00+01:00").unwrap(), at("2026-11-30T11:00:00Z"));
+        let error = parse_since("last week").unwrap_err();
+        assert!(error.contains("`last week` is neither a date"), "{error}");
+    }
+
+    #[test]
+    fn only_a_sqlite_file_url_names_a_file() {
+        assert_eq!(sqlite_path("sqlite:///tmp/b.db"), Some("/tmp/b.db"));
+        assert_eq!(sqlite_path("sqlite://.botrun/botrun.db?mode=ro"), Some(".botrun/botrun.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://db/botrun"), None);
+    }
+}

@@ -114,3 +114,46 @@ impl ByBot {
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(bot: &str, outcome: &str, reason: Option<&str>) -> DecisionRecord {
+        DecisionRecord {
+            bot: bot.to_owned(),
+            outcome: outcome.to_owned(),
+            reason: reason.map(str::to_owned),
+            ..DecisionRecord::default()
+        }
+    }
+
+    #[test]
+    fn bot_labels_stop_at_the_cap_and_reasons_stay_in_their_set() {
+        let by_bot = ByBot::default();
+        for n in 0..MAX_BOTS + 5 {
+            by_bot.count(&[record(&format!("bot {n}"), "answered", None)]);
+        }
+        // A bot already labelled keeps its label after the cap is reached.
+        by_bot.count(&[record("bot 0", "handoff", Some("made up by a newer botrun"))]);
+        let mut out = String::new();
+        by_bot.render(&mut out);
+        let turns: Vec<&str> =
+            out.lines().filter(|l| l.starts_with("botrun_bot_turns_total{")).collect();
+        assert_eq!(turns.len(), MAX_BOTS + 1, "{turns:?}");
+        assert!(turns.contains(&"botrun_bot_turns_total{bot=\"other\"} 5"), "{turns:?}");
+        assert!(turns.contains(&"botrun_bot_turns_total{bot=\"bot 0\"} 2"), "{turns:?}");
+        assert!(out.contains("botrun_bot_handoffs_total{bot=\"bot 0\",reason=\"flow\"} 1"));
+        let reasons = out.lines().filter(|l| l.starts_with("botrun_bot_handoffs_total{")).count();
+        assert_eq!(reasons, (MAX_BOTS + 1) * HandoffReason::ALL.len());
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let by_bot = ByBot::default();
+        by_bot.count(&[record("Acme \"Help\"\\\nDesk", "answered", None)]);
+        let mut out = String::new();
+        by_bot.render(&mut out);
+        assert!(out.contains(r#"botrun_bot_turns_total{bot="Acme \"Help\"\\\nDesk"} 1"#), "{out}");
+    }
+}

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Button, Contact, Event, FetchRequest};
+use crate::store::StoreError;
 
 /// Which CX conversation, and in which inbox (picks the bot).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,5 +144,29 @@ impl Outgoing {
             Outgoing::Finish { .. } => "finish",
             Outgoing::Fetch { .. } => "fetch",
         }
+    }
+}
+
+/// The text of a payload the store keeps (an outbox item, a timer's event). The payload types
+/// always serialise; should one ever fail, the turn fails and its event stays queued, instead of
+/// the turn being stored without the CX call or the timer it produced.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|error| StoreError::Database(format!("cannot encode a stored payload: {error}")))
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use std::collections::BTreeMap;
+
+    use super::encode;
+
+    #[test]
+    fn a_payload_that_cannot_be_encoded_is_an_error_not_a_silent_drop() {
+        // JSON object keys must be strings: a map keyed by pairs cannot be written.
+        let unwritable: BTreeMap<(u8, u8), u8> = BTreeMap::from([((1, 2), 3)]);
+        let error = encode(&unwritable).unwrap_err();
+        assert!(error.to_string().contains("cannot encode a stored payload"), "{error}");
+        assert_eq!(encode(&"fine").unwrap(), "\"fine\"");
     }
 }

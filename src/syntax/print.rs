@@ -350,6 +350,11 @@ fn phrase_part(part: &PhrasePart) -> String {
         PhrasePartKind::Word(word) => {
             let mut out = String::new();
             for c in word.chars() {
+                if c == '\n' {
+                    // A word may hold a new line (written `\n`): printed raw it would end the text.
+                    out.push_str("\\n");
+                    continue;
+                }
                 if matches!(c, '"' | '\\' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '*' | '@') {
                     out.push('\\');
                 }

@@ -3,11 +3,13 @@
 //! missed messages grouped, refused questions, timeouts; `/metrics` counts the same by bot.
 
 use botrun::report::{self, Format};
-use botrun::server::Config;
+use std::sync::Arc;
+
+use botrun::server::{Config, ManualClock};
 use botrun::store::{DecisionQuery, StoredDecision};
 use chrono::Duration;
 
-use super::harness::{conversation_created, customer_message, Harness};
+use super::harness::{conversation_created, customer_message, start_time, Harness};
 
 /// Five conversations with the order-tracking bot: one the bot finishes, one it hands off after
 /// three misses, one whose question runs out of retries, one that times out, one that asks for
@@ -46,17 +48,29 @@ fn of<'a>(records: &'a [StoredDecision], id: &str) -> Vec<&'a StoredDecision> {
 async fn every_turn_records_what_the_bot_decided() {
     let h = Harness::new("order_tracking.bot").await;
     five_conversations(&h).await;
-    let all = records(&h).await;
+    check_five_conversations(&records(&h).await);
+}
+
+#[tokio::test]
+async fn every_turn_records_what_the_bot_decided_on_postgres() {
+    let store = crate::postgres::store_in(&crate::postgres::fresh_schema("decisions")).await;
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let h = Harness::with_store("order_tracking.bot", Arc::new(store), Config::default(), clock);
+    five_conversations(&h).await;
+    check_five_conversations(&records(&h).await);
+}
+
+fn check_five_conversations(all: &[StoredDecision]) {
     assert!(all.iter().all(|d| d.record.bot == "Acme Assistant"));
 
-    let finished: Vec<_> = of(&all, "1").iter().map(|d| d.record.outcome.as_str()).collect();
+    let finished: Vec<_> = of(all, "1").iter().map(|d| d.record.outcome.as_str()).collect();
     assert_eq!(finished, ["started", "resolved"]);
-    let thanks = &of(&all, "1")[1].record;
+    let thanks = &of(all, "1")[1].record;
     assert_eq!(thanks.intent.as_deref(), Some("thanks"));
     assert_eq!(thanks.text, None, "matched words are not kept by default");
     assert_eq!(thanks.state_before.as_deref(), Some("menu"));
 
-    let misses = of(&all, "2");
+    let misses = of(all, "2");
     let third = &misses[3].record;
     assert!(misses[1..].iter().all(|d| d.record.missed));
     assert_eq!((misses[1].record.outcome.as_str(), third.outcome.as_str()), ("missed", "handoff"));
@@ -65,22 +79,22 @@ async fn every_turn_records_what_the_bot_decided() {
     assert_eq!(third.rule.as_deref(), Some("state menu / otherwise"));
     assert_eq!(third.text.as_deref(), Some("Do you sell gift cards??"));
 
-    let asked: Vec<_> = of(&all, "3")
+    let asked: Vec<_> = of(all, "3")
         .iter()
         .map(|d| (d.record.outcome.clone(), d.record.question.clone(), d.record.text.clone()))
         .collect();
     assert_eq!(asked[1].0, "answered");
     assert_eq!(asked[2], ("retry".into(), Some("number".into()), Some("abc".into())));
     assert_eq!(asked[3], ("handoff".into(), Some("number".into()), Some("no idea".into())));
-    assert_eq!(of(&all, "3")[3].record.reason.as_deref(), Some("retries_exhausted"));
-    assert_eq!(of(&all, "3")[1].record.state_after.as_deref(), Some("tracking"));
+    assert_eq!(of(all, "3")[3].record.reason.as_deref(), Some("retries_exhausted"));
+    assert_eq!(of(all, "3")[1].record.state_after.as_deref(), Some("tracking"));
 
-    let timed_out = of(&all, "4");
+    let timed_out = of(all, "4");
     let last = &timed_out.last().unwrap().record;
     assert_eq!((last.event.as_str(), last.outcome.as_str()), ("timer", "timeout"));
     assert_eq!(last.rule.as_deref(), Some("timeout 3m"));
 
-    let person = &of(&all, "5")[1].record;
+    let person = &of(all, "5")[1].record;
     assert_eq!((person.outcome.as_str(), person.reason.as_deref()), ("handoff", Some("asked")));
     assert_eq!(person.rule.as_deref(), Some("anytime human"));
 }

@@ -957,3 +957,35 @@ async fn a_file_without_words_runs_on_attachment() {
         "{lines:?}"
     );
 }
+
+/// The reconciliation watch list lives in memory; a restart while a human owns the conversation
+/// must not end the read-back, or the replies CX failed to deliver while botrun was down (CX
+/// never retries an account webhook) would be lost. The rewatch timer is durable.
+#[tokio::test]
+async fn reconciliation_carries_on_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut setup = Setup {
+        store: format!("sqlite://{}", dir.path().join("botrun.db").display()),
+        widget_store: format!("sqlite://{}", dir.path().join("widget.db").display()),
+        subscriptions: vec!["conversation_status_changed"],
+        ..Setup::default()
+    };
+    setup.settings.reconcile_every = Some(Duration::from_millis(100));
+    let mut world = start_with(&setup).await;
+    let page = world.open_page("Ada").await;
+    page.say("talk to a person").await;
+    assert!(page.has_event("event", Some("botrun.handoff")).await);
+    let cx = world.cx_conversation(0).await.id;
+    world.transcript(cx, 3).await;
+    let (id, token) = (page.id.clone(), page.token.clone());
+    world.crash();
+    world.restart(&setup).await;
+    world.emulator.control().agent_reply(cx, "Grace", "Grace here.", false).unwrap();
+    // The rewatch timer is due six periods after the handoff; the service's timer loop fires it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(world.state.fire_timers().await.unwrap() >= 1, "the rewatch timer was stored");
+    let page = Page { world: &world, id, token };
+    let shown = page.wait_for("Grace here.").await;
+    let from_grace = shown.iter().filter(|(who, _)| who == "Grace").count();
+    assert_eq!(from_grace, 1, "{shown:#?}");
+}

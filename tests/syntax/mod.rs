@@ -108,3 +108,14 @@ proptest! {
         exercise(&mutated);
     }
 }
+
+/// Cases the property tests found, kept as plain tests so they run on every machine.
+#[test]
+fn mutations_the_property_tests_found_format_to_text_that_parses() {
+    let text = include_str!("examples/language_md.bot");
+    for (cut, len, insert) in [(591, 25, "\\"), (2158, 34, "\"")] {
+        let start = cut.min(text.len());
+        let end = (start + len).min(text.len());
+        exercise(&format!("{}{insert}{}", &text[..start], &text[end..]));
+    }
+}

@@ -38,6 +38,10 @@ pub enum WidgetInbound {
     CxStatus { cx_conversation: u64, previous: Option<String>, current: String },
     /// A timer or fetch answer the service produced.
     Engine { event: Event },
+    /// A durable reminder, set at the handoff and renewed while a human owns the conversation,
+    /// to keep reading it back from CX (`flow_a::reconcile`): the watch list is in memory, and
+    /// this timer brings a conversation back onto it after a restart.
+    Rewatch,
 }
 
 /// A file the customer sent, by link (uploaded to botrun, or a URL the page posted).

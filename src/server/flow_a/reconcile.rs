@@ -5,7 +5,9 @@
 //! `reconcile_every` and queues each agent reply under the same dedup key the webhook uses —
 //! whichever path sees a reply first relays it, the other is a duplicate: exactly once.
 //!
-//! A conversation is watched from its handoff until it is no longer with a human. A tenant
+//! A conversation is watched from its handoff until it is no longer with a human. The watch list
+//! is in memory; a durable timer (`WidgetInbound::Rewatch`, renewed every six periods while a
+//! human owns the conversation) puts it back on the list after a restart. A tenant
 //! without the listing (404/405, or an empty path) turns reconciliation off with one warning.
 
 use std::collections::HashMap;

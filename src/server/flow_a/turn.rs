@@ -8,9 +8,10 @@ use super::payload::{MirrorItem, WidgetInbound};
 use super::session::{self, merge_contact, Session};
 use super::{FlowA, OpenAt};
 use crate::cx::ConversationStatus;
-use crate::engine::{self, Action, Button, Event};
+use crate::engine::{self, Action, Button, Event, Mode};
 use crate::server::decisions::{self, Step};
 use crate::server::ownership::StatusChange;
+use crate::server::payload::encode;
 use crate::store::{DecisionRecord, Inbound, StoreError, TimerRow, Turn};
 use crate::widget::{OutgoingActivity, Sender};
 
@@ -22,7 +23,12 @@ struct Effects {
     add_timers: Vec<TimerRow>,
     cancel_timers: Vec<String>,
     decisions: Vec<DecisionRecord>,
+    /// The CX conversation to put on the reconciliation watch list once the turn is stored.
+    watch: Option<u64>,
 }
+
+/// The key of the rewatch timer ([`WidgetInbound::Rewatch`]); one per conversation.
+const REWATCH_TIMER: &str = "reconcile-rewatch";
 
 /// Runs one queued event; true when it queued CX calls.
 pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool, StoreError> {
@@ -39,16 +45,12 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
     };
     loop {
         let (version, mut session) = session::load(store.as_ref(), &inbound.conversation).await?;
-        let effects = apply(flow, conversation, &mut session, &work);
+        let effects = apply(flow, conversation, &mut session, &work)?;
         let turn = Turn {
             conversation: inbound.conversation.clone(),
             expected_version: version,
             state: session.to_bytes(),
-            outbox: effects
-                .mirror
-                .iter()
-                .filter_map(|item| serde_json::to_string(item).ok())
-                .collect(),
+            outbox: effects.mirror.iter().map(encode).collect::<Result<_, _>>()?,
             add_timers: effects.add_timers,
             cancel_timers: effects.cancel_timers,
             processed: Some(inbound.id),
@@ -57,6 +59,9 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
         match store.commit_turn(&turn, flow.app.clock.now()).await {
             Ok(_) => {
                 flow.app.metrics.count_decisions(&turn.decisions);
+                if let Some(cx_conversation) = effects.watch {
+                    flow.watch(&inbound.conversation, cx_conversation);
+                }
                 let reply_to = match &work {
                     WidgetInbound::Customer { activity, .. } => activity.as_deref(),
                     _ => None,
@@ -90,7 +95,12 @@ async fn push_to_page(
 }
 
 /// Decides the turn: changes `session` and returns what to deliver.
-fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetInbound) -> Effects {
+fn apply(
+    flow: &FlowA,
+    conversation: &str,
+    session: &mut Session,
+    work: &WidgetInbound,
+) -> Result<Effects, StoreError> {
     let mut effects = Effects::default();
     let bot = Sender::bot(flow.program().bot_name());
     let events = match work {
@@ -179,10 +189,18 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
             }
         }
         WidgetInbound::Engine { event } => vec![event.clone()],
+        WidgetInbound::Rewatch => {
+            if session.engine_state(0).mode() == Mode::WithHuman {
+                effects.watch = session.link.conversation_id;
+                arm_rewatch(flow, &mut effects)?;
+            }
+            Vec::new()
+        }
     };
     if events.is_empty() {
-        return effects;
+        return Ok(effects);
     }
+    let with_human_before = session.engine_state(0).mode() == Mode::WithHuman;
     let program = flow.program();
     let mut state = session.engine_state(crate::server::flow_b::worker::seed_for(conversation));
     let now = flow.app.clock.now();
@@ -201,10 +219,29 @@ fn apply(flow: &FlowA, conversation: &str, session: &mut Session, work: &WidgetI
         };
         effects.decisions.extend(decisions::describe(&step, keep));
         state = next;
-        add_actions(session, &mut effects, &bot, actions);
+        add_actions(session, &mut effects, &bot, actions)?;
+    }
+    if state.mode() == Mode::WithHuman && !with_human_before {
+        arm_rewatch(flow, &mut effects)?;
     }
     session.set_engine_state(&state);
-    effects
+    Ok(effects)
+}
+
+/// Sets (or renews) the rewatch timer: every six reconciliation periods while a human owns the
+/// conversation, so a restart leaves it unwatched for at most that long. Nothing when
+/// reconciliation is off.
+fn arm_rewatch(flow: &FlowA, effects: &mut Effects) -> Result<(), StoreError> {
+    let Some(every) = flow.settings.reconcile_every else { return Ok(()) };
+    let payload = encode(&WidgetInbound::Rewatch)?;
+    let after = chrono::Duration::from_std(every * 6).unwrap_or(chrono::Duration::seconds(30));
+    effects.cancel_timers.push(REWATCH_TIMER.to_owned());
+    effects.add_timers.push(TimerRow {
+        key: REWATCH_TIMER.to_owned(),
+        due: flow.app.clock.now() + after,
+        payload,
+    });
+    Ok(())
 }
 
 /// Queues the creation of the CX conversation (unless one is queued already), followed by the
@@ -227,7 +264,12 @@ fn lane<'a>(session: &'a mut Session, effects: &'a mut Effects) -> &'a mut Vec<M
     }
 }
 
-fn add_actions(session: &mut Session, effects: &mut Effects, bot: &Sender, actions: Vec<Action>) {
+fn add_actions(
+    session: &mut Session,
+    effects: &mut Effects,
+    bot: &Sender,
+    actions: Vec<Action>,
+) -> Result<(), StoreError> {
     for action in actions {
         match action {
             Action::SendText { text } => {
@@ -269,9 +311,8 @@ fn add_actions(session: &mut Session, effects: &mut Effects, bot: &Sender, actio
             Action::Fetch(request) => lane(session, effects).push(MirrorItem::Fetch { request }),
             Action::ScheduleTimer { id, due } => {
                 let work = WidgetInbound::Engine { event: Event::TimerDue { timer: id } };
-                if let Ok(payload) = serde_json::to_string(&work) {
-                    effects.add_timers.push(TimerRow { key: id.0.to_string(), due, payload });
-                }
+                let payload = encode(&work)?;
+                effects.add_timers.push(TimerRow { key: id.0.to_string(), due, payload });
             }
             Action::CancelTimer { id } => {
                 let key = id.0.to_string();
@@ -283,6 +324,7 @@ fn add_actions(session: &mut Session, effects: &mut Effects, bot: &Sender, actio
             }
         }
     }
+    Ok(())
 }
 
 /// Buttons ride on the message before them — Web Chat shows suggested actions under the last

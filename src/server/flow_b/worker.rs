@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 use crate::engine::{self, Action, Event, State};
 use crate::server::decisions::{self, Step};
 use crate::server::ownership::StatusChange;
-use crate::server::payload::{CxRef, InboundPayload, Outgoing};
+use crate::server::payload::{encode, CxRef, InboundPayload, Outgoing};
 use crate::server::{outbox, AppState};
 use crate::store::{Inbound, Snapshot, StoreError, TimerRow, Turn};
 
@@ -118,7 +118,7 @@ async fn process(
             };
             turn.decisions.extend(decisions::describe(&step, keep));
             next = stepped;
-            add_actions(&mut turn, &cx, actions);
+            add_actions(&mut turn, &cx, actions)?;
         }
         turn.state = next.to_bytes();
         match state.store.commit_turn(&turn, now).await {
@@ -157,7 +157,7 @@ fn events_for(payload: &InboundPayload, current: &State, known: bool) -> Vec<Eve
     }
 }
 
-fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) {
+fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) -> Result<(), StoreError> {
     let mut items: Vec<Outgoing> = Vec::new();
     let mut timers = Vec::new();
     let mut cancels = Vec::new();
@@ -179,9 +179,7 @@ fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) {
             Action::ScheduleTimer { id, due } => {
                 let payload =
                     InboundPayload::Engine { cx: cx.clone(), event: Event::TimerDue { timer: id } };
-                if let Ok(payload) = serde_json::to_string(&payload) {
-                    timers.push(TimerRow { key: id.0.to_string(), due, payload });
-                }
+                timers.push(TimerRow { key: id.0.to_string(), due, payload: encode(&payload)? });
             }
             Action::CancelTimer { id } => {
                 // The store applies cancels before adds, so a timer scheduled and cancelled
@@ -195,7 +193,10 @@ fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) {
             }
         }
     }
-    turn.outbox.extend(items.iter().filter_map(|item| serde_json::to_string(item).ok()));
+    for item in &items {
+        turn.outbox.push(encode(item)?);
+    }
     turn.cancel_timers.extend(cancels);
     turn.add_timers.extend(timers);
+    Ok(())
 }

@@ -316,8 +316,18 @@
       });
     }
 
-    /* Sends with the same client id until the service took it (it stores a repeat once). */
+    /* Sends one at a time, in the order they were given: the contact event the page sends first
+       is stored before the customer's first message, and two quick messages keep their order. */
+    var tail = Promise.resolve();
     function send(activity) {
+      var run = function () { return sendNow(activity); };
+      var result = tail.then(run, run);
+      tail = result.catch(function () { /* the next send goes ahead */ });
+      return result;
+    }
+
+    /* Sends with the same client id until the service took it (it stores a repeat once). */
+    function sendNow(activity) {
       var deadline = Date.now() + 60000;
       function attempt() {
         var dl = current;
