@@ -1,25 +1,13 @@
 // Flow A in the browser: a customer in Web Chat, a human agent in the CX emulator's agent
 // console, and the CX transcript that must hold the whole conversation in order.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { ROOT, SEND_FAILED, botSays, launch, send, startDev } from './harness.mjs';
+import { test } from 'node:test';
+import { SEND_FAILED, SHOTS, botSays, devAndBrowserForThisFile, send } from './harness.mjs';
 
-const SHOTS = join(ROOT, 'target/e2e-screenshots');
 let dev;
 let browser;
-
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  dev = await startDev('bots/faq.bot');
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await dev?.stop();
-});
+devAndBrowserForThisFile((d, b) => { dev = d; browser = b; });
 
 async function control(path) {
   const response = await fetch(`${dev.cxRoot}/_control/${path}`);

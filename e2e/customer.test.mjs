@@ -3,25 +3,13 @@
 // bot's buttons. As in Chatwoot, the click updates the bot's message (`message_updated` with
 // `submitted_values`) instead of writing one — and the bot must still take it as the pick.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { ROOT, launch, startDev } from './harness.mjs';
+import { test } from 'node:test';
+import { SHOTS, devAndBrowserForThisFile } from './harness.mjs';
 
-const SHOTS = join(ROOT, 'target/e2e-screenshots');
 let dev;
 let browser;
-
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  dev = await startDev('bots/faq.bot');
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await dev?.stop();
-});
+devAndBrowserForThisFile((d, b) => { dev = d; browser = b; });
 
 const BOT_LINE = '#chat-log .message[data-kind="bot"] .content';
 

@@ -1,14 +1,17 @@
 // Starts `botrun dev` on a free port and opens pages in Debian's Chromium through playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-const BOTRUN = process.env.BOTRUN_BIN
+export const BOTRUN = process.env.BOTRUN_BIN
   || join(resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target'), 'debug/botrun');
+/** Where the browser tests leave their screenshots. */
+export const SHOTS = join(ROOT, 'target/e2e-screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 export const BOT_TEXT = '.webchat__bubble:not(.webchat__bubble--from-user) .webchat__bubble__content';
@@ -139,4 +142,23 @@ export async function cxMessagesUntil(dev, found, timeout = 15000) {
     if (found(all) || Date.now() > deadline) return all;
     await new Promise((ok) => setTimeout(ok, 100));
   }
+}
+
+/**
+ * One `botrun dev` and one browser for the whole test file: started before its first test and
+ * stopped after its last; `use(dev, browser)` receives them. The screenshot folder exists.
+ */
+export function devAndBrowserForThisFile(use, bot = 'bots/faq.bot') {
+  let dev;
+  let browser;
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    dev = await startDev(bot);
+    browser = await launch();
+    use(dev, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
 }

@@ -4,28 +4,14 @@
 // charts must render with what happened, fetching nothing and running no script.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { after, before, test } from 'node:test';
-import { ROOT, botSays, launch, send, startDev } from './harness.mjs';
+import { test } from 'node:test';
+import { BOTRUN, SHOTS, botSays, devAndBrowserForThisFile, send } from './harness.mjs';
 
-const BOTRUN = process.env.BOTRUN_BIN
-  || join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'debug/botrun');
-const SHOTS = join(ROOT, 'target/e2e-screenshots');
 let dev;
 let browser;
-
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  dev = await startDev('bots/faq.bot');
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await dev?.stop();
-});
+devAndBrowserForThisFile((d, b) => { dev = d; browser = b; });
 
 test('the HTML report shows what the bot decided, with its charts', async () => {
   const chat = await browser.newPage();
