@@ -128,16 +128,22 @@ struct Said {
     content: String,
 }
 
+/// The `content` of a customer's or visitor's message; an empty one is refused (422).
+fn said_content(bytes: &Bytes) -> Result<String, ApiError> {
+    let said: Said = decode(bytes)?;
+    if said.content.trim().is_empty() {
+        return Err(ApiError::unprocessable("content must not be empty"));
+    }
+    Ok(said.content)
+}
+
 async fn customer_says(
     State(emulator): State<Emulator>,
     Path(id): Path<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let said: Said = decode(&bytes)?;
-    if said.content.trim().is_empty() {
-        return Err(ApiError::unprocessable("content must not be empty"));
-    }
-    Ok(Json(json!(emulator.customer_says(id, &said.content)?)))
+    let content = said_content(&bytes)?;
+    Ok(Json(json!(emulator.customer_says(id, &content)?)))
 }
 
 #[derive(Deserialize)]
@@ -196,11 +202,8 @@ async fn visitor_writes(
     Path(id): Path<u64>,
     bytes: Bytes,
 ) -> Answer {
-    let said: Said = decode(&bytes)?;
-    if said.content.trim().is_empty() {
-        return Err(ApiError::unprocessable("content must not be empty"));
-    }
-    Ok(Json(json!(emulator.visitor_writes(id, &said.content)?)))
+    let content = said_content(&bytes)?;
+    Ok(Json(json!(emulator.visitor_writes(id, &content)?)))
 }
 
 #[derive(Deserialize)]
