@@ -30,7 +30,7 @@ struct Offer<'f> {
 pub fn offers_buttons(file: &File) -> bool {
     let mut found = false;
     super::visit::for_each_stmt(file, &mut |stmt, _| {
-        found |= matches!(stmt.kind, StmtKind::Buttons(_));
+        found |= matches!(stmt.kind, StmtKind::Buttons { .. });
     });
     found
 }
@@ -117,14 +117,15 @@ fn walk<'f>(
     for (i, stmt) in block.iter().enumerate() {
         let after = &block[i + 1..];
         match &stmt.kind {
-            StmtKind::Buttons(labels) => {
+            // A translated button sends its default label, so the default labels are checked.
+            StmtKind::Buttons { labels, .. } => {
                 let mut following = vec![after];
                 following.extend_from_slice(rest);
                 offers.push(Offer { labels, place: place_after(&following, home), from });
             }
             StmtKind::Ask(ask) => {
                 for prompt in &ask.prompt {
-                    if let StmtKind::Buttons(labels) = &prompt.kind {
+                    if let StmtKind::Buttons { labels, .. } = &prompt.kind {
                         offers.push(Offer { labels, place: question(&ask.ty), from });
                     }
                 }

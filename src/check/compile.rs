@@ -148,7 +148,9 @@ impl Compiler {
                                 words.iter().map(|w| normalise_text(&w.value, self.fold)).collect(),
                             );
                         }
-                        BotSetting::AccentsIgnored(_) | BotSetting::ButtonLimit { .. } => {}
+                        BotSetting::AccentsIgnored(_)
+                        | BotSetting::ButtonLimit { .. }
+                        | BotSetting::Languages { .. } => {}
                     }
                 }
             }
@@ -266,6 +268,7 @@ impl Compiler {
             fingerprint,
             name,
             timezone,
+            languages: super::languages::declared(file).iter().map(|c| c.name.clone()).collect(),
             typos,
             accents_ignored: self.fold,
             date_order: date_order.unwrap_or_else(|| DateOrder::for_timezone(timezone.name())),
@@ -297,9 +300,16 @@ impl Compiler {
                 StmtKind::SayOneOf(choices) => Op::SayOneOf(
                     choices.iter().map(|c| (c.text.clone(), c.weight.unwrap_or(1))).collect(),
                 ),
-                StmtKind::Buttons(labels) => {
-                    Op::Buttons(labels.iter().map(|l| l.value.clone()).collect())
-                }
+                StmtKind::Buttons { labels, translations } => Op::Buttons(
+                    labels.iter().map(|l| l.value.clone()).collect(),
+                    translations
+                        .iter()
+                        .map(|t| {
+                            let labels = t.labels.iter().map(|l| l.value.clone()).collect();
+                            (t.language.name.clone(), labels)
+                        })
+                        .collect(),
+                ),
                 StmtKind::Ask(ask) => {
                     let kind = match &ask.ty {
                         AnswerType::Named(n) => match n.name.as_str() {

@@ -22,7 +22,7 @@ pub fn check(file: &File, fetch_hosts: Option<&[String]>, out: &mut Vec<Diagnost
         })
         .unwrap_or(DEFAULT_BUTTON_LIMIT);
     for_each_stmt(file, &mut |stmt, _| match &stmt.kind {
-        StmtKind::Buttons(buttons) if buttons.len() > limit as usize => {
+        StmtKind::Buttons { labels: buttons, .. } if buttons.len() > limit as usize => {
             out.push(
                     Diagnostic::error("botrun::too_many_buttons", format!("{} buttons, but the channel shows at most {limit}", buttons.len()))
                         .at(stmt.span, "too many buttons")

@@ -7,6 +7,7 @@
 mod buttons;
 pub mod compile;
 mod flow;
+pub mod languages;
 mod limits;
 pub mod load;
 mod phrases;
@@ -42,6 +43,7 @@ pub fn check(bundle: &Bundle, options: &CheckOptions) -> Vec<Diagnostic> {
     variables::check(&bundle.file, bundle.library, &mut out);
     time::check(&bundle.file, &mut out);
     types::check(&bundle.file, &mut out);
+    languages::check(&bundle.file, bundle.library, &mut out);
     limits::check(&bundle.file, options.fetch_hosts.as_deref(), &mut out);
     // Buttons are checked by stepping the compiled bot, so only a bot without errors, and only
     // when it offers buttons (compiling costs time on large bots).

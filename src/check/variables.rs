@@ -1,6 +1,6 @@
 //! Variables: every `{name}` in a message and every name in a condition must be set somewhere —
 //! by `ask`, `set`, `fetch … into`, or a capture — or be built in (`contact`, `env`, `message`,
-//! `today`, `now`).
+//! `today`, `now`, `language`).
 //! The check is deliberately conservative: it reports names set nowhere in the bot, not names that
 //! might be unset on one particular path.
 
@@ -15,7 +15,7 @@ use crate::syntax::ast::{
 use super::visit::{exprs, for_each_stmt, templates};
 
 /// Names every bot can read.
-pub const BUILT_IN: &[&str] = &["contact", "env", "message", "today", "now"];
+pub const BUILT_IN: &[&str] = &["contact", "env", "message", "today", "now", "language"];
 
 pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
     if library {

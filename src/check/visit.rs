@@ -72,8 +72,17 @@ pub fn child_blocks(stmt: &Stmt) -> Vec<&Block> {
     }
 }
 
-/// The templates a statement shows or sends (not those of nested blocks).
+/// The templates a statement shows or sends, their translations included (not those of nested
+/// blocks).
 pub fn templates(stmt: &Stmt) -> Vec<&Template> {
+    let mut all = written_templates(stmt);
+    let translated: Vec<&Template> =
+        all.iter().flat_map(|t| t.translations.iter().map(|tr| &tr.text)).collect();
+    all.extend(translated);
+    all
+}
+
+fn written_templates(stmt: &Stmt) -> Vec<&Template> {
     match &stmt.kind {
         StmtKind::Say(t)
         | StmtKind::Handoff { note: Some(t) }

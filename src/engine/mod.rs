@@ -11,6 +11,7 @@ mod decide;
 pub mod event;
 mod explain;
 pub(crate) mod hours;
+mod language;
 pub(crate) mod matcher;
 pub mod program;
 mod state;
@@ -24,6 +25,7 @@ pub use event::{
     Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
 };
 pub use explain::{explain, ExplainedCandidate, Explanation};
+pub use language::matching_language;
 pub use matcher::{Candidate, Specificity};
 pub use program::Program;
 pub use state::{Mode, State, StateError};

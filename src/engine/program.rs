@@ -23,7 +23,8 @@ pub type ListId = u16;
 pub enum Op {
     Say(Template),
     SayOneOf(Vec<(Template, u32)>),
-    Buttons(Vec<String>),
+    /// Default labels, and the labels per other language.
+    Buttons(Vec<String>, Vec<(String, Vec<String>)>),
     Ask(Box<AskOp>),
     Set(VarPath, Expr),
     If(Vec<(Expr, BlockId)>, Option<BlockId>),
@@ -119,6 +120,8 @@ pub struct Hooks {
 pub struct Program {
     pub(crate) name: String,
     pub(crate) timezone: Tz,
+    /// `languages en, es`: the default first; empty for a single-language bot.
+    pub(crate) languages: Vec<String>,
     pub(crate) typos: bool,
     pub(crate) accents_ignored: bool,
     /// How typed dates such as `3/12/26` are read.

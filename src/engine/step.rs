@@ -213,9 +213,15 @@ impl Run<'_> {
             return;
         }
         let shown = std::mem::take(&mut self.st.buttons);
-        let text = match text.trim().parse::<usize>() {
+        let typed = text.trim();
+        let text = match typed.parse::<usize>() {
             Ok(n) if !pressed && (1..=shown.len()).contains(&n) => shown[n - 1].value.clone(),
-            _ => text.to_string(),
+            // A channel that sends a pressed button's label as text: the label stands for its
+            // value (they differ for a translated button).
+            _ => shown
+                .iter()
+                .find(|b| b.label != b.value && b.label.eq_ignore_ascii_case(typed))
+                .map_or_else(|| text.to_string(), |b| b.value.clone()),
         };
         self.st.message = Some(text.clone());
         self.cancel_timers(|k| matches!(k, TimerKind::Idle { .. }));
@@ -526,9 +532,16 @@ impl Run<'_> {
                     }
                 }
             }
-            Op::Buttons(labels) => {
-                let buttons: Vec<Button> =
-                    labels.iter().map(|l| Button { label: l.clone(), value: l.clone() }).collect();
+            Op::Buttons(values, translations) => {
+                // A translated button still sends its default label, so the flow reads the
+                // same in every language.
+                let language = self.program.language_of(&self.st);
+                let labels = super::language::labels(values, translations, language);
+                let buttons: Vec<Button> = labels
+                    .iter()
+                    .zip(values)
+                    .map(|(label, value)| Button { label: label.clone(), value: value.clone() })
+                    .collect();
                 let fallback = buttons
                     .iter()
                     .enumerate()

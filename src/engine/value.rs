@@ -41,6 +41,11 @@ impl Scope<'_> {
                 .first()
                 .and_then(|k| self.program.env.get(k))
                 .map_or(Value::Null, |v| Value::String(v.clone())),
+            // The conversation's language, unless the script set `language` itself.
+            "language" if rest.is_empty() && !self.state.vars.contains_key("language") => self
+                .program
+                .language_of(self.state)
+                .map_or(Value::Null, |code| Value::String(code.to_string())),
             "message" if rest.is_empty() && !self.state.vars.contains_key("message") => {
                 self.state.message.clone().map_or(Value::Null, Value::String)
             }
@@ -71,8 +76,11 @@ impl Scope<'_> {
         }
     }
 
-    /// Fills a template's placeholders; unset values without a default render as nothing.
+    /// Fills the placeholders of the template's version in the conversation's language; unset
+    /// values without a default render as nothing.
     pub fn render(&self, template: &Template) -> String {
+        let template =
+            super::language::version(template, self.program.language_of(self.state));
         let mut out = String::new();
         for part in &template.parts {
             match part {

@@ -86,6 +86,9 @@ pub enum BotSetting {
     /// `small words "a", "the"…` — the words that may stand between a phrase's words (replaces
     /// the built-in list).
     SmallWords { words: Vec<StringLit>, span: Span },
+    /// `languages en, es`: the languages the bot speaks; the first is the default, in which
+    /// every text is written first.
+    Languages { codes: Vec<Ident>, span: Span },
 }
 
 /// A duration such as `90s`, `3m`, `2h`, `1d` (also `1h30m`), in seconds.
@@ -210,6 +213,8 @@ pub struct IntentDecl {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phrase {
     pub kind: PhraseKind,
+    /// `es` on an `es "hola"` line; `None` for the default language.
+    pub language: Option<Ident>,
     pub span: Span,
 }
 
@@ -350,8 +355,8 @@ pub enum StmtKind {
     Say(Template),
     /// `say one of` with one template per line, each optionally `weight N`.
     SayOneOf(Vec<Choice>),
-    /// `buttons "Yes", "No"`
-    Buttons(Vec<StringLit>),
+    /// `buttons "Yes", "No"`, with `es "Sí", "No"` lines under it.
+    Buttons { labels: Vec<StringLit>, translations: Vec<LabelsTranslation> },
     Ask(Box<Ask>),
     /// `set plan to "gold"`
     Set {
@@ -434,11 +439,29 @@ pub enum FetchMethod {
     Delete,
 }
 
-/// A quoted text with `{placeholders}`; `raw` is the decoded text as written.
+/// A quoted text with `{placeholders}`; `raw` is the decoded text as written. A reply's
+/// `translations` are the `es "…"` lines under it (empty for every other text).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     pub raw: String,
     pub parts: Vec<TemplatePart>,
+    pub translations: Vec<Translation>,
+    pub span: Span,
+}
+
+/// `es "¡Hola {name}!"` under a reply: the same reply in one of the bot's other languages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Translation {
+    pub language: Ident,
+    pub text: Template,
+    pub span: Span,
+}
+
+/// `es "Sí", "No"` under `buttons`: the labels in one of the bot's other languages, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelsTranslation {
+    pub language: Ident,
+    pub labels: Vec<StringLit>,
     pub span: Span,
 }
 

@@ -38,6 +38,10 @@ pub(super) enum LineKind {
     Statement,
     Choice,
     FetchOption,
+    /// `es "¡Hola!"` under a reply.
+    Translation,
+    /// `es "Sí", "No"` under `buttons`.
+    Labels,
 }
 
 impl LineKind {
@@ -51,6 +55,8 @@ impl LineKind {
             LineKind::Statement => Rule::stmt_line,
             LineKind::Choice => Rule::choice_line,
             LineKind::FetchOption => Rule::fetch_option_line,
+            LineKind::Translation => Rule::translation_line,
+            LineKind::Labels => Rule::labels_line,
         }
     }
 
@@ -60,7 +66,9 @@ impl LineKind {
             LineKind::TopLevel => {
                 &["bot", "use", "hours", "list", "intent", "on", "anytime", "state"]
             }
-            LineKind::BotSetting => &["timezone", "typos", "accents", "buttons", "idle", "dates"],
+            LineKind::BotSetting => {
+                &["timezone", "typos", "accents", "buttons", "idle", "dates", "languages"]
+            }
             LineKind::Hours => {
                 &["timezone", "closed", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
             }
@@ -82,20 +90,26 @@ impl LineKind {
                 "otherwise",
             ],
             LineKind::FetchOption => &["header", "body", "timeout", "on"],
-            LineKind::ListEntries | LineKind::Phrases | LineKind::Choice => &[],
+            LineKind::ListEntries
+            | LineKind::Phrases
+            | LineKind::Choice
+            | LineKind::Translation
+            | LineKind::Labels => &[],
         }
     }
 
     pub(super) fn what(self) -> &'static str {
         match self {
             LineKind::TopLevel => "a top-level line (`bot`, `use`, `hours`, `list`, `intent`, `on`, `anytime` or `state`)",
-            LineKind::BotSetting => "a bot setting (`timezone`, `typos tolerated`, `accents ignored`, `buttons at most N`, `idle 30m` or `dates day-first`)",
+            LineKind::BotSetting => "a bot setting (`timezone`, `typos tolerated`, `accents ignored`, `buttons at most N`, `idle 30m`, `dates day-first` or `languages en, es`)",
             LineKind::Hours => "opening hours such as `mon-fri 09:00-17:00`, `closed 2026-12-25` or `timezone \"Europe/Paris\"`",
             LineKind::ListEntries => "list entries in quotes, separated by commas",
             LineKind::Phrases => "example phrases in quotes (or `/regex/`), separated by commas",
             LineKind::Statement => "a statement such as `say`, `ask`, `go`, `handoff` or `resolve`",
             LineKind::Choice => "a reply in quotes, optionally followed by `weight N`",
             LineKind::FetchOption => "a fetch option: `header`, `body`, `timeout` or `on error`",
+            LineKind::Translation => "a translation: a language code and the text in quotes, such as `es \"¡Hola!\"`",
+            LineKind::Labels => "translated labels: a language code and the labels in quotes, such as `es \"Sí\", \"No\"`",
         }
     }
 }

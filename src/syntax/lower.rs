@@ -273,6 +273,10 @@ impl<'f> Lowerer<'f> {
             Rule::set_timezone => self.keep(cx.string(first.as_ref()?)).map(BotSetting::Timezone),
             Rule::set_typos => Some(BotSetting::TyposTolerated(line.span)),
             Rule::set_accents => Some(BotSetting::AccentsIgnored(line.span)),
+            Rule::set_languages => Some(BotSetting::Languages {
+                codes: head.clone().into_inner().map(|p| cx.ident(&p)).collect(),
+                span: line.span,
+            }),
             Rule::set_small => {
                 let words = self.keep(cx.strings(head.clone().into_inner()))?;
                 Some(BotSetting::SmallWords { words, span: line.span })
@@ -357,9 +361,14 @@ impl<'f> Lowerer<'f> {
         let Some(parsed) = self.parse(LineKind::Phrases, line, &context) else { return Vec::new() };
         let cx = Cx { line: &parsed };
         let mut phrases = Vec::new();
+        let mut language = None;
         for pair in parsed.pair.clone().into_inner() {
             let span = cx.span(&pair);
             let kind = match pair.as_rule() {
+                Rule::lang_code => {
+                    language = Some(cx.ident(&pair));
+                    continue;
+                }
                 Rule::pattern => {
                     let Some(seq) = pair.clone().into_inner().next() else { continue };
                     self.keep(cx.phrase_parts(&seq)).map(PhraseKind::Pattern)
@@ -368,7 +377,7 @@ impl<'f> Lowerer<'f> {
                 _ => continue,
             };
             if let Some(kind) = kind {
-                phrases.push(Phrase { kind, span });
+                phrases.push(Phrase { kind, language: language.clone(), span });
             }
         }
         phrases

@@ -94,17 +94,27 @@ impl<'f> Lowerer<'f> {
         let span = line.span;
         let mut inner = head.clone().into_inner();
         let first = inner.next();
-        let takes_block = matches!(head.as_rule(), Rule::say_one_of | Rule::ask | Rule::fetch);
+        // `say`, `buttons` and a farewell take their translations as a block.
+        let takes_block = matches!(
+            head.as_rule(),
+            Rule::say_one_of | Rule::ask | Rule::fetch | Rule::say | Rule::buttons
+        ) || (head.as_rule() == Rule::resolve && first.is_some());
         if !takes_block {
             self.no_children(line, &format!("`{}`", self.statement_word(line)));
         }
         let kind = match head.as_rule() {
-            Rule::say => StmtKind::Say(self.keep(cx.template(first.as_ref()?))?),
+            Rule::say => {
+                let text = self.keep(cx.template(first.as_ref()?))?;
+                StmtKind::Say(self.translated(line, text))
+            }
             Rule::say_one_of => {
                 self.needs_children(line, "`say one of`", "    \"Hello!\"\n    \"Hi there!\"");
                 StmtKind::SayOneOf(line.children.iter().filter_map(|c| self.choice(c)).collect())
             }
-            Rule::buttons => StmtKind::Buttons(self.keep(cx.strings(head.clone().into_inner()))?),
+            Rule::buttons => StmtKind::Buttons {
+                labels: self.keep(cx.strings(head.clone().into_inner()))?,
+                translations: self.translated_labels(line),
+            },
             Rule::ask => return self.ask(line, &cx, head),
             Rule::set_stmt => {
                 let var = cx.var_path(first.as_ref()?);
@@ -120,7 +130,10 @@ impl<'f> Lowerer<'f> {
             },
             Rule::resolve => StmtKind::Resolve {
                 farewell: match first {
-                    Some(p) => Some(self.keep(cx.template(&p))?),
+                    Some(p) => {
+                        let text = self.keep(cx.template(&p))?;
+                        Some(self.translated(line, text))
+                    }
                     None => None,
                 },
             },
@@ -166,11 +179,11 @@ impl<'f> Lowerer<'f> {
     }
 
     fn choice(&mut self, line: &Line) -> Option<Choice> {
-        self.no_children(line, "a reply");
         let parsed = self.parse(LineKind::Choice, line, " in `say one of`")?;
         let cx = Cx { line: &parsed };
         let mut inner = parsed.pair.clone().into_inner().filter(|p| p.as_rule() != Rule::EOI);
         let text = self.keep(cx.template(&inner.next()?))?;
+        let text = self.translated(line, text);
         let weight = match inner.next() {
             Some(count) => Some(self.keep(cx.count(&count))?),
             None => None,
@@ -217,8 +230,8 @@ impl<'f> Lowerer<'f> {
             let first = child_head.clone().into_inner().next();
             match child_head.as_rule() {
                 Rule::retry => {
-                    self.no_children(child, "`retry`");
                     if let Some(t) = first.and_then(|p| self.keep(child_cx.template(&p))) {
+                        let t = self.translated(child, t);
                         ask.retries.push(t);
                     }
                 }

@@ -9,6 +9,7 @@ pub mod duration;
 mod grammar;
 mod lookalike;
 mod lower;
+mod lower_lang;
 mod lower_stmt;
 mod outline;
 mod pieces;

@@ -119,7 +119,7 @@ impl Cx<'_, '_> {
                 _ => return Err(self.unexpected(&part)),
             }
         }
-        Ok(Template { raw, parts, span: self.span(pair) })
+        Ok(Template { raw, parts, translations: Vec::new(), span: self.span(pair) })
     }
 
     fn template_value(&self, pair: &Pair<'_>) -> Lowered<TemplatePart> {

@@ -141,10 +141,13 @@ impl Printer<'_> {
             Item::Intent(intent) => {
                 self.emit(0, at, &format!("intent {}", intent.name.name));
                 for phrase in &intent.phrases {
-                    let text = match &phrase.kind {
+                    let mut text = match &phrase.kind {
                         PhraseKind::Pattern(parts) => format!("\"{}\"", phrase_parts(parts)),
                         PhraseKind::Regex(regex) => regex_text(regex),
                     };
+                    if let Some(language) = &phrase.language {
+                        text = format!("{} {text}", language.name);
+                    }
                     self.emit(1, phrase.span.start, &text);
                 }
             }
@@ -175,6 +178,10 @@ impl Printer<'_> {
                 self.emit(1, span.start, &format!("dates {order}"));
             }
             BotSetting::Idle(rung) => self.timer_rung("idle", rung, 1),
+            BotSetting::Languages { codes, span } => {
+                let codes: Vec<&str> = codes.iter().map(|c| c.name.as_str()).collect();
+                self.emit(1, span.start, &format!("languages {}", codes.join(", ")));
+            }
             BotSetting::SmallWords { words, span } => {
                 let words: Vec<String> = words.iter().map(string).collect();
                 self.emit(1, span.start, &format!("small words {}", words.join(", ")));
@@ -217,7 +224,10 @@ impl Printer<'_> {
     fn stmt(&mut self, stmt: &Stmt, depth: usize) {
         let at = stmt.span.start;
         match &stmt.kind {
-            StmtKind::Say(t) => self.emit(depth, at, &format!("say {}", template(t))),
+            StmtKind::Say(t) => {
+                self.emit(depth, at, &format!("say {}", template(t)));
+                self.translations(t, depth + 1);
+            }
             StmtKind::SayOneOf(choices) => {
                 self.emit(depth, at, "say one of");
                 for choice in choices {
@@ -227,11 +237,17 @@ impl Printer<'_> {
                         choice.span.start,
                         &format!("{}{weight}", template(&choice.text)),
                     );
+                    self.translations(&choice.text, depth + 2);
                 }
             }
-            StmtKind::Buttons(buttons) => {
-                let labels: Vec<String> = buttons.iter().map(string).collect();
-                self.emit(depth, at, &format!("buttons {}", labels.join(", ")));
+            StmtKind::Buttons { labels, translations } => {
+                let shown: Vec<String> = labels.iter().map(string).collect();
+                self.emit(depth, at, &format!("buttons {}", shown.join(", ")));
+                for translation in translations {
+                    let shown: Vec<String> = translation.labels.iter().map(string).collect();
+                    let text = format!("{} {}", translation.language.name, shown.join(", "));
+                    self.emit(depth + 1, translation.span.start, &text);
+                }
             }
             StmtKind::Ask(ask) => self.ask(ask, at, depth),
             StmtKind::Set { var, value } => {
@@ -262,8 +278,19 @@ impl Printer<'_> {
                     .as_ref()
                     .map_or("resolve".to_string(), |f| format!("resolve {}", template(f)));
                 self.emit(depth, at, &text);
+                if let Some(farewell) = farewell {
+                    self.translations(farewell, depth + 1);
+                }
             }
             StmtKind::Fetch(fetch) => self.fetch(fetch, at, depth),
+        }
+    }
+
+    /// The `es "…"` lines under a reply.
+    fn translations(&mut self, text: &Template, depth: usize) {
+        for translation in &text.translations {
+            let line = format!("{} {}", translation.language.name, template(&translation.text));
+            self.emit(depth, translation.span.start, &line);
         }
     }
 
@@ -277,6 +304,7 @@ impl Printer<'_> {
         self.block(&ask.prompt, depth + 1);
         for retry in &ask.retries {
             self.emit(depth + 1, retry.span.start, &format!("retry {}", template(retry)));
+            self.translations(retry, depth + 2);
         }
         if let Some(rung) = &ask.after_retries {
             self.counted_rung(rung, "retries", depth + 1);

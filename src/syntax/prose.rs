@@ -337,6 +337,7 @@ fn rule_phrase(rule: Rule) -> &'static str {
         Rule::is_empty | Rule::is_not_empty => "`is empty`",
         Rule::in_list | Rule::not_in_list => "`in @list`",
         Rule::EOI => "the end of the line",
+        Rule::lang_code => "a language code such as `es` or `pt-BR`",
         _ => "a keyword",
     }
 }

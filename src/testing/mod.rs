@@ -4,6 +4,7 @@
 
 pub mod conversation;
 pub mod generate;
+mod languages;
 mod locate;
 pub mod render;
 pub mod replay;

@@ -157,6 +157,15 @@ pub fn run_test(
         failure: Some(message),
     };
     let contact = test.contact.clone().unwrap_or_else(|| fixtures.contact.clone());
+    if let Some(language) = &test.language {
+        if !program.languages().iter().any(|l| l.eq_ignore_ascii_case(language)) {
+            let spoken = match program.languages() {
+                [] => "none declared: add `languages` under `bot`".to_string(),
+                all => all.join(", "),
+            };
+            return fail(dialog, format!("the bot does not speak `{language}` (its languages: {spoken})"));
+        }
+    }
 
     if let Some(state) = &test.start_in {
         // Variables first, so the state's own lines (its question) can use them.

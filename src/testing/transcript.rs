@@ -56,6 +56,9 @@ pub struct DialogTest {
     /// … with these variables already set.
     pub vars: BTreeMap<String, Value>,
     pub contact: Option<Contact>,
+    /// The conversation's language (`language: es`), given to the bot as the contact's
+    /// `language`, as a page's locale would be.
+    pub language: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -201,6 +204,8 @@ struct Pending<'a> {
     bot: std::path::PathBuf,
     fixtures: Fixtures,
     strict: bool,
+    /// `language:` of the file: every test runs in each of these languages.
+    languages: Vec<String>,
     tests: &'a [Yaml],
 }
 
@@ -208,9 +213,27 @@ impl Pending<'_> {
     fn finish(self) -> Result<Transcript, (String, At)> {
         let mut tests = Vec::new();
         for (i, t) in self.tests.iter().enumerate() {
-            let test = dialog_test(t)
-                .map_err(|(message, step)| (format!("tests[{i}]: {message}"), Some((i, step))))?;
-            tests.push(test);
+            let at = |(message, step): (String, Option<usize>)| {
+                (format!("tests[{i}]: {message}"), Some((i, step)))
+            };
+            let own = match t.as_mapping().and_then(|m| m.get("language")) {
+                Some(value) => super::languages::languages(value).map_err(|m| at((m, None)))?,
+                None => Vec::new(),
+            };
+            let languages = if own.is_empty() { &self.languages } else { &own };
+            if languages.is_empty() {
+                tests.push(dialog_test(t, None).map_err(at)?);
+            }
+            let mut all = self.languages.clone();
+            all.extend(own.iter().cloned());
+            for language in languages {
+                let mut test = dialog_test(t, Some((&all, language))).map_err(at)?;
+                // The language reaches the bot as the contact's, as a page's locale would.
+                let mut contact = test.contact.take().unwrap_or_else(|| self.fixtures.contact.clone());
+                contact.attributes.insert("language".into(), language.clone());
+                test.contact = Some(contact);
+                tests.push(test);
+            }
         }
         Ok(Transcript {
             path: self.path.to_path_buf(),
@@ -224,7 +247,8 @@ impl Pending<'_> {
 
 fn parse_file<'a>(path: &'a Path, yaml: &'a Yaml) -> Result<Pending<'a>, String> {
     let map = yaml.as_mapping().ok_or("expected a mapping with `bot` and `tests`")?;
-    check_keys(map, &["bot", "fixtures", "strict", "tests"], "the file")?;
+    check_keys(map, &["bot", "fixtures", "strict", "language", "tests"], "the file")?;
+    let languages = map.get("language").map(super::languages::languages).transpose()?;
     let bot = get_str(map, "bot")?
         .ok_or("missing `bot:` — the path of the bot to test, relative to this file")?;
     let bot = path.parent().unwrap_or(Path::new(".")).join(bot);
@@ -241,7 +265,14 @@ fn parse_file<'a>(path: &'a Path, yaml: &'a Yaml) -> Result<Pending<'a>, String>
     if tests_yaml.is_empty() {
         return Err("`tests:` is empty — add at least one test".into());
     }
-    Ok(Pending { path, bot, fixtures, strict, tests: tests_yaml })
+    Ok(Pending {
+        path,
+        bot,
+        fixtures,
+        strict,
+        languages: languages.unwrap_or_default(),
+        tests: tests_yaml,
+    })
 }
 
 fn check_keys(map: &serde_norway::Mapping, allowed: &[&str], what: &str) -> Result<(), String> {
@@ -357,9 +388,23 @@ fn fetch_fixture(value: &Yaml) -> Result<FetchFixture, String> {
     Ok(FetchFixture { method: method.to_uppercase(), url: url.trim().to_string(), answer })
 }
 
-/// A test; an error says which step it is in, when it is in one.
-fn dialog_test(value: &Yaml) -> Result<DialogTest, (String, Option<usize>)> {
-    dialog_test_at(value).map_err(|message| (message, None)).and_then(|(test, steps)| {
+/// A test, in one language of the transcript's (`all`) when given; an error says which step it
+/// is in, when it is in one.
+fn dialog_test(
+    value: &Yaml,
+    language: Option<(&[String], &str)>,
+) -> Result<DialogTest, (String, Option<usize>)> {
+    dialog_test_at(value).map_err(|message| (message, None)).and_then(|(mut test, steps)| {
+        let steps = match language {
+            Some((all, code)) => {
+                test.name = format!("{} [{code}]", test.name);
+                test.language = Some(code.to_string());
+                super::languages::localise(steps, all, code).map_err(|(e, i)| {
+                    (format!("`{}` step {}: {e}", test.name, i + 1), Some(i))
+                })?
+            }
+            None => steps.to_vec(),
+        };
         let mut parsed = Vec::new();
         for (i, s) in steps.iter().enumerate() {
             let step =
@@ -373,7 +418,7 @@ fn dialog_test(value: &Yaml) -> Result<DialogTest, (String, Option<usize>)> {
 /// A test without its steps, and the steps to parse.
 fn dialog_test_at(value: &Yaml) -> Result<(DialogTest, &[Yaml]), String> {
     let map = value.as_mapping().ok_or("a test is a mapping with `name` and `steps`")?;
-    check_keys(map, &["name", "start_in", "vars", "contact", "steps"], "a test")?;
+    check_keys(map, &["name", "start_in", "vars", "contact", "language", "steps"], "a test")?;
     let name = get_str(map, "name")?.ok_or("missing `name`")?.to_string();
     let mut vars = BTreeMap::new();
     if let Some(v) = map.get("vars") {
@@ -390,6 +435,7 @@ fn dialog_test_at(value: &Yaml) -> Result<(DialogTest, &[Yaml]), String> {
         start_in: get_str(map, "start_in")?.map(str::to_string),
         vars,
         contact: map.get("contact").map(contact).transpose()?,
+        language: None,
         steps: Vec::new(),
     };
     Ok((test, steps_yaml.as_slice()))
