@@ -52,7 +52,7 @@ pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
                         code,
                         intent.name.span,
                         format!("the intent `{}` has no `{code}` phrases", intent.name.name),
-                        format!("add a line of `{code}` phrases under it, for example `{code} \"…\", \"…\"`; until then only the other languages' phrases match"),
+                        format!("add a line of `{code}` phrases under it, for example `{code} \"…\", \"…\"`; until then `{code}` messages match it only through the other languages' phrases"),
                     ));
                 }
             }

@@ -1,6 +1,8 @@
 //! Lowering of translations: the `es "…"` lines indented under a reply (`say`, a `say one of`
 //! choice, `retry`, a `resolve` farewell) and under `buttons`.
 
+use crate::diagnostic::Diagnostic;
+
 use super::ast::{LabelsTranslation, Template, Translation};
 use super::grammar::{LineKind, Rule};
 use super::lower::Lowerer;
@@ -9,8 +11,11 @@ use super::pieces::Cx;
 
 impl Lowerer<'_> {
     /// `text` with the translation lines indented under `line`.
-    pub(super) fn translated(&mut self, line: &Line, mut text: Template) -> Template {
+    pub(super) fn translated(&mut self, line: &Line, mut text: Template, what: &str) -> Template {
         for child in &line.children {
+            if self.statement_under(line, child, what) {
+                continue;
+            }
             self.no_children(child, "a translation");
             let Some(parsed) = self.parse(LineKind::Translation, child, " under a reply") else {
                 continue;
@@ -33,6 +38,9 @@ impl Lowerer<'_> {
     pub(super) fn translated_labels(&mut self, line: &Line) -> Vec<LabelsTranslation> {
         let mut translations = Vec::new();
         for child in &line.children {
+            if self.statement_under(line, child, "`buttons`") {
+                continue;
+            }
             self.no_children(child, "a translation");
             let Some(parsed) = self.parse(LineKind::Labels, child, " under `buttons`") else {
                 continue;
@@ -51,5 +59,23 @@ impl Lowerer<'_> {
             }
         }
         translations
+    }
+
+    /// Reports a statement (`say`, `go`…) indented under a line that takes only translations.
+    fn statement_under(&mut self, line: &Line, child: &Line, what: &str) -> bool {
+        let word = self.statement_word(child);
+        if !LineKind::Statement.keywords().contains(&word) {
+            return false;
+        }
+        self.report(
+            Diagnostic::error(
+                "botrun::unexpected_block",
+                format!("only translations such as `es \"…\"` can be indented under {what}"),
+            )
+            .at(child.span, "indented under it")
+            .also(line.span, "this line")
+            .with_help("indent this line like the one above it, or remove it"),
+        );
+        true
     }
 }

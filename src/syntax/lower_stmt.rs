@@ -105,7 +105,7 @@ impl<'f> Lowerer<'f> {
         let kind = match head.as_rule() {
             Rule::say => {
                 let text = self.keep(cx.template(first.as_ref()?))?;
-                StmtKind::Say(self.translated(line, text))
+                StmtKind::Say(self.translated(line, text, "`say`"))
             }
             Rule::say_one_of => {
                 self.needs_children(line, "`say one of`", "    \"Hello!\"\n    \"Hi there!\"");
@@ -132,7 +132,7 @@ impl<'f> Lowerer<'f> {
                 farewell: match first {
                     Some(p) => {
                         let text = self.keep(cx.template(&p))?;
-                        Some(self.translated(line, text))
+                        Some(self.translated(line, text, "`resolve`"))
                     }
                     None => None,
                 },
@@ -183,7 +183,7 @@ impl<'f> Lowerer<'f> {
         let cx = Cx { line: &parsed };
         let mut inner = parsed.pair.clone().into_inner().filter(|p| p.as_rule() != Rule::EOI);
         let text = self.keep(cx.template(&inner.next()?))?;
-        let text = self.translated(line, text);
+        let text = self.translated(line, text, "a reply");
         let weight = match inner.next() {
             Some(count) => Some(self.keep(cx.count(&count))?),
             None => None,
@@ -231,7 +231,7 @@ impl<'f> Lowerer<'f> {
             match child_head.as_rule() {
                 Rule::retry => {
                     if let Some(t) = first.and_then(|p| self.keep(child_cx.template(&p))) {
-                        let t = self.translated(child, t);
+                        let t = self.translated(child, t, "`retry`");
                         ask.retries.push(t);
                     }
                 }
