@@ -121,6 +121,8 @@ pub struct Participant {
     pub phone_number: Option<String>,
     /// The contact's custom attributes (`plan`, …); empty for agents.
     pub custom_attributes: Map<String, Value>,
+    /// `additional_attributes.browser_language`, when CX knows it.
+    pub browser_language: Option<String>,
 }
 
 /// `message_created` / `message_updated`.
@@ -203,6 +205,9 @@ pub struct ConversationInfo {
     /// `meta.assignee`: the human agent, if any.
     pub assignee: Option<Participant>,
     pub custom_attributes: Map<String, Value>,
+    /// `additional_attributes.browser_language`: the language of the browser that opened a
+    /// widget conversation.
+    pub browser_language: Option<String>,
     pub labels: Vec<String>,
     pub messages: Vec<EmbeddedMessage>,
     /// When the conversation last changed, as sent (ISO text or Unix seconds). With the status it
@@ -415,6 +420,7 @@ fn conversation_info(r: &Reader<'_>) -> Result<ConversationInfo, DecodeError> {
             .object("custom_attributes")?
             .map(|c| c.map.clone())
             .unwrap_or_default(),
+        browser_language: r.browser_language(),
         labels,
         messages,
         updated_at: r.time("updated_at")?,
@@ -439,6 +445,7 @@ fn participant(r: &Reader<'_>, default_kind: ParticipantKind) -> Result<Particip
             .object("custom_attributes")?
             .map(|c| c.map.clone())
             .unwrap_or_default(),
+        browser_language: r.browser_language(),
     })
 }
 
@@ -480,6 +487,16 @@ impl<'a> Reader<'a> {
             Value::Object(map) => Ok(Reader { event: self.event, path: self.field_path(key), map }),
             other => Err(self.wrong(key, "an object", other)),
         }
+    }
+
+    /// `additional_attributes.browser_language`, read leniently: it only picks a language.
+    fn browser_language(&self) -> Option<String> {
+        self.get("additional_attributes")
+            .and_then(|a| a.get("browser_language"))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
     }
 
     fn object(&self, key: &str) -> Result<Option<Reader<'a>>, DecodeError> {

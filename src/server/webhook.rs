@@ -150,8 +150,23 @@ pub(crate) fn dedup_key(event: &CxEvent, delivery: Option<&str>) -> Option<Strin
     }
 }
 
-/// The engine's view of a CX contact: its details and custom attributes as text.
-pub(crate) fn contact_of(participant: Option<&Participant>) -> Contact {
+/// The engine's view of a CX contact: its details and custom attributes as text. Its
+/// `language` (which picks a multilingual bot's language) is a custom attribute `language`, else
+/// the contact's browser language, else `browser_language` (the conversation's, or the widget
+/// event's).
+pub(crate) fn contact_of(
+    participant: Option<&Participant>,
+    browser_language: Option<&str>,
+) -> Contact {
+    let mut contact = details_of(participant);
+    let language = participant.and_then(|p| p.browser_language.as_deref()).or(browser_language);
+    if let Some(language) = language {
+        contact.attributes.entry("language".into()).or_insert_with(|| language.to_owned());
+    }
+    contact
+}
+
+fn details_of(participant: Option<&Participant>) -> Contact {
     let Some(participant) = participant else { return Contact::default() };
     let attributes: BTreeMap<String, String> = participant
         .custom_attributes

@@ -125,6 +125,8 @@ impl FromRequestParts<WidgetService> for Authorized {
 #[derive(Debug, Default, Deserialize)]
 struct StartBody {
     user: Option<UserBody>,
+    /// The page's locale (Direct Line's `conversationStartProperties`).
+    locale: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,7 +211,8 @@ pub async fn start_conversation(
         }
         Err(refused) => return Err(refused),
     };
-    let (session, created) = widget.start(&claims, &token).await?;
+    let locale = start.locale.filter(|l| !l.trim().is_empty() && l.len() <= 64);
+    let (session, created) = widget.start(&claims, &token, locale).await?;
     // Direct Line answers 201 for a new conversation and 200 when the token's conversation
     // already exists (a page restarting with the token it had).
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

@@ -23,6 +23,9 @@ pub struct WidgetUser {
     pub id: String,
     pub name: Option<String>,
     pub site: String,
+    /// The page's locale when it started the conversation (`"locale": "es-MX"` in the start
+    /// body, as Direct Line's `conversationStartProperties` send it).
+    pub locale: Option<String>,
 }
 
 /// What the server plugs into the widget: it is told about new conversations and customer
@@ -223,6 +226,7 @@ impl WidgetService {
             id: user_id.unwrap_or_else(|| format!("dl_{}", crate::crypto::random_id())),
             name: user_name,
             site: site.id.clone(),
+            locale: None,
         };
         Session {
             token: self.issue(&conversation, &user),
@@ -238,6 +242,7 @@ impl WidgetService {
         &self,
         claims: &Claims,
         token: &str,
+        locale: Option<String>,
     ) -> Result<(Session, bool), WidgetError> {
         let expires_in = claims.seconds_left(now_ms() / 1000);
         let existing = self.inner.store.conversation(&claims.conversation).await?;
@@ -268,6 +273,7 @@ impl WidgetService {
             id: record.user_id.clone(),
             name: record.user_name.clone(),
             site: record.site.clone(),
+            locale,
         };
         // Durable with the host before the page hears 201, like every customer activity.
         self.inner.host.conversation_started(self, &record.id, &user).await?;
@@ -300,6 +306,7 @@ impl WidgetService {
             id: claims.user_id.clone(),
             name: claims.user_name.clone(),
             site: claims.site.clone(),
+            locale: None,
         };
         // Strictly newer than the token it replaces, even within the same millisecond.
         let issued_ms = now_ms().max(claims.issued_ms + 1);

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 const TOKEN: &str = "flow-a-token-0123456789abcdef0123456789abcdef";
 const SECRET: &str = "flow-a-site-secret";
 
-struct World {
+pub(super) struct World {
     emulator: RunningEmulator,
     cx: CxConfig,
     credentials: (String, String),
@@ -42,7 +42,7 @@ impl Drop for World {
 }
 
 /// How a test wants the service set up.
-struct Setup {
+pub(super) struct Setup {
     bot: std::path::PathBuf,
     clock: Arc<dyn Clock>,
     /// The service store and the widget store (`sqlite::memory:` unless a restart is tested).
@@ -52,6 +52,11 @@ struct Setup {
     /// What the widget's CX webhook subscribes to.
     subscriptions: Vec<&'static str>,
     settings: FlowASettings,
+}
+
+/// The default set-up serving another example bot.
+pub(super) fn serving(bot: &str) -> Setup {
+    Setup { bot: example(bot), ..Setup::default() }
 }
 
 fn example(path: &str) -> std::path::PathBuf {
@@ -79,7 +84,7 @@ async fn start() -> World {
     start_with(&Setup::default()).await
 }
 
-async fn start_with(setup: &Setup) -> World {
+pub(super) async fn start_with(setup: &Setup) -> World {
     let options = setup.emulator.clone();
     let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let cx = CxConfig {
@@ -207,7 +212,7 @@ impl World {
 }
 
 /// A customer's page: one Direct Line conversation.
-struct Page<'a> {
+pub(super) struct Page<'a> {
     world: &'a World,
     id: String,
     token: String,
@@ -215,6 +220,12 @@ struct Page<'a> {
 
 impl World {
     async fn open_page(&self, name: &str) -> Page<'_> {
+        self.open_page_in(name, None).await
+    }
+
+    /// A page that starts its conversation with its locale, as Direct Line's
+    /// `conversationStartProperties` send it.
+    pub(super) async fn open_page_in(&self, name: &str, locale: Option<&str>) -> Page<'_> {
         let minted: Value = self
             .http
             .post(format!("{}/tokens/generate", self.base))
@@ -231,6 +242,7 @@ impl World {
             .http
             .post(format!("{}/conversations", self.base))
             .bearer_auth(&token)
+            .json(&locale.map_or_else(|| json!({}), |l| json!({"locale": l})))
             .send()
             .await
             .unwrap()
@@ -294,12 +306,16 @@ impl World {
 
 impl Page<'_> {
     async fn say(&self, text: &str) {
+        self.send(json!({"type": "message", "from": {"id": "dl_customer1"}, "text": text})).await;
+    }
+
+    pub(super) async fn send(&self, activity: Value) {
         let status = self
             .world
             .http
             .post(format!("{}/conversations/{}/activities", self.world.base, self.id))
             .bearer_auth(&self.token)
-            .json(&json!({"type": "message", "from": {"id": "dl_customer1"}, "text": text}))
+            .json(&activity)
             .send()
             .await
             .unwrap()
@@ -323,7 +339,7 @@ impl Page<'_> {
     }
 
     /// `(sender name, text)` of what the page shows from others, once some text appeared.
-    async fn wait_for(&self, text: &str) -> Vec<(String, String)> {
+    pub(super) async fn wait_for(&self, text: &str) -> Vec<(String, String)> {
         self.wait_for_nth(text, 1).await
     }
 

@@ -12,6 +12,7 @@ mod crash;
 mod decisions;
 mod emulator_e2e;
 mod flow_a;
+mod flow_a_languages;
 mod flow_b;
 mod harness;
 mod intake;

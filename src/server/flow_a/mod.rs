@@ -267,7 +267,10 @@ impl WidgetHost for FlowAHost {
     ) -> BoxFuture<'a, Result<(), WidgetError>> {
         Box::pin(async move {
             self.0.attach(widget);
-            let contact = Contact { name: user.name.clone(), ..Contact::default() };
+            let mut contact = Contact { name: user.name.clone(), ..Contact::default() };
+            if let Some(locale) = &user.locale {
+                contact.attributes.insert("language".into(), locale.clone());
+            }
             let dedup = format!("widget-start:{conversation}");
             self.enqueue(&dedup, conversation, WidgetInbound::Started { contact }).await
         })
@@ -297,17 +300,27 @@ fn inbound_for(activity: &CustomerActivity) -> Option<WidgetInbound> {
             if text.is_empty() && attachments.is_empty() {
                 return None;
             }
-            Some(WidgetInbound::Customer { text, attachments, activity: Some(activity.id.clone()) })
+            let locale = activity.raw.get("locale").and_then(|l| l.as_str()).map(str::to_owned);
+            Some(WidgetInbound::Customer {
+                text,
+                attachments,
+                activity: Some(activity.id.clone()),
+                locale,
+            })
         }
         "event" if activity.name.as_deref() == Some("botrun.contact") => {
             let value = activity.value.as_ref()?;
             let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-            let contact = Contact {
+            let mut contact = Contact {
                 name: field("name"),
                 email: field("email"),
                 phone: field("phone"),
                 ..Contact::default()
             };
+            // `language` (or `locale`) picks a multilingual bot's language.
+            if let Some(language) = field("language").or_else(|| field("locale")) {
+                contact.attributes.insert("language".into(), language);
+            }
             Some(WidgetInbound::ContactDetails { contact })
         }
         _ => None,

@@ -23,6 +23,10 @@ pub enum WidgetInbound {
         /// The page activity's id, so the bot's replies carry it as `replyToId`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         activity: Option<String>,
+        /// The activity's `locale` (Web Chat sends the page's on every activity): the
+        /// conversation's language when nothing else gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locale: Option<String>,
     },
     /// The page told us who the customer is (`botrun.contact` event).
     ContactDetails { contact: Contact },

@@ -143,6 +143,22 @@ impl Session {
         self.engine = hex::encode(state.to_bytes());
     }
 
+    /// The customer's language: a multilingual bot answers in it from the next reply on. A
+    /// page's locale on an activity only fills in a language not known yet (`replace` false);
+    /// the `language` the page gives in its contact event replaces it.
+    pub fn adopt_language(&mut self, language: &str, replace: bool) {
+        let language = language.trim();
+        if language.is_empty() || (!replace && self.contact.attributes.contains_key("language")) {
+            return;
+        }
+        self.contact.attributes.insert("language".into(), language.to_owned());
+        if !self.is_new() {
+            let mut state = self.engine_state(0);
+            state.contact.attributes.insert("language".into(), language.to_owned());
+            self.set_engine_state(&state);
+        }
+    }
+
     /// Who the customer is for CX: what the page said, completed with what the bot asked for
     /// (its variables `name`, `email` and `phone`).
     pub fn contact_for_cx(&self) -> Contact {

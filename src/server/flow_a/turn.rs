@@ -115,7 +115,10 @@ fn apply(
                 Vec::new()
             }
         }
-        WidgetInbound::Customer { text, attachments, .. } => {
+        WidgetInbound::Customer { text, attachments, locale, .. } => {
+            if let Some(locale) = locale {
+                session.adopt_language(locale, false);
+            }
             queue_open(session, &mut effects);
             effects.mirror.push(MirrorItem::Incoming {
                 text: text.clone(),
@@ -141,6 +144,9 @@ fn apply(
             events
         }
         WidgetInbound::ContactDetails { contact } => {
+            if let Some(language) = contact.attributes.get("language") {
+                session.adopt_language(language, true);
+            }
             merge_contact(&mut session.contact, contact);
             Vec::new()
         }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::worker;
-use crate::cx::{CxEvent, MessageEvent};
+use crate::cx::{ConversationInfo, CxEvent, MessageEvent};
 use crate::server::ownership::{bot_may_greet, human_owns, StatusChange};
 use crate::server::payload::{CxRef, InboundPayload};
 use crate::server::webhook::{answer, contact_of, dedup_key, IntakeError, VerifiedEvent};
@@ -81,7 +81,10 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
             let cx = CxRef::new(conversation.id, conversation.inbox_id);
             Some(InboundPayload::ConversationStarted {
                 cx,
-                contact: contact_of(conversation.contact.as_ref()),
+                contact: contact_of(
+                    conversation.contact.as_ref(),
+                    conversation.browser_language.as_deref(),
+                ),
             })
         }
         // A visitor opened CX's own widget. Its top-level `id` is the contact-inbox, never a
@@ -94,7 +97,10 @@ fn inbound_for(event: &CxEvent) -> Option<InboundPayload> {
             let cx = CxRef::new(conversation.id, widget.inbox_id.or(conversation.inbox_id));
             Some(InboundPayload::ConversationStarted {
                 cx,
-                contact: contact_of(widget.contact.as_ref()),
+                contact: contact_of(
+                    widget.contact.as_ref(),
+                    widget.event_info.get("browser_language").and_then(|l| l.as_str()),
+                ),
             })
         }
         CxEvent::ConversationStatusChanged(_)
@@ -127,7 +133,7 @@ fn customer_message(message: &MessageEvent) -> Option<InboundPayload> {
                 cx: CxRef::new(message.conversation_id, inbox),
                 file_type,
                 url,
-                contact: contact_of(message.sender.as_ref()),
+                contact: contact_of(message.sender.as_ref(), browser_language(conversation)),
             });
         }
     }
@@ -143,7 +149,7 @@ fn customer_message(message: &MessageEvent) -> Option<InboundPayload> {
         cx: CxRef::new(message.conversation_id, inbox),
         text,
         button,
-        contact: contact_of(message.sender.as_ref()),
+        contact: contact_of(message.sender.as_ref(), browser_language(conversation)),
     })
 }
 
@@ -166,8 +172,13 @@ fn button_pick(message: &MessageEvent) -> Option<InboundPayload> {
         cx: CxRef::new(message.conversation_id, inbox),
         text: text("title").unwrap_or_else(|| value.clone()),
         button: Some(value),
-        contact: contact_of(contact),
+        contact: contact_of(contact, browser_language(conversation)),
     })
+}
+
+/// The browser language of the conversation a message belongs to, when CX sent it.
+fn browser_language(conversation: Option<&ConversationInfo>) -> Option<&str> {
+    conversation.and_then(|c| c.browser_language.as_deref())
 }
 
 /// The kind and URL of a message's first file (`Attachment#push_event_data`).
@@ -178,4 +189,54 @@ fn first_attachment(message: &MessageEvent) -> Option<(String, String)> {
         text("file_type").unwrap_or_else(|| "file".to_owned()),
         text("data_url").unwrap_or_default(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cx::decode_event;
+
+    fn language_of(body: &str) -> Option<String> {
+        let event = decode_event(body.as_bytes()).expect("decodes");
+        let contact = match inbound_for(&event).expect("for the bot") {
+            InboundPayload::ConversationStarted { contact, .. }
+            | InboundPayload::Message { contact, .. } => contact,
+            other => panic!("unexpected {other:?}"),
+        };
+        contact.attributes.get("language").cloned()
+    }
+
+    #[test]
+    fn the_contact_language_comes_from_cx_browser_language_data() {
+        // The conversation's browser language (a CX web widget conversation).
+        let created = r#"{"event":"conversation_created","id":4,"status":"pending",
+            "additional_attributes":{"browser_language":"es-MX"},
+            "meta":{"sender":{"id":9,"name":"Ana","type":"contact"}}}"#;
+        assert_eq!(language_of(created).as_deref(), Some("es-MX"));
+        // The contact's own browser language wins over the conversation's.
+        let contact_level = r#"{"event":"conversation_created","id":4,"status":"pending",
+            "additional_attributes":{"browser_language":"es"},
+            "meta":{"sender":{"id":9,"type":"contact","additional_attributes":{"browser_language":"pt-BR"}}}}"#;
+        assert_eq!(language_of(contact_level).as_deref(), Some("pt-BR"));
+        // A custom attribute `language` an agent or an integration set wins over both.
+        let custom = r#"{"event":"conversation_created","id":4,"status":"pending",
+            "additional_attributes":{"browser_language":"es"},
+            "meta":{"sender":{"id":9,"type":"contact","custom_attributes":{"language":"fr"}}}}"#;
+        assert_eq!(language_of(custom).as_deref(), Some("fr"));
+        // CX's own widget: the browser language of the widget event.
+        let widget = r#"{"event":"webwidget_triggered","id":3,"inbox":{"id":1},
+            "contact":{"id":9,"name":"Ana"},
+            "current_conversation":{"id":4,"status":"pending"},
+            "event_info":{"browser_language":"es"}}"#;
+        assert_eq!(language_of(widget).as_deref(), Some("es"));
+        // A customer message carries its conversation's.
+        let message = r#"{"event":"message_created","id":7,"content":"hola","message_type":"incoming",
+            "sender":{"id":9,"type":"contact"},
+            "conversation":{"id":4,"status":"pending","additional_attributes":{"browser_language":"es"}}}"#;
+        assert_eq!(language_of(message).as_deref(), Some("es"));
+        // Nothing known: no language (the bot's default).
+        let plain = r#"{"event":"conversation_created","id":4,"status":"pending",
+            "meta":{"sender":{"id":9,"type":"contact"}}}"#;
+        assert_eq!(language_of(plain), None);
+    }
 }

@@ -259,6 +259,8 @@
         watermark: watermark || undefined,
         webSocket: options.mode !== 'polling',
         pollingInterval: options.pollingInterval || 1000,
+        // The page's language goes with the start: a multilingual bot answers in it.
+        conversationStartProperties: { locale: options.locale || navigator.language },
       });
       current = dl;
       watch(dl);
@@ -382,6 +384,7 @@
       }
       WebChat.renderWebChat({
         directLine: conversation,
+        locale: options.locale || navigator.language,
         store: WebChat.createStore(),
         styleOptions: Object.assign({
           hideUploadButton: !SERVER.uploads,
