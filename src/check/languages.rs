@@ -4,9 +4,7 @@
 //! language's text is used instead.
 
 use crate::diagnostic::Diagnostic;
-use crate::syntax::ast::{
-    BotSetting, ExprKind, File, Ident, Item, Span, Stmt, StmtKind, Template,
-};
+use crate::syntax::ast::{BotSetting, ExprKind, File, Ident, Item, Span, Stmt, StmtKind, Template};
 
 use super::visit::for_each_stmt;
 
@@ -48,7 +46,7 @@ pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
                     .iter()
                     .any(|p| p.language.as_ref().is_some_and(|l| l.name == *code));
                 if !has {
-                    out.push(check.missing(
+                    out.push(missing(
                         code,
                         intent.name.span,
                         format!("the intent `{}` has no `{code}` phrases", intent.name.name),
@@ -85,7 +83,7 @@ impl Checker<'_> {
                 let mut seen: Vec<&str> = Vec::new();
                 for translation in translations {
                     let language = &translation.language;
-                    if !self.known(language, out) || self.repeated(language, &seen, out) {
+                    if !self.known(language, out) || repeated(language, &seen, out) {
                         continue;
                     }
                     seen.push(&language.name);
@@ -102,7 +100,9 @@ impl Checker<'_> {
                             )
                             .at(translation.span, "not one label per button")
                             .also(stmt.span, "the buttons")
-                            .with_help("give one label per button, in the same order as the buttons"),
+                            .with_help(
+                                "give one label per button, in the same order as the buttons",
+                            ),
                         );
                     }
                 }
@@ -125,7 +125,7 @@ impl Checker<'_> {
         let mut seen: Vec<&str> = Vec::new();
         for translation in &text.translations {
             let language = &translation.language;
-            if self.known(language, out) && !self.repeated(language, &seen, out) {
+            if self.known(language, out) && !repeated(language, &seen, out) {
                 seen.push(&language.name);
             }
         }
@@ -161,29 +161,17 @@ impl Checker<'_> {
                 self.codes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
             )
         };
-        Diagnostic::error("botrun::unknown_language", format!("`{code}` is not one of the bot's languages"))
-            .at(span, "not declared under `languages`")
-            .with_help(help)
-    }
-
-    fn repeated(&self, language: &Ident, seen: &[&str], out: &mut Vec<Diagnostic>) -> bool {
-        if !seen.contains(&language.name.as_str()) {
-            return false;
-        }
-        out.push(
-            Diagnostic::error(
-                "botrun::duplicate_translation",
-                format!("a second `{}` version of the same text", language.name),
-            )
-            .at(language.span, "second one")
-            .with_help("keep one line per language"),
-        );
-        true
+        Diagnostic::error(
+            "botrun::unknown_language",
+            format!("`{code}` is not one of the bot's languages"),
+        )
+        .at(span, "not declared under `languages`")
+        .with_help(help)
     }
 
     fn missing_in(&self, seen: &[&str], at: Span, what: &str, out: &mut Vec<Diagnostic>) {
         for code in self.codes.iter().skip(1).filter(|c| !seen.contains(c)) {
-            out.push(self.missing(
+            out.push(missing(
                 code,
                 at,
                 format!("{what} no `{code}` version"),
@@ -191,10 +179,26 @@ impl Checker<'_> {
             ));
         }
     }
+}
 
-    fn missing(&self, code: &str, at: Span, message: String, help: String) -> Diagnostic {
-        Diagnostic::warning("botrun::missing_translation", message)
-            .at(at, format!("no `{code}` version"))
-            .with_help(help)
+/// Reports a second version of a text in the same language.
+fn repeated(language: &Ident, seen: &[&str], out: &mut Vec<Diagnostic>) -> bool {
+    if !seen.contains(&language.name.as_str()) {
+        return false;
     }
+    out.push(
+        Diagnostic::error(
+            "botrun::duplicate_translation",
+            format!("a second `{}` version of the same text", language.name),
+        )
+        .at(language.span, "second one")
+        .with_help("keep one line per language"),
+    );
+    true
+}
+
+fn missing(code: &str, at: Span, message: String, help: String) -> Diagnostic {
+    Diagnostic::warning("botrun::missing_translation", message)
+        .at(at, format!("no `{code}` version"))
+        .with_help(help)
 }

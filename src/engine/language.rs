@@ -18,7 +18,8 @@ pub fn matching_language(languages: &[String], wanted: &str) -> Option<usize> {
     let declared: Vec<String> =
         languages.iter().map(|code| code.to_ascii_lowercase().replace('_', "-")).collect();
     wanted.split(',').find_map(|item| {
-        let code = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase().replace('_', "-");
+        let code =
+            item.split(';').next().unwrap_or("").trim().to_ascii_lowercase().replace('_', "-");
         if code.is_empty() {
             return None;
         }

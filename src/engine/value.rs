@@ -79,8 +79,7 @@ impl Scope<'_> {
     /// Fills the placeholders of the template's version in the conversation's language; unset
     /// values without a default render as nothing.
     pub fn render(&self, template: &Template) -> String {
-        let template =
-            super::language::version(template, self.program.language_of(self.state));
+        let template = super::language::version(template, self.program.language_of(self.state));
         let mut out = String::new();
         for part in &template.parts {
             match part {

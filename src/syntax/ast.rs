@@ -356,7 +356,10 @@ pub enum StmtKind {
     /// `say one of` with one template per line, each optionally `weight N`.
     SayOneOf(Vec<Choice>),
     /// `buttons "Yes", "No"`, with `es "Sí", "No"` lines under it.
-    Buttons { labels: Vec<StringLit>, translations: Vec<LabelsTranslation> },
+    Buttons {
+        labels: Vec<StringLit>,
+        translations: Vec<LabelsTranslation>,
+    },
     Ask(Box<Ask>),
     /// `set plan to "gold"`
     Set {

@@ -14,7 +14,12 @@ pub(super) fn languages(value: &Yaml) -> Result<Vec<String>, String> {
             .map(|item| item.as_str().map(str::to_string))
             .collect::<Option<_>>()
             .ok_or("`language` takes a language code such as `es`, or a list such as `[en, es]`")?,
-        _ => return Err("`language` takes a language code such as `es`, or a list such as `[en, es]`".into()),
+        _ => {
+            return Err(
+                "`language` takes a language code such as `es`, or a list such as `[en, es]`"
+                    .into(),
+            )
+        }
     };
     if codes.is_empty() {
         return Err("`language` is an empty list: name at least one language".into());
@@ -36,7 +41,12 @@ pub(super) fn localise(
         .collect()
 }
 
-fn localise_value(value: &Yaml, all: &[String], language: &str, depth: usize) -> Result<Yaml, String> {
+fn localise_value(
+    value: &Yaml,
+    all: &[String],
+    language: &str,
+    depth: usize,
+) -> Result<Yaml, String> {
     let Yaml::Mapping(map) = value else { return Ok(value.clone()) };
     let per_language = depth > 0
         && !map.is_empty()

@@ -163,7 +163,10 @@ pub fn run_test(
                 [] => "none declared: add `languages` under `bot`".to_string(),
                 all => all.join(", "),
             };
-            return fail(dialog, format!("the bot does not speak `{language}` (its languages: {spoken})"));
+            return fail(
+                dialog,
+                format!("the bot does not speak `{language}` (its languages: {spoken})"),
+            );
         }
     }
 

@@ -229,7 +229,8 @@ impl Pending<'_> {
             for language in languages {
                 let mut test = dialog_test(t, Some((&all, language))).map_err(at)?;
                 // The language reaches the bot as the contact's, as a page's locale would.
-                let mut contact = test.contact.take().unwrap_or_else(|| self.fixtures.contact.clone());
+                let mut contact =
+                    test.contact.take().unwrap_or_else(|| self.fixtures.contact.clone());
                 contact.attributes.insert("language".into(), language.clone());
                 test.contact = Some(contact);
                 tests.push(test);
@@ -399,9 +400,8 @@ fn dialog_test(
             Some((all, code)) => {
                 test.name = format!("{} [{code}]", test.name);
                 test.language = Some(code.to_string());
-                super::languages::localise(steps, all, code).map_err(|(e, i)| {
-                    (format!("`{}` step {}: {e}", test.name, i + 1), Some(i))
-                })?
+                super::languages::localise(steps, all, code)
+                    .map_err(|(e, i)| (format!("`{}` step {}: {e}", test.name, i + 1), Some(i)))?
             }
             None => steps.to_vec(),
         };

@@ -139,3 +139,40 @@ fn the_language_feature_transcripts_pass() {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
+
+const BILINGUAL: &str = "bot \"T\"\n  languages en, es\n\nintent hi\n  \"hi\"\n  es \"hola\"\n\non start\n  say \"hello\"\n    es \"hola\"\n  go s\n\nstate s\n  when hi\n    say \"hi yourself\"\n      es \"hola a ti\"\n";
+
+#[test]
+fn a_transcript_runs_each_test_in_each_of_its_languages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "t.bot", BILINGUAL);
+    let test = write(dir.path(), "t.test.yaml", "bot: t.bot\nlanguage: [en, es]\ntests:\n  - name: greets\n    steps:\n      - bot: {en: hello, es: hola}\n      - customer: {en: hi, es: hola}\n      - bot: {contains: {en: yourself, es: a ti}}\n  - name: only spanish\n    language: es\n    steps:\n      - bot: hola\n");
+    let (code, stdout, _) = botrun(&["test", &test], "");
+    assert_eq!(code, 0, "{stdout}");
+    for name in ["✔ greets [en]", "✔ greets [es]", "✔ only spanish [es]"] {
+        assert!(stdout.contains(name), "{name}: {stdout}");
+    }
+    assert!(!stdout.contains("only spanish [en]"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("3 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_language_the_bot_lacks_or_a_step_without_its_version_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "t.bot", BILINGUAL);
+    let lacking = write(
+        dir.path(),
+        "fr.test.yaml",
+        "bot: t.bot\nlanguage: fr\ntests:\n  - name: greets\n    steps:\n      - bot: bonjour\n",
+    );
+    let (code, stdout, _) = botrun(&["test", &lacking], "");
+    assert_eq!(code, 1);
+    assert!(stdout.contains("the bot does not speak `fr` (its languages: en, es)"), "{stdout}");
+    let partial = write(dir.path(), "partial.test.yaml", "bot: t.bot\nlanguage: [en, es]\ntests:\n  - name: greets\n    steps:\n      - bot: {en: hello}\n");
+    let (code, stdout, _) = botrun(&["test", &partial], "");
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("partial.test.yaml:6: tests[0]: `greets [es]` step 1: no `es` version of this step (it has `en`)"),
+        "{stdout}"
+    );
+}
