@@ -21,6 +21,10 @@ pub struct Args {
     /// The customer's name (`contact.name`)
     #[arg(long)]
     pub name: Option<String>,
+    /// The customer's language, as a page's locale would give it (`es`, `es-MX`): a bot with
+    /// `languages` answers in it
+    #[arg(long)]
+    pub language: Option<String>,
     /// An `env.*` value for the bot, as NAME=VALUE (repeatable)
     #[arg(long = "env", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -41,7 +45,10 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         }
     };
     let interactive = std::io::stdin().is_terminal();
-    let contact = Contact { name: args.name.clone(), ..Contact::default() };
+    let mut contact = Contact { name: args.name.clone(), ..Contact::default() };
+    if let Some(language) = &args.language {
+        contact.attributes.insert("language".into(), language.clone());
+    }
     let mut conversation = Conversation::new(&program, args.seed, Utc::now());
     let mut out = std::io::stdout();
     if interactive {

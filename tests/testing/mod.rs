@@ -94,6 +94,15 @@ fn chat_reads_one_message_per_line_when_scripted() {
 }
 
 #[test]
+fn chat_answers_in_the_language_it_is_given() {
+    let (code, stdout, _) =
+        botrun(&["chat", "bots/multilingual.bot", "--language", "es-MX", "--name", "Ana"], "bla\n");
+    assert_eq!(code, 0);
+    assert!(stdout.contains("¡Hola Ana! Puedo seguir tu pedido"), "{stdout}");
+    assert!(stdout.contains("Perdón, no te he entendido."), "{stdout}");
+}
+
+#[test]
 fn why_ranks_candidates_and_explains_the_winner() {
     let (code, stdout, _) = botrun(
         &[
