@@ -38,6 +38,9 @@ impl Program {
 
     /// The conversation's language (see the module comment); `None` for a single-language bot.
     pub(crate) fn language_of(&self, state: &State) -> Option<&str> {
+        if self.languages.is_empty() {
+            return None;
+        }
         let chosen = state.vars.get("language").and_then(|v| v.as_str());
         let from_contact = state.contact.attributes.get("language").map(String::as_str);
         let index = [chosen, from_contact]
