@@ -138,7 +138,9 @@ fn flow_picture(bot: &Path) -> ([(axum::http::HeaderName, &'static str); 1], Str
 fn webhook_token(data: &Path) -> miette::Result<String> {
     let path = data.join("webhook.token");
     match std::fs::read_to_string(&path) {
-        Ok(token) if server::config::check_token(token.trim(), false).is_ok() => Ok(token.trim().into()),
+        Ok(token) if server::config::check_token(token.trim(), false).is_ok() => {
+            Ok(token.trim().into())
+        }
         _ => {
             let token = server::config::generate_token();
             std::fs::write(&path, &token)
