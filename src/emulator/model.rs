@@ -2,13 +2,14 @@
 //! agent bots — and the status machine of `sangoma-cx.md`. Every operation is a plain function of
 //! the state that returns the notifications it causes; IO (HTTP, delivery) lives elsewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::payloads;
+use crate::cx::MESSAGE_SOURCE_ID_INDEX;
 
 /// Inbox id of the seeded API-type inbox (Flow A).
 pub const API_INBOX_ID: u64 = 1;
@@ -16,7 +17,7 @@ pub const API_INBOX_ID: u64 = 1;
 pub const WIDGET_INBOX_ID: u64 = 2;
 
 /// Who owns a conversation right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The bot owns it.
@@ -39,7 +40,7 @@ impl Status {
 }
 
 /// Chatwoot's message types; the integer is what `conversation.messages[]` carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     Incoming = 0,
@@ -70,7 +71,7 @@ impl MessageType {
 }
 
 /// The kind of author of a message, as webhooks name it in `sender.type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SenderKind {
     Contact,
@@ -79,7 +80,7 @@ pub enum SenderKind {
     AgentBot,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Sender {
     #[serde(rename = "type")]
     pub kind: SenderKind,
@@ -87,7 +88,7 @@ pub struct Sender {
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Inbox {
     pub id: u64,
     pub name: String,
@@ -97,7 +98,7 @@ pub struct Inbox {
 
 /// A contact together with its contact-inbox (Chatwoot keeps them apart; here every contact
 /// lives in one inbox). `contact_inbox_id` is the id `webwidget_triggered` carries on top.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u64,
     pub inbox_id: u64,
@@ -109,7 +110,7 @@ pub struct Contact {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: u64,
     pub inbox_id: u64,
@@ -123,7 +124,7 @@ pub struct Conversation {
 }
 
 /// A file on a message (`Attachment#push_event_data`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Attachment {
     pub id: u64,
     /// `image`, `audio`, `video`, `file`, `location`, …
@@ -131,7 +132,7 @@ pub struct Attachment {
     pub data_url: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
     pub conversation_id: u64,
@@ -144,17 +145,20 @@ pub struct Message {
     pub sender: Sender,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The key the API caller gave (`source_id`); unique per inbox (see [`World::create_message`]).
+    #[serde(default)]
+    pub source_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Webhook {
     pub id: u64,
     pub url: String,
     pub subscriptions: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AgentBot {
     pub id: u64,
     pub name: String,
@@ -172,6 +176,8 @@ pub struct NewMessage {
     pub content_attributes: Value,
     pub sender: Sender,
     pub attachments: Vec<NewAttachment>,
+    /// `source_id` as the API caller sent it.
+    pub source_id: Option<String>,
 }
 
 /// A file a customer sends.
@@ -192,6 +198,7 @@ impl NewMessage {
             content_attributes: Value::Object(serde_json::Map::new()),
             sender,
             attachments: Vec::new(),
+            source_id: None,
         }
     }
 }
@@ -227,8 +234,23 @@ pub enum Refusal {
     Invalid(String),
 }
 
+/// The refusal of a second webhook for one URL (Chatwoot's validation message).
+pub const WEBHOOK_URL_TAKEN: &str = "Url has already been taken";
+
+/// The refusal of a second message with one `source_id` in an inbox: the error text Chatwoot's
+/// messages controller answers (422, `render_could_not_create_error`) when PostgreSQL rejects the
+/// row under `idx_messages_unique_inbox_source_id`.
+pub fn source_id_taken(inbox_id: u64, source_id: &str) -> String {
+    format!(
+        "PG::UniqueViolation: ERROR:  duplicate key value violates unique constraint \
+         \"{MESSAGE_SOURCE_ID_INDEX}\"\nDETAIL:  Key (inbox_id, source_id)=({inbox_id}, {source_id}) \
+         already exists."
+    )
+}
+
 /// Which kind of record an id is for; with per-kind sequences each has its own counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum IdKind {
     Contact,
     ContactInbox,
@@ -239,8 +261,8 @@ enum IdKind {
     AgentBot,
 }
 
-/// The whole emulated tenant.
-#[derive(Debug)]
+/// The whole emulated tenant; serialized as is to keep it between runs ([`super::persist`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct World {
     /// One counter for every kind (mixed-up ids fail loudly), or one per kind from 1 like
     /// Chatwoot's tables (mixed-up ids hit somebody else's record, as in production).
@@ -253,6 +275,10 @@ pub struct World {
     pub messages: BTreeMap<u64, Vec<Message>>,
     pub webhooks: BTreeMap<u64, Webhook>,
     pub agent_bots: BTreeMap<u64, AgentBot>,
+    /// Every `(inbox_id, source_id)` a message was created with: Chatwoot's unique index
+    /// `idx_messages_unique_inbox_source_id` (`app/models/message.rb` schema notes).
+    #[serde(default)]
+    source_ids: BTreeSet<(u64, String)>,
 }
 
 impl Default for World {
@@ -286,6 +312,29 @@ impl World {
             messages: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             agent_bots: BTreeMap::new(),
+            source_ids: BTreeSet::new(),
+        }
+    }
+
+    /// Moves every id counter past the ids the world holds, so a world read back from a file
+    /// never hands out an id again even if its counters were lost or edited.
+    pub(super) fn count_past_existing_ids(&mut self) {
+        let mut seen: Vec<(IdKind, u64)> = Vec::new();
+        for contact in self.contacts.values() {
+            seen.push((IdKind::Contact, contact.id));
+            seen.push((IdKind::ContactInbox, contact.contact_inbox_id));
+        }
+        seen.extend(self.conversations.keys().map(|id| (IdKind::Conversation, *id)));
+        for message in self.messages.values().flatten() {
+            seen.push((IdKind::Message, message.id));
+            seen.extend(message.attachments.iter().map(|file| (IdKind::Attachment, file.id)));
+        }
+        seen.extend(self.webhooks.keys().map(|id| (IdKind::Webhook, *id)));
+        seen.extend(self.agent_bots.keys().map(|id| (IdKind::AgentBot, *id)));
+        for (kind, id) in seen {
+            let key = if self.per_kind_ids { kind } else { IdKind::Contact };
+            let next = self.next_ids.entry(key).or_insert(0);
+            *next = (*next).max(id);
         }
     }
 
@@ -327,10 +376,19 @@ impl World {
         self.messages.get(&conversation_id).map_or(&[], Vec::as_slice)
     }
 
-    pub fn register_webhook(&mut self, url: String, subscriptions: Vec<String>) -> Webhook {
+    /// Subscribes `url`; a URL already subscribed is refused, as Chatwoot's `Webhook` validates
+    /// `url` unique per account (`app/models/webhook.rb`).
+    pub fn register_webhook(
+        &mut self,
+        url: String,
+        subscriptions: Vec<String>,
+    ) -> Result<Webhook, Refusal> {
+        if self.webhooks.values().any(|existing| existing.url == url) {
+            return Err(Refusal::Invalid(WEBHOOK_URL_TAKEN.into()));
+        }
         let webhook = Webhook { id: self.fresh_id(IdKind::Webhook), url, subscriptions };
         self.webhooks.insert(webhook.id, webhook.clone());
-        webhook
+        Ok(webhook)
     }
 
     pub fn create_agent_bot(
@@ -430,6 +488,11 @@ impl World {
     ) -> Result<(Message, Vec<Notification>), Refusal> {
         let conversation = self.conversation(conversation_id)?.clone();
         let inbox = self.inbox(conversation.inbox_id)?.clone();
+        if let Some(source_id) = &new.source_id {
+            if !self.source_ids.insert((inbox.id, source_id.clone())) {
+                return Err(Refusal::Invalid(source_id_taken(inbox.id, source_id)));
+            }
+        }
         let mut notifications = Vec::new();
         if new.message_type == MessageType::Incoming {
             let next = match conversation.status {
@@ -461,6 +524,7 @@ impl World {
             private: new.private,
             sender: new.sender,
             attachments,
+            source_id: new.source_id,
             created_at: Utc::now(),
         };
         if let Some(conversation) = self.conversations.get_mut(&conversation_id) {
