@@ -3,9 +3,10 @@
 //! store, CX and widget together; nothing else may import it.
 //!
 //! The path of one customer message: `webhook` verifies and decodes it, `flow_b::intake` records it in
-//! the store (dedup + queue, one transaction) and answers 2xx; `worker` then runs the engine
-//! for that conversation, commits state + outbox + timers in one transaction, and `outbox`
-//! delivers the replies in order through [`CxOutbound`].
+//! the store (dedup + queue, one transaction) and answers 2xx; `flow_b::worker` then runs it as
+//! one `turn` (engine steps, then state + outbox + timers in one transaction; Flow A's widget
+//! conversations use the same turn), and `outbox` delivers the replies in order through
+//! [`CxOutbound`].
 
 mod bot_metrics;
 pub mod clock;
@@ -26,6 +27,7 @@ pub mod reload;
 mod replicas;
 pub mod retention;
 pub mod run;
+mod turn;
 mod webhook;
 pub mod widget_config;
 
