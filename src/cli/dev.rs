@@ -50,7 +50,18 @@ pub struct Args {
     /// Refuse files from the page (the chat then hides its paperclip)
     #[arg(long)]
     pub no_uploads: bool,
+    /// Start from empty: forget the emulator's conversations, contacts and webhooks
+    /// (`cx-world.json`) and the service's and the widget's databases in `--data`. Without it
+    /// a run continues where the last one stopped
+    #[arg(long)]
+    pub fresh: bool,
 }
+
+/// The emulator's world in the data folder.
+pub const WORLD_FILE: &str = "cx-world.json";
+
+/// How soon after a change the emulator's world is written.
+const WORLD_SAVE_DEBOUNCE: Duration = Duration::from_millis(300);
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
     let mut programs = Vec::new();
@@ -122,9 +133,56 @@ fn flow_picture(bot: &Path) -> ([(axum::http::HeaderName, &'static str); 1], Str
     ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg)
 }
 
-/// Removes the service and widget databases an earlier run left in `data`.
-fn fresh_databases(data: &Path) -> miette::Result<()> {
+/// The webhook token, kept in the data folder like the signing key: the service's webhook
+/// URLs stay the same from run to run, so the emulator's subscriptions keep working.
+fn webhook_token(data: &Path) -> miette::Result<String> {
+    let path = data.join("webhook.token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) if server::config::check_token(token.trim(), false).is_ok() => {
+            Ok(token.trim().into())
+        }
+        _ => {
+            let token = server::config::generate_token();
+            std::fs::write(&path, &token)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+            Ok(token)
+        }
+    }
+}
+
+/// The emulator's world saved by an earlier run, or a fresh one: with `--fresh`, or when there
+/// is no saved world (the service's and the widget's databases would point at CX ids that do not
+/// exist), every state file of the data folder is removed first. A file that cannot be read
+/// stops the start and is left as it is.
+fn world_to_start_from(data: &Path, fresh: bool) -> miette::Result<Option<emulator::model::World>> {
+    let path = data.join(WORLD_FILE);
+    let saved = if fresh {
+        None
+    } else {
+        emulator::persist::load(&path).map_err(|error| {
+            miette!(
+                help = format!(
+                    "the file is left as it is: move it away, or start from empty with \
+                     `botrun dev --fresh` (which also forgets the service's and the widget's \
+                     conversations in {})",
+                    data.display()
+                ),
+                "{error}"
+            )
+        })?
+    };
+    if saved.is_none() {
+        remove_state_files(data)?;
+    }
+    Ok(saved)
+}
+
+/// Removes the emulator's world and the service and widget databases an earlier run left in
+/// `data`.
+fn remove_state_files(data: &Path) -> miette::Result<()> {
     for name in [
+        WORLD_FILE,
         "botrun.db",
         "botrun.db-wal",
         "botrun.db-shm",
@@ -144,13 +202,20 @@ fn fresh_databases(data: &Path) -> miette::Result<()> {
     Ok(())
 }
 
-/// The emulator, and a CX client logged in to it.
-async fn start_emulator(listen: SocketAddr) -> miette::Result<(RunningEmulator, CxClient)> {
+/// The emulator (from `world` when one was saved), and a CX client logged in to it.
+async fn start_emulator(
+    listen: SocketAddr,
+    world: Option<emulator::model::World>,
+) -> miette::Result<(RunningEmulator, CxClient)> {
     let options = EmulatorOptions {
         webhook_retry_spacing: Duration::from_millis(500),
         ..EmulatorOptions::default()
     };
-    let running = emulator::spawn(options.clone(), listen)
+    let emulator = match world {
+        Some(world) => emulator::Emulator::with_world(options.clone(), world),
+        None => emulator::Emulator::new(options.clone()),
+    };
+    let running = emulator::serve(emulator, listen)
         .await
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot listen on {listen} for the CX emulator"))?;
@@ -166,14 +231,33 @@ async fn start_emulator(listen: SocketAddr) -> miette::Result<(RunningEmulator, 
     Ok((running, client))
 }
 
-/// Subscribes the service to the emulator: Flow A's webhook and the agent bot of Flow B.
-async fn register(client: &CxClient, service: &str, token: &str) -> miette::Result<()> {
+/// Subscribes the service to the emulator: Flow A's webhook and the agent bot of Flow B. A
+/// world kept from an earlier run has both already: CX refuses a second webhook for one URL
+/// (422), and the agent bot already on the inbox is kept rather than added again.
+async fn register(
+    cx: &RunningEmulator,
+    client: &CxClient,
+    service: &str,
+    token: &str,
+) -> miette::Result<()> {
     let flow_a = format!("{service}/webhooks/cx-widget/{token}");
-    client
-        .create_webhook(&flow_a, &["message_created", "conversation_status_changed"])
-        .await
-        .map_err(|err| miette!("cannot subscribe to the emulator: {err}"))?;
+    match client.create_webhook(&flow_a, &["message_created", "conversation_status_changed"]).await
+    {
+        Ok(_) => {}
+        Err(err)
+            if err.status() == Some(422)
+                && err.to_string().contains(emulator::model::WEBHOOK_URL_TAKEN) => {}
+        Err(err) => return Err(miette!("cannot subscribe to the emulator: {err}")),
+    }
     let flow_b = format!("{service}/webhooks/cx/{token}");
+    let assigned = cx.control().read(|world| {
+        let inbox = world.inboxes.get(&emulator::model::WIDGET_INBOX_ID)?;
+        let bot = world.agent_bots.get(&inbox.agent_bot_id?)?;
+        Some(bot.outgoing_url == flow_b)
+    });
+    if assigned == Some(true) {
+        return Ok(());
+    }
     let bot = client
         .create_agent_bot("botrun dev", "the bot of `botrun dev`", &flow_b)
         .await
@@ -234,15 +318,19 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().into_diagnostic()?;
-    let (cx, client) = start_emulator(args.cx_listen).await?;
-    // The emulator keeps its world in memory, so state linked to an earlier run's CX ids would
-    // point at conversations that no longer exist: every run starts with fresh databases.
-    fresh_databases(&args.data)?;
+    // The emulator's world and the two databases go together: the databases hold CX ids.
+    let world = world_to_start_from(&args.data, args.fresh)?;
+    let (cx, client) = start_emulator(args.cx_listen, world).await?;
+    let keeper = emulator::persist::WorldKeeper::start(
+        cx.control(),
+        args.data.join(WORLD_FILE),
+        WORLD_SAVE_DEBOUNCE,
+    );
 
     let store_url = format!("sqlite://{}", args.data.join("botrun.db").display());
     let store =
         crate::store::open(&store_url, Durability::Full).await.map_err(|err| miette!("{err}"))?;
-    let token = server::config::generate_token();
+    let token = webhook_token(&args.data)?;
     let bots = Bots::new(vec![(None, inbox_bot)]);
     let config = Config { public_url: format!("http://{address}"), ..Config::default() };
     let state = AppState::new(
@@ -284,7 +372,7 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
     let limits = state.config.limits.connection_limits();
     let server_task =
         tokio::spawn(server::listen::serve(listener, app, limits, server::run::shutdown_signal()));
-    register(&client, &format!("http://{address}"), &token).await?;
+    register(&cx, &client, &format!("http://{address}"), &token).await?;
     state.resume().await.map_err(|err| miette!("{err}"))?;
     let timers = tokio::spawn(server::run_timer_loop(state.clone()));
     let _reload = match reload::watch(&state, &watched) {
@@ -307,5 +395,6 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
     server_task.await.into_diagnostic()?;
     timers.abort();
     cx.shutdown().await;
+    keeper.finish().await.map_err(|error| miette!("{error}"))?;
     Ok(())
 }

@@ -156,7 +156,7 @@ async fn create_webhook(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
         }
     };
     let webhook =
-        emulator.change(|world| Ok((world.register_webhook(url, subscriptions), Vec::new())))?;
+        emulator.change(|world| Ok((world.register_webhook(url, subscriptions)?, Vec::new())))?;
     Ok(Json(json!({"payload": {"webhook": {
         "id": webhook.id,
         "url": webhook.url,

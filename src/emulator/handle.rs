@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::delivery::{self, DeliveryRecord, Job};
 use super::faults::{Fault, FaultBook, FaultSpec};
@@ -57,6 +57,8 @@ pub(super) struct Inner {
     pub generation: AtomicU64,
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     pub http: reqwest::Client,
+    /// Counts changes of the world, for whoever saves it ([`super::persist`]).
+    changes: watch::Sender<u64>,
 }
 
 /// Locks a mutex, taking the data even if a panicking thread poisoned it: every critical
@@ -67,12 +69,18 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Emulator {
     pub fn new(options: EmulatorOptions) -> Self {
+        let world = World::new(options.per_kind_ids);
+        Self::with_world(options, world)
+    }
+
+    /// An emulator that starts from `world` (one read back by [`super::persist::load`]).
+    pub fn with_world(options: EmulatorOptions, world: World) -> Self {
         let spacing = u64::try_from(options.webhook_retry_spacing.as_millis()).unwrap_or(u64::MAX);
         let http =
             reqwest::Client::builder().timeout(options.webhook_timeout).build().unwrap_or_default();
         Self {
             inner: Arc::new(Inner {
-                world: Mutex::new(World::new(options.per_kind_ids)),
+                world: Mutex::new(world),
                 options,
                 tokens: Mutex::new(HashMap::new()),
                 calls: Mutex::new(Vec::new()),
@@ -85,6 +93,7 @@ impl Emulator {
                 generation: AtomicU64::new(0),
                 queues: Mutex::new(HashMap::new()),
                 http,
+                changes: watch::channel(0).0,
             }),
         }
     }
@@ -100,12 +109,19 @@ impl Emulator {
         change: impl FnOnce(&mut World) -> Result<(T, Vec<Notification>), Refusal>,
     ) -> Result<T, Refusal> {
         let mut world = lock(&self.inner.world);
+        // Counted even when refused: a refused change may have done part of its work.
+        self.inner.changes.send_modify(|count| *count += 1);
         let (value, notifications) = change(&mut world)?;
         for notification in notifications {
             self.enqueue(notification);
         }
         drop(world);
         Ok(value)
+    }
+
+    /// Wakes the receiver after each change of the world.
+    pub(super) fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// Reads the world under its lock.
@@ -248,6 +264,7 @@ impl Emulator {
         let mut world = lock(&self.inner.world);
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
         *world = World::new(self.inner.options.per_kind_ids);
+        self.inner.changes.send_modify(|count| *count += 1);
         drop(world);
         self.revoke_tokens();
         self.clear_calls();

@@ -5,7 +5,7 @@
 //! Layout: [`model`] is the world and its status machine (pure), [`payloads`] the JSON shapes,
 //! [`handle`] the [`Emulator`] handle tests drive in-process, [`delivery`] the webhook queues,
 //! [`faults`] fault injection (including connection resets), [`auth`], [`api`], [`control`] and
-//! [`console`] the HTTP surfaces.
+//! [`console`] the HTTP surfaces, [`persist`] the world kept in a file between runs.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,6 +25,7 @@ pub mod faults;
 pub mod handle;
 pub mod model;
 pub mod payloads;
+pub mod persist;
 pub mod routing;
 
 pub use delivery::DeliveryRecord;
@@ -133,9 +134,13 @@ pub async fn spawn(
     options: EmulatorOptions,
     listen: SocketAddr,
 ) -> std::io::Result<RunningEmulator> {
+    serve(Emulator::new(options), listen).await
+}
+
+/// Binds `listen` and serves `emulator` (one made with [`Emulator::with_world`], say) on it.
+pub async fn serve(emulator: Emulator, listen: SocketAddr) -> std::io::Result<RunningEmulator> {
     let listener = faults::ResettableListener::bind(listen).await?;
     let addr = listener.local_socket_addr()?;
-    let emulator = Emulator::new(options);
     let router = app(emulator.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::payloads;
@@ -16,7 +16,7 @@ pub const API_INBOX_ID: u64 = 1;
 pub const WIDGET_INBOX_ID: u64 = 2;
 
 /// Who owns a conversation right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The bot owns it.
@@ -39,7 +39,7 @@ impl Status {
 }
 
 /// Chatwoot's message types; the integer is what `conversation.messages[]` carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     Incoming = 0,
@@ -70,7 +70,7 @@ impl MessageType {
 }
 
 /// The kind of author of a message, as webhooks name it in `sender.type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SenderKind {
     Contact,
@@ -79,7 +79,7 @@ pub enum SenderKind {
     AgentBot,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Sender {
     #[serde(rename = "type")]
     pub kind: SenderKind,
@@ -87,7 +87,7 @@ pub struct Sender {
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Inbox {
     pub id: u64,
     pub name: String,
@@ -97,7 +97,7 @@ pub struct Inbox {
 
 /// A contact together with its contact-inbox (Chatwoot keeps them apart; here every contact
 /// lives in one inbox). `contact_inbox_id` is the id `webwidget_triggered` carries on top.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u64,
     pub inbox_id: u64,
@@ -109,7 +109,7 @@ pub struct Contact {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: u64,
     pub inbox_id: u64,
@@ -123,7 +123,7 @@ pub struct Conversation {
 }
 
 /// A file on a message (`Attachment#push_event_data`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Attachment {
     pub id: u64,
     /// `image`, `audio`, `video`, `file`, `location`, …
@@ -131,7 +131,7 @@ pub struct Attachment {
     pub data_url: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Message {
     pub id: u64,
     pub conversation_id: u64,
@@ -147,14 +147,14 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Webhook {
     pub id: u64,
     pub url: String,
     pub subscriptions: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AgentBot {
     pub id: u64,
     pub name: String,
@@ -227,8 +227,12 @@ pub enum Refusal {
     Invalid(String),
 }
 
+/// The refusal of a second webhook for one URL (Chatwoot's validation message).
+pub const WEBHOOK_URL_TAKEN: &str = "Url has already been taken";
+
 /// Which kind of record an id is for; with per-kind sequences each has its own counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum IdKind {
     Contact,
     ContactInbox,
@@ -239,8 +243,8 @@ enum IdKind {
     AgentBot,
 }
 
-/// The whole emulated tenant.
-#[derive(Debug)]
+/// The whole emulated tenant; serialized as is to keep it between runs ([`super::persist`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct World {
     /// One counter for every kind (mixed-up ids fail loudly), or one per kind from 1 like
     /// Chatwoot's tables (mixed-up ids hit somebody else's record, as in production).
@@ -289,6 +293,28 @@ impl World {
         }
     }
 
+    /// Moves every id counter past the ids the world holds, so a world read back from a file
+    /// never hands out an id again even if its counters were lost or edited.
+    pub(super) fn count_past_existing_ids(&mut self) {
+        let mut seen: Vec<(IdKind, u64)> = Vec::new();
+        for contact in self.contacts.values() {
+            seen.push((IdKind::Contact, contact.id));
+            seen.push((IdKind::ContactInbox, contact.contact_inbox_id));
+        }
+        seen.extend(self.conversations.keys().map(|id| (IdKind::Conversation, *id)));
+        for message in self.messages.values().flatten() {
+            seen.push((IdKind::Message, message.id));
+            seen.extend(message.attachments.iter().map(|file| (IdKind::Attachment, file.id)));
+        }
+        seen.extend(self.webhooks.keys().map(|id| (IdKind::Webhook, *id)));
+        seen.extend(self.agent_bots.keys().map(|id| (IdKind::AgentBot, *id)));
+        for (kind, id) in seen {
+            let key = if self.per_kind_ids { kind } else { IdKind::Contact };
+            let next = self.next_ids.entry(key).or_insert(0);
+            *next = (*next).max(id);
+        }
+    }
+
     fn fresh_id(&mut self, kind: IdKind) -> u64 {
         let (key, start) = if self.per_kind_ids { (kind, 0) } else { (IdKind::Contact, 100) };
         let next = self.next_ids.entry(key).or_insert(start);
@@ -327,10 +353,19 @@ impl World {
         self.messages.get(&conversation_id).map_or(&[], Vec::as_slice)
     }
 
-    pub fn register_webhook(&mut self, url: String, subscriptions: Vec<String>) -> Webhook {
+    /// Subscribes `url`; a URL already subscribed is refused, as Chatwoot's `Webhook` validates
+    /// `url` unique per account (`app/models/webhook.rb`).
+    pub fn register_webhook(
+        &mut self,
+        url: String,
+        subscriptions: Vec<String>,
+    ) -> Result<Webhook, Refusal> {
+        if self.webhooks.values().any(|existing| existing.url == url) {
+            return Err(Refusal::Invalid(WEBHOOK_URL_TAKEN.into()));
+        }
         let webhook = Webhook { id: self.fresh_id(IdKind::Webhook), url, subscriptions };
         self.webhooks.insert(webhook.id, webhook.clone());
-        webhook
+        Ok(webhook)
     }
 
     pub fn create_agent_bot(

@@ -1,5 +1,7 @@
 //! The `botrun` binary as a shell pipeline sees it.
 
+mod dev_state;
+
 use std::process::{Command, Stdio};
 
 /// `botrun test bots/ | head -0`: the reader is gone before the first line is written.

@@ -394,3 +394,21 @@ async fn calls_are_recorded_and_reset_clears_everything() {
     assert!(control.conversation(id).is_err());
     assert_eq!(cx.get("inboxes/").await.0, 401, "reset revokes tokens");
 }
+
+/// Chatwoot's `Webhook` validates `url` unique per account: a second subscription of one URL is
+/// refused and the first stays the only one.
+#[tokio::test]
+async fn a_second_webhook_for_one_url_is_refused() {
+    let cx = Cx::start().await;
+    let body = json!({"tenant_domain": TENANT, "url": "http://127.0.0.1:9/hook"});
+    let (status, first) = cx.post("webhooks/", body.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = cx.post("webhooks/", body).await;
+    assert_eq!(status, 422, "{again}");
+    assert!(again["error"].as_str().unwrap().contains("Url has already been taken"), "{again}");
+    let (status, other) = cx
+        .post("webhooks/", json!({"tenant_domain": TENANT, "url": "http://127.0.0.1:9/other"}))
+        .await;
+    assert_eq!(status, 200, "{other}");
+    assert_eq!(cx.emulator.control().read(|world| world.webhooks.len()), 2);
+}
