@@ -9,7 +9,6 @@
 //! [`CxOutbound`].
 
 mod bot_metrics;
-pub mod clock;
 pub mod config;
 mod cx_link;
 pub(crate) mod decisions;
@@ -44,7 +43,7 @@ use tower_http::trace::TraceLayer;
 use crate::engine::Program;
 use crate::store::Store;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use cx_link::connect_cx;
 pub use metrics::Metrics;
