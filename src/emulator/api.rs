@@ -236,6 +236,7 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
         },
     };
     let private = body.flag("private")?;
+    let source_id = body.string("source_id")?.filter(|id| !id.is_empty());
     let content_type = body.string("content_type")?.unwrap_or_else(|| "text".into());
     if !CONTENT_TYPES.contains(&content_type.as_str()) {
         return Err(ApiError::unprocessable(format!("unknown content_type `{content_type}`")));
@@ -275,6 +276,7 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
                 content_attributes,
                 sender,
                 attachments: Vec::new(),
+                source_id,
             };
             let (message, notifications) = world.create_message(conversation_id, new)?;
             let conversation = world.conversation(conversation_id)?.clone();
