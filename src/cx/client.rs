@@ -292,7 +292,7 @@ impl CxClient {
 
     /// A JSON body: `tenant_domain` \[S\], the call's fields, then the operator's extra fields
     /// (which win, so a deployment can correct a field without a rebuild).
-    fn body(
+    pub(super) fn body(
         &self,
         extra: &Map<String, Value>,
         fields: impl FnOnce(&mut Map<String, Value>),

@@ -8,6 +8,7 @@
 mod auth;
 mod client;
 mod config;
+mod contact_update;
 mod error;
 mod event;
 mod history;

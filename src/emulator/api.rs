@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
@@ -63,6 +63,8 @@ pub fn routes(emulator: Emulator) -> Router<Emulator> {
             .route(&format!("{API_PREFIX}/{path}/"), handler);
     }
     router = router
+        .route(&format!("{API_PREFIX}/contacts/{{id}}"), put(update_contact))
+        .route(&format!("{API_PREFIX}/contacts/{{id}}/"), put(update_contact))
         .route(&format!("{API_PREFIX}/conversations/{{id}}/messages"), get(list_messages))
         .route(&format!("{API_PREFIX}/conversations/{{id}}/messages/"), get(list_messages))
         .route(&format!("{API_PREFIX}/assign-agent-bot"), post(assign_agent_bot))
@@ -185,16 +187,52 @@ async fn create_contact(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
     let inbox_id = body.id("inbox_id")?;
     let name = body.string("name")?.unwrap_or_else(|| "Visitor".into());
     let email = body.string("email")?;
-    if let Some(email) = &email {
-        if !email.contains('@') {
-            return Err(ApiError::unprocessable(format!("email `{email}` is not an address")));
-        }
-    }
+    check_email(email.as_deref())?;
     let phone_number = body.string("phone_number")?;
     let contact = emulator.change(|world| {
         Ok((world.create_contact(inbox_id, name, email, phone_number)?, Vec::new()))
     })?;
     Ok(Json(payloads::contact_created(&contact)))
+}
+
+/// `PUT contacts/{id}` (`Api::V1::Accounts::ContactsController#update`): the fields the body
+/// names are assigned (`null` clears email and phone), the others stay.
+async fn update_contact(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let named = |field: &str| body.0.contains_key(field);
+    let name = body.string("name")?;
+    let email = body.string("email")?;
+    check_email(email.as_deref())?;
+    let phone_number = body.string("phone_number")?;
+    let contact = emulator.change(|world| {
+        let contact = world.update_contact(id, |contact| {
+            if named("name") {
+                contact.name = name.unwrap_or_default();
+            }
+            if named("email") {
+                contact.email = email;
+            }
+            if named("phone_number") {
+                contact.phone_number = phone_number;
+            }
+        })?;
+        Ok((contact, Vec::new()))
+    })?;
+    Ok(Json(payloads::contact_updated(&contact)))
+}
+
+/// An email must look like an address (Chatwoot's `Devise.email_regexp`, loosely).
+fn check_email(email: Option<&str>) -> Result<(), ApiError> {
+    match email {
+        Some(email) if !email.contains('@') => {
+            Err(ApiError::unprocessable(format!("email `{email}` is not an address")))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn create_conversation(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {

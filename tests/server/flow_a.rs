@@ -307,6 +307,24 @@ impl Page<'_> {
         assert_eq!(status, 200);
     }
 
+    /// The page's `botrun.contact` event: who the customer is.
+    async fn tell_contact(&self, details: Value) {
+        let status = self
+            .world
+            .http
+            .post(format!("{}/conversations/{}/activities", self.world.base, self.id))
+            .bearer_auth(&self.token)
+            .json(
+                &json!({"type": "event", "name": "botrun.contact", "from": {"id": "dl_customer1"},
+                "value": details}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
     async fn activities(&self) -> Vec<Value> {
         let body: Value = self
             .world
@@ -685,6 +703,65 @@ async fn the_cx_contact_gets_what_the_bot_asked_for() {
         world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
     assert_eq!(contact.name, "Ada", "the name from the page");
     assert_eq!(contact.email.as_deref(), Some("ada@example.com"), "the email the bot asked for");
+}
+
+/// The page's contact event can reach the service after the first message created the CX
+/// contact without the details: they are then written onto the contact.
+#[tokio::test]
+async fn contact_details_that_come_after_the_first_message_reach_the_cx_contact() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("what are your opening hours").await;
+    let cx = world.cx_conversation(0).await;
+    let contact_of =
+        || world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
+    assert_eq!(contact_of().email, None, "the contact was created without the email");
+
+    page.tell_contact(json!({"email": "ada@example.com", "phone": "+441234567890"})).await;
+    let mut contact = contact_of();
+    for _ in 0..300 {
+        if contact.email.is_some() && world.state.idle() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        contact = contact_of();
+    }
+    assert_eq!(contact.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(contact.phone_number.as_deref(), Some("+441234567890"));
+    assert_eq!(contact.name, "Ada", "the name stays");
+    assert_eq!(world.cx_conversations().len(), 1, "no second contact or conversation");
+}
+
+/// An email the bot asks for after the CX contact was created is written onto it.
+#[tokio::test]
+async fn an_email_the_bot_asks_for_later_reaches_the_cx_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ask.bot");
+    std::fs::write(
+        &path,
+        "bot \"Ask later\"\n\non start\n  ask topic as text\n    say \"What about?\"\n  ask email as email\n    say \"What's your email?\"\n  say \"Thanks, {email}.\"\n",
+    )
+    .unwrap();
+    let world = start_with(&Setup { bot: path, ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("What about?").await;
+    page.say("shipping").await;
+    page.wait_for("What's your email?").await;
+    let cx = world.cx_conversation(0).await;
+    let contact_of =
+        || world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
+    assert_eq!(contact_of().email, None, "the contact was created before the bot asked");
+    page.say("ada@example.com").await;
+    page.wait_for("Thanks, ada@example.com.").await;
+    let mut contact = contact_of();
+    for _ in 0..300 {
+        if contact.email.is_some() && world.state.idle() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        contact = contact_of();
+    }
+    assert_eq!(contact.email.as_deref(), Some("ada@example.com"));
 }
 
 #[tokio::test]

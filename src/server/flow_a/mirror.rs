@@ -111,6 +111,16 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
     let cx = &flow.cx;
     match mirror {
         MirrorItem::Open => open(flow, key, session).await,
+        MirrorItem::UpdateContact => {
+            // No contact: its creation failed for good, and the next `open` creates it with
+            // these details.
+            let Some(contact_id) = session.link.contact_id else { return Ok(()) };
+            let contact = session.contact_for_cx();
+            let details =
+                NewContact { name: contact.name, email: contact.email, phone: contact.phone };
+            cx.update_contact(ContactId(contact_id), &details).await?;
+            Ok(())
+        }
         MirrorItem::Incoming { text, attachments } => {
             let content = super::payload::FileLink::describe(text, attachments);
             let sent =

@@ -45,7 +45,14 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
     };
     loop {
         let (version, mut session) = session::load(store.as_ref(), &inbound.conversation).await?;
-        let effects = apply(flow, conversation, &mut session, &work)?;
+        let details_before = session.contact_for_cx();
+        let contact_made = session.link.contact_id.is_some() || session.link.open_queued;
+        let mut effects = apply(flow, conversation, &mut session, &work)?;
+        // Details that arrive once the CX contact exists (or its creation is queued, and may be
+        // under way) are written onto it; a contact created later gets them with the rest.
+        if contact_made && !same_details(&details_before, &session.contact_for_cx()) {
+            effects.mirror.push(MirrorItem::UpdateContact);
+        }
         let turn = Turn {
             conversation: inbound.conversation.clone(),
             expected_version: version,
@@ -226,6 +233,11 @@ fn apply(
     }
     session.set_engine_state(&state);
     Ok(effects)
+}
+
+/// Whether CX would see the same contact: name, email and phone.
+fn same_details(a: &crate::engine::Contact, b: &crate::engine::Contact) -> bool {
+    a.name == b.name && a.email == b.email && a.phone == b.phone
 }
 
 /// Sets (or renews) the rewatch timer: every six reconciliation periods while a human owns the
