@@ -4,6 +4,7 @@
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
 //! - [`crypto`]     — random ids, tokens and keys, and HMAC-SHA256, each made in one place.
+//! - [`sqlite_file`] — a SQLite file put into WAL mode once, before any pool opens it.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
 //! - [`check`]      — validation passes over the AST and `compile` into an engine `Program`.
@@ -31,6 +32,7 @@ pub mod lsp;
 pub mod report;
 pub mod server;
 pub mod source;
+pub mod sqlite_file;
 pub mod store;
 pub mod syntax;
 pub mod testing;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use super::store::{
@@ -32,11 +32,14 @@ impl SqliteWidgetStore {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(failed)?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true);
         // An in-memory database exists once per connection, so it must stay on one.
-        let max = if url.contains(":memory:") { 1 } else { 4 };
+        let in_memory = url.contains(":memory:");
+        let max = if in_memory { 1 } else { 4 };
+        if !in_memory {
+            crate::sqlite_file::switch_to_wal(&options).await.map_err(failed)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .connect_with(options)

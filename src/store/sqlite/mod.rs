@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use super::{
@@ -83,6 +83,9 @@ impl SqliteStore {
         // An in-memory database exists once per connection, so it gets exactly one. Otherwise
         // the pool serves the migrations and the writer (one per batch); reads have their own.
         let max = if in_memory { 1 } else { 2 };
+        if !in_memory {
+            crate::sqlite_file::switch_to_wal(&options).await?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             // A ping before every use is one more round trip to the connection's thread for
@@ -126,9 +129,10 @@ fn connect_options(
             })?;
         }
     }
+    // No journal mode here: `open_options` switches the file to WAL once, before the pool opens
+    // (see `crate::sqlite_file`), and an in-memory database has no WAL.
     let options = options
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
         .synchronous(match durability {
             Durability::Full => SqliteSynchronous::Full,
             Durability::Process => SqliteSynchronous::Normal,
