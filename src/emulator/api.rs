@@ -3,8 +3,8 @@
 //! records → 404), then one world operation, then a Chatwoot-like answer.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
@@ -49,7 +49,11 @@ pub fn routes(emulator: Emulator) -> Router<Emulator> {
         ("inboxes", get(list_inboxes)),
         ("contacts", post(create_contact)),
         ("conversations", post(create_conversation)),
-        ("messages", post(create_message)),
+        (
+            "messages",
+            post(create_message)
+                .layer(DefaultBodyLimit::max(super::files::MAX_ATTACHMENT_BYTES + 64 * 1024)),
+        ),
         ("conversations/deliver-to-agent", post(deliver_to_agent)),
         ("conversations/finish", post(finish)),
         ("agents-bot", post(create_agent_bot)),
@@ -83,6 +87,11 @@ impl Body {
         let Value::Object(map) = value else {
             return Err(ApiError::unprocessable("the body must be a JSON object"));
         };
+        Self::checked(emulator, map)
+    }
+
+    /// Fields that name the right tenant.
+    fn checked(emulator: &Emulator, map: Map<String, Value>) -> Result<Self, ApiError> {
         let body = Self(map);
         let tenant = body
             .string("tenant_domain")?
@@ -258,8 +267,16 @@ async fn create_conversation(State(emulator): State<Emulator>, bytes: Bytes) -> 
         .map_err(ApiError::from)
 }
 
-async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
-    let body = Body::parse(&emulator, &bytes)?;
+/// `POST messages/` with a JSON body, or as a form with `attachments[]` files.
+async fn create_message(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer {
+    let (body, files) = match super::files::read_form(&headers, bytes.clone()).await? {
+        Some((fields, files)) => (Body::checked(&emulator, fields)?, files),
+        None => (Body::parse(&emulator, &bytes)?, Vec::new()),
+    };
     let conversation_id = body.id("conversation_id")?;
     let content = body.string("content")?.unwrap_or_default();
     let message_type = match body.string("message_type")? {
@@ -286,9 +303,16 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
     if content_type == "input_select" {
         check_select_items(&content_attributes)?;
     }
-    if content.trim().is_empty() && content_type == "text" {
+    if content.trim().is_empty() && content_type == "text" && files.is_empty() {
         return Err(ApiError::unprocessable("content is required"));
     }
+    let root = match (&emulator.options().public_url, headers.get(axum::http::header::HOST)) {
+        (Some(url), _) => url.clone(),
+        (None, Some(host)) => format!("http://{}", host.to_str().unwrap_or("localhost")),
+        (None, None) => "http://localhost".to_owned(),
+    };
+    let attachments: Vec<_> =
+        files.into_iter().map(|file| emulator.keep_file(&root, file)).collect();
     emulator
         .change(|world| {
             let conversation = world.conversation(conversation_id)?.clone();
@@ -312,7 +336,7 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
                 content_type,
                 content_attributes,
                 sender,
-                attachments: Vec::new(),
+                attachments: attachments.clone(),
             };
             let (message, notifications) = world.create_message(conversation_id, new)?;
             let conversation = world.conversation(conversation_id)?.clone();
