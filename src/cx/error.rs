@@ -35,7 +35,18 @@ pub enum CxError {
     Config(String),
 }
 
+/// Chatwoot's unique index on messages' `(inbox_id, source_id)`: a message created again with a
+/// `source_id` the inbox already has is refused with an error that names it.
+pub const MESSAGE_SOURCE_ID_INDEX: &str = "idx_messages_unique_inbox_source_id";
+
 impl CxError {
+    /// CX refused a message because one with the same `source_id` exists: the call was made
+    /// before (a crash between CX creating it and botrun noting it), so the message is there.
+    pub fn is_duplicate_source_id(&self) -> bool {
+        matches!(self, Self::Http { status: 422, body_excerpt, .. }
+            if body_excerpt.contains(MESSAGE_SOURCE_ID_INDEX))
+    }
+
     /// The wait CX asked for on its last answer, for a caller that schedules its own retry.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {

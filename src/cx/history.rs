@@ -20,6 +20,8 @@ pub struct ListedMessage {
     /// `sender.type` when given: `user`, `agent_bot`, `contact`.
     pub sender_type: Option<String>,
     pub sender_name: Option<String>,
+    /// The key the message was created with (`source_id`), if any.
+    pub source_id: Option<String>,
 }
 
 impl CxClient {
@@ -83,6 +85,7 @@ fn read_listed(item: &Value) -> Option<ListedMessage> {
         private: item.get("private").and_then(Value::as_bool).unwrap_or(false),
         sender_type: text(item.pointer("/sender/type")),
         sender_name: text(item.pointer("/sender/name")),
+        source_id: text(item.get("source_id")),
     })
 }
 

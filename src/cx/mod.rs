@@ -23,7 +23,9 @@ pub use attachments::FileToAttach;
 pub use auth::{AccessToken, Credentials};
 pub use client::CxClient;
 pub use config::{CxConfig, CxExtraBody, CxPaths, RateLimitScope, RetryConfig, API_PREFIX};
-pub use error::{body_excerpt, is_retryable_status, CxError, EXCERPT_CHARS};
+pub use error::{
+    body_excerpt, is_retryable_status, CxError, EXCERPT_CHARS, MESSAGE_SOURCE_ID_INDEX,
+};
 pub use event::{
     decode_event, AttributeChange, ConversationEvent, ConversationInfo, ConversationStatus,
     CxEvent, DecodeError, EmbeddedMessage, MessageEvent, MessageType, Participant, ParticipantKind,

@@ -96,6 +96,12 @@ pub struct OutgoingMessage {
     pub private: bool,
     /// Quick-reply buttons; non-empty makes it `content_type: input_select` \[C\].
     pub buttons: Vec<ButtonItem>,
+    /// The message's own key, sent as `source_id` \[C: `Messages::MessageBuilder#message_params`
+    /// stores it; Chatwoot keeps `(inbox_id, source_id)` unique\]: a repeat of the same call after a
+    /// crash is refused instead of showing the customer the message twice, and a listing read
+    /// back finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
 }
 
 impl OutgoingMessage {
@@ -106,6 +112,7 @@ impl OutgoingMessage {
             direction: MessageDirection::Outgoing,
             private: false,
             buttons: Vec::new(),
+            source_id: None,
         }
     }
 
@@ -124,9 +131,18 @@ impl OutgoingMessage {
         Self { buttons, ..Self::bot_text(content) }
     }
 
+    /// The same message carrying its own key (`source_id`).
+    #[must_use]
+    pub fn with_source_id(self, source_id: impl Into<String>) -> Self {
+        Self { source_id: Some(source_id.into()), ..self }
+    }
+
     /// The JSON body fields of this message (without `tenant_domain` / `conversation_id`).
     pub(crate) fn body_fields(&self, body: &mut Map<String, Value>) {
         body.insert("content".into(), Value::String(self.content.clone()));
+        if let Some(source_id) = &self.source_id {
+            body.insert("source_id".into(), json!(source_id));
+        }
         let message_type = match self.direction {
             MessageDirection::Outgoing => "outgoing",
             MessageDirection::Incoming => "incoming",

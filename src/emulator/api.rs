@@ -291,6 +291,7 @@ async fn create_message(
         },
     };
     let private = body.flag("private")?;
+    let source_id = body.string("source_id")?.filter(|id| !id.is_empty());
     let content_type = body.string("content_type")?.unwrap_or_else(|| "text".into());
     if !CONTENT_TYPES.contains(&content_type.as_str()) {
         return Err(ApiError::unprocessable(format!("unknown content_type `{content_type}`")));
@@ -337,6 +338,7 @@ async fn create_message(
                 content_attributes,
                 sender,
                 attachments: attachments.clone(),
+                source_id,
             };
             let (message, notifications) = world.create_message(conversation_id, new)?;
             let conversation = world.conversation(conversation_id)?.clone();

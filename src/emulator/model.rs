@@ -2,13 +2,14 @@
 //! agent bots — and the status machine of `sangoma-cx.md`. Every operation is a plain function of
 //! the state that returns the notifications it causes; IO (HTTP, delivery) lives elsewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::payloads;
+use crate::cx::MESSAGE_SOURCE_ID_INDEX;
 
 /// Inbox id of the seeded API-type inbox (Flow A).
 pub const API_INBOX_ID: u64 = 1;
@@ -144,6 +145,9 @@ pub struct Message {
     pub sender: Sender,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The key the API caller gave (`source_id`); unique per inbox (see [`World::create_message`]).
+    #[serde(default)]
+    pub source_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -172,6 +176,8 @@ pub struct NewMessage {
     pub content_attributes: Value,
     pub sender: Sender,
     pub attachments: Vec<NewAttachment>,
+    /// `source_id` as the API caller sent it.
+    pub source_id: Option<String>,
 }
 
 /// A file a customer sends.
@@ -192,6 +198,7 @@ impl NewMessage {
             content_attributes: Value::Object(serde_json::Map::new()),
             sender,
             attachments: Vec::new(),
+            source_id: None,
         }
     }
 }
@@ -230,6 +237,17 @@ pub enum Refusal {
 /// The refusal of a second webhook for one URL (Chatwoot's validation message).
 pub const WEBHOOK_URL_TAKEN: &str = "Url has already been taken";
 
+/// The refusal of a second message with one `source_id` in an inbox: the error text Chatwoot's
+/// messages controller answers (422, `render_could_not_create_error`) when PostgreSQL rejects the
+/// row under `idx_messages_unique_inbox_source_id`.
+pub fn source_id_taken(inbox_id: u64, source_id: &str) -> String {
+    format!(
+        "PG::UniqueViolation: ERROR:  duplicate key value violates unique constraint \
+         \"{MESSAGE_SOURCE_ID_INDEX}\"\nDETAIL:  Key (inbox_id, source_id)=({inbox_id}, {source_id}) \
+         already exists."
+    )
+}
+
 /// Which kind of record an id is for; with per-kind sequences each has its own counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -257,6 +275,10 @@ pub struct World {
     pub messages: BTreeMap<u64, Vec<Message>>,
     pub webhooks: BTreeMap<u64, Webhook>,
     pub agent_bots: BTreeMap<u64, AgentBot>,
+    /// Every `(inbox_id, source_id)` a message was created with: Chatwoot's unique index
+    /// `idx_messages_unique_inbox_source_id` (`app/models/message.rb` schema notes).
+    #[serde(default)]
+    source_ids: BTreeSet<(u64, String)>,
 }
 
 impl Default for World {
@@ -290,6 +312,7 @@ impl World {
             messages: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             agent_bots: BTreeMap::new(),
+            source_ids: BTreeSet::new(),
         }
     }
 
@@ -489,6 +512,11 @@ impl World {
     ) -> Result<(Message, Vec<Notification>), Refusal> {
         let conversation = self.conversation(conversation_id)?.clone();
         let inbox = self.inbox(conversation.inbox_id)?.clone();
+        if let Some(source_id) = &new.source_id {
+            if !self.source_ids.insert((inbox.id, source_id.clone())) {
+                return Err(Refusal::Invalid(source_id_taken(inbox.id, source_id)));
+            }
+        }
         let mut notifications = Vec::new();
         if new.message_type == MessageType::Incoming {
             let next = match conversation.status {
@@ -520,6 +548,7 @@ impl World {
             private: new.private,
             sender: new.sender,
             attachments,
+            source_id: new.source_id,
             created_at: Utc::now(),
         };
         if let Some(conversation) = self.conversations.get_mut(&conversation_id) {

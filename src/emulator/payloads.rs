@@ -139,7 +139,7 @@ fn message_push(world: &World, message: &Message, conversation: &Conversation) -
         "updated_at": message.created_at,
         "private": message.private,
         "status": "sent",
-        "source_id": null,
+        "source_id": message.source_id,
         "content_type": message.content_type,
         "content_attributes": message.content_attributes,
         "sender_type": sender_type_label(message),
@@ -237,7 +237,7 @@ pub fn message(world: &World, message: &Message, conversation: &Conversation) ->
         "content_attributes": message.content_attributes,
         "created_at": message.created_at.timestamp(),
         "private": message.private,
-        "source_id": null,
+        "source_id": message.source_id,
         "sender": sender_push(world, &message.sender),
     });
     if !message.attachments.is_empty() {
@@ -266,7 +266,7 @@ pub fn message_event(
         "message_type": message.message_type.as_str(),
         "private": message.private,
         "sender": sender_webhook(world, &message.sender),
-        "source_id": null,
+        "source_id": message.source_id,
         "event": event,
     });
     if !message.attachments.is_empty() {

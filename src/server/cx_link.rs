@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::outbox::CxFuture;
+use super::outbox::{CxFuture, SentFuture};
 use super::{Config, CxOutbound, DeliveryError, ServeError};
 use crate::cx::{ButtonItem, ConversationId, CxClient, CxError, OutgoingMessage};
 use crate::engine::Button;
@@ -31,9 +31,19 @@ fn conversation(id: &str) -> Result<ConversationId, DeliveryError> {
     })
 }
 
+/// Creates `message`; a refusal because a message with its key exists counts as done: an
+/// earlier attempt made it (a crash or a lost answer between CX creating it and botrun noting it).
 async fn send(client: &CxClient, id: &str, message: OutgoingMessage) -> Result<(), DeliveryError> {
     let id = conversation(id)?;
-    client.send_message(id, &message).await.map(drop).map_err(|e| delivery_error(&e))
+    match client.send_message(id, &message).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.is_duplicate_source_id() => {
+            tracing::info!(conversation = %id.0, key = ?message.source_id,
+                "CX already has this message (made by an earlier attempt); not sent again");
+            Ok(())
+        }
+        Err(error) => Err(delivery_error(&error)),
+    }
 }
 
 impl CxOutbound for CxClient {
@@ -42,13 +52,14 @@ impl CxOutbound for CxClient {
         conversation_id: &'a str,
         text: &'a str,
         private: bool,
+        key: &'a str,
     ) -> CxFuture<'a> {
         let message = if private {
             OutgoingMessage::private_note(text)
         } else {
             OutgoingMessage::bot_text(text)
         };
-        Box::pin(send(self, conversation_id, message))
+        Box::pin(send(self, conversation_id, message.with_source_id(key)))
     }
 
     fn send_buttons<'a>(
@@ -56,12 +67,27 @@ impl CxOutbound for CxClient {
         conversation_id: &'a str,
         text: &'a str,
         buttons: &'a [Button],
+        key: &'a str,
     ) -> CxFuture<'a> {
         let items = buttons
             .iter()
             .map(|b| ButtonItem { title: b.label.clone(), value: b.value.clone() })
             .collect();
-        Box::pin(send(self, conversation_id, OutgoingMessage::with_buttons(text, items)))
+        let message = OutgoingMessage::with_buttons(text, items).with_source_id(key);
+        Box::pin(send(self, conversation_id, message))
+    }
+
+    fn already_sent<'a>(&'a self, conversation_id: &'a str, key: &'a str) -> SentFuture<'a> {
+        Box::pin(async move {
+            if !self.can_list_messages() {
+                return Ok(None);
+            }
+            let id = conversation(conversation_id)?;
+            // Chatwoot lists the newest 20 messages: the one in doubt is the newest the bot
+            // made, so it is among them unless twenty others came after it.
+            let listed = self.list_messages(id, None).await.map_err(|e| delivery_error(&e))?;
+            Ok(Some(listed.iter().any(|m| m.source_id.as_deref() == Some(key))))
+        })
     }
 
     fn deliver_to_agent<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a> {

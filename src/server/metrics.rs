@@ -28,6 +28,8 @@ pub struct Metrics {
     misses: AtomicU64,
     cx_errors: AtomicU64,
     escalations: AtomicU64,
+    /// Outbox messages found already in CX when read back, so not sent twice.
+    resends_skipped: AtomicU64,
     /// Replicas heard from lately, this one included (0 until the first heartbeat, and with a
     /// store only one process uses).
     live_replicas: AtomicU64,
@@ -72,6 +74,14 @@ impl Metrics {
     /// Delivery failed past the retry budget and the conversation went to a human.
     pub fn count_escalation(&self) {
         bump(&self.escalations);
+    }
+    /// A message read back from CX before sending it again: it was there, so it was not sent.
+    pub fn count_resent_skipped(&self) {
+        bump(&self.resends_skipped);
+    }
+    /// Messages not sent twice because CX already had them (tests read it).
+    pub fn resends_skipped(&self) -> u64 {
+        self.resends_skipped.load(Ordering::Relaxed)
     }
 
     /// Counts what the bots decided in one committed turn.
@@ -140,6 +150,11 @@ impl Metrics {
                 "botrun_delivery_escalations_total",
                 "conversations handed to a human because delivery kept failing",
                 &self.escalations,
+            ),
+            (
+                "botrun_resends_skipped_total",
+                "messages found already in CX after a restart, so not sent twice",
+                &self.resends_skipped,
             ),
             (
                 "botrun_store_failures_total",

@@ -111,6 +111,9 @@ pub struct Shared {
     owner: String,
     /// The last write probe of the store, for `/readyz`.
     pub readiness: health::Readiness,
+    /// When this process started serving: outbox items queued before it may have been on their
+    /// way to CX when the previous process died (see `outbox::may_have_been_sent`).
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Cheap to clone: handlers and workers hold the same [`Shared`].
@@ -135,6 +138,7 @@ impl AppState {
         webhook_token: String,
     ) -> AppState {
         let metrics = Metrics::default();
+        let started_at = clock.now();
         let store: Arc<dyn Store> =
             Arc::new(health::CountingStore::new(store, metrics.store_failure_counter()));
         AppState(Arc::new(Shared {
@@ -151,6 +155,7 @@ impl AppState {
             flow_a: OnceLock::new(),
             owner: config::generate_token(),
             readiness: health::Readiness::default(),
+            started_at,
         }))
     }
 

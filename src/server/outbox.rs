@@ -16,6 +16,10 @@ use crate::store::{OutboxItem, StoreError};
 /// A boxed future of a CX call.
 pub type CxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
+/// A boxed future of a read-back: whether a message is already in CX, if CX can tell.
+pub type SentFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<bool>, DeliveryError>> + Send + 'a>>;
+
 /// Why a CX call failed.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{message}")]
@@ -29,12 +33,15 @@ pub struct DeliveryError {
 
 /// The CX calls the outbox needs (implemented by the CX client).
 pub trait CxOutbound: Send + Sync + 'static {
-    /// An outgoing (bot) message; `private` makes it an internal note for agents.
+    /// An outgoing (bot) message; `private` makes it an internal note for agents. `key` is the
+    /// message's own key (see [`message_key`]): the same key means the same message, so CX can
+    /// refuse a repeat and a listing can show it was made.
     fn send_text<'a>(
         &'a self,
         conversation_id: &'a str,
         text: &'a str,
         private: bool,
+        key: &'a str,
     ) -> CxFuture<'a>;
     /// An `input_select` message with quick-reply buttons.
     fn send_buttons<'a>(
@@ -42,7 +49,14 @@ pub trait CxOutbound: Send + Sync + 'static {
         conversation_id: &'a str,
         text: &'a str,
         buttons: &'a [Button],
+        key: &'a str,
     ) -> CxFuture<'a>;
+    /// Whether CX already has the message made with `key`, read back from the conversation's
+    /// messages; `None` when this CX cannot tell (no messages listing).
+    fn already_sent<'a>(&'a self, conversation_id: &'a str, key: &'a str) -> SentFuture<'a> {
+        let _ = (conversation_id, key);
+        Box::pin(std::future::ready(Ok(None)))
+    }
     fn deliver_to_agent<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
     fn finish<'a>(&'a self, conversation_id: &'a str) -> CxFuture<'a>;
     /// The client-side rate limit these calls go through, so the rest of the process (Flow A's
@@ -95,8 +109,12 @@ async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<(), StoreErr
         })
         .await;
     }
+    let key = message_key(item);
+    if may_have_been_sent(state, item) && found_in_cx(state, &outgoing, &key).await {
+        return state.store.mark_sent(item.id).await;
+    }
     let started = Instant::now();
-    let result = call_cx(state, &outgoing).await;
+    let result = call_cx(state, &outgoing, &key).await;
     state.metrics.observe_cx_latency(started.elapsed());
     match result {
         Ok(()) => {
@@ -184,20 +202,61 @@ async fn escalate(state: &AppState, cx: &CxRef, outgoing: &Outgoing, error: &Del
     }
 }
 
-async fn call_cx(state: &AppState, outgoing: &Outgoing) -> Result<(), DeliveryError> {
+/// The key of the message an outbox item makes in CX (its `source_id`): the same for every
+/// attempt of the item, different for every item.
+pub fn message_key(item: &OutboxItem) -> String {
+    format!("botrun:{}:{}", item.conversation, item.id)
+}
+
+/// Whether an earlier attempt may have created the item's message without botrun noting it:
+/// the item failed before (a timeout leaves the outcome unknown), or it was queued before this
+/// process started, so the process that died may have been in the middle of sending it. Items
+/// go out strictly in order, so only the first of a conversation can be in that state; the
+/// others are read back only when they fail.
+fn may_have_been_sent(state: &AppState, item: &OutboxItem) -> bool {
+    item.attempts > 0 || item.not_before < state.started_at
+}
+
+/// True when CX already shows the message `outgoing` makes with `key` (read back from the
+/// conversation's messages). CX calls that make no message, a CX without a listing and a failed
+/// read-back all answer false: the item is sent, and CX's own unique `source_id` still refuses
+/// a repeat where CX keeps one.
+async fn found_in_cx(state: &AppState, outgoing: &Outgoing, key: &str) -> bool {
+    let (Outgoing::Text { cx, .. } | Outgoing::Buttons { cx, .. } | Outgoing::Note { cx, .. }) =
+        outgoing
+    else {
+        return false;
+    };
+    match state.cx.already_sent(&cx.conversation_id, key).await {
+        Ok(Some(true)) => {
+            tracing::info!(conversation = %cx.conversation_id, key,
+                "CX already has this message (sent before a restart); not sending it again");
+            state.metrics.count_resent_skipped();
+            true
+        }
+        Ok(_) => false,
+        Err(error) => {
+            tracing::warn!(conversation = %cx.conversation_id, key, %error,
+                "cannot read CX's messages back; sending, CX refuses a repeated key");
+            false
+        }
+    }
+}
+
+async fn call_cx(state: &AppState, outgoing: &Outgoing, key: &str) -> Result<(), DeliveryError> {
     let cx = &state.cx;
     match outgoing {
-        Outgoing::Text { cx: r, text } => cx.send_text(&r.conversation_id, text, false).await,
+        Outgoing::Text { cx: r, text } => cx.send_text(&r.conversation_id, text, false, key).await,
         Outgoing::Buttons { cx: r, buttons, fallback, prompt } => {
             let as_buttons = state.config.buttons;
             let content = Outgoing::buttons_content(prompt.as_deref(), fallback, as_buttons);
             if as_buttons {
-                cx.send_buttons(&r.conversation_id, &content, buttons).await
+                cx.send_buttons(&r.conversation_id, &content, buttons, key).await
             } else {
-                cx.send_text(&r.conversation_id, &content, false).await
+                cx.send_text(&r.conversation_id, &content, false, key).await
             }
         }
-        Outgoing::Note { cx: r, text } => cx.send_text(&r.conversation_id, text, true).await,
+        Outgoing::Note { cx: r, text } => cx.send_text(&r.conversation_id, text, true, key).await,
         Outgoing::DeliverToAgent { cx: r } => cx.deliver_to_agent(&r.conversation_id).await,
         Outgoing::Finish { cx: r } => cx.finish(&r.conversation_id).await,
         Outgoing::Fetch { .. } => Ok(()),

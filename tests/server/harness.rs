@@ -68,6 +68,7 @@ impl CxOutbound for RecordingCx {
         conversation: &'a str,
         text: &'a str,
         private: bool,
+        _key: &'a str,
     ) -> CxFuture<'a> {
         let (conversation, text) = (conversation.to_owned(), text.to_owned());
         self.record(if private {
@@ -81,6 +82,7 @@ impl CxOutbound for RecordingCx {
         conversation: &'a str,
         text: &'a str,
         buttons: &'a [Button],
+        _key: &'a str,
     ) -> CxFuture<'a> {
         self.record(Call::Buttons {
             conversation: conversation.to_owned(),

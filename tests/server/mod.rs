@@ -19,6 +19,7 @@ mod logs;
 mod mismatches;
 mod reload;
 mod replicas;
+mod resend;
 mod status_rule;
 mod store_health;
 
