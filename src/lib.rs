@@ -4,6 +4,7 @@
 //!
 //! - [`source`]     — loaded files and byte spans shared by every stage.
 //! - [`crypto`]     — random ids, tokens and keys, and HMAC-SHA256, each made in one place.
+//! - [`clock`]      — where "now" comes from (the wall clock, or a manual one in tests).
 //! - [`sqlite_file`] — a SQLite file put into WAL mode once, before any pool opens it.
 //! - [`diagnostic`] — problems as data: code, severity, message, labels, help.
 //! - [`syntax`]     — pest grammar → spanned AST, syntax errors in prose, the `fmt` printer.
@@ -22,6 +23,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod crypto;
 pub mod cx;
 pub mod diagnostic;

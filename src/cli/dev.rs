@@ -356,7 +356,8 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
     )
     // Every local page comes from one address: the per-address limit matches the site's, so
     // reloading the page while editing a bot is never refused.
-    .with_limits(WidgetLimits { anonymous_starts_per_minute: 600, ..WidgetLimits::default() });
+    .with_limits(WidgetLimits { anonymous_starts_per_minute: 600, ..WidgetLimits::default() })
+    .with_clock(Arc::clone(&state.clock));
     flow.attach(&widget);
     let page = DemoPage {
         site: "demo".into(),

@@ -3,12 +3,12 @@
 //! store, CX and widget together; nothing else may import it.
 //!
 //! The path of one customer message: `webhook` verifies and decodes it, `flow_b::intake` records it in
-//! the store (dedup + queue, one transaction) and answers 2xx; `worker` then runs the engine
-//! for that conversation, commits state + outbox + timers in one transaction, and `outbox`
-//! delivers the replies in order through [`CxOutbound`].
+//! the store (dedup + queue, one transaction) and answers 2xx; `flow_b::worker` then runs it as
+//! one `turn` (engine steps, then state + outbox + timers in one transaction; Flow A's widget
+//! conversations use the same turn), and `outbox` delivers the replies in order through
+//! [`CxOutbound`].
 
 mod bot_metrics;
-pub mod clock;
 pub mod config;
 mod cx_link;
 pub(crate) mod decisions;
@@ -26,6 +26,7 @@ pub mod reload;
 mod replicas;
 pub mod retention;
 pub mod run;
+mod turn;
 mod webhook;
 pub mod widget_config;
 
@@ -42,7 +43,7 @@ use tower_http::trace::TraceLayer;
 use crate::engine::Program;
 use crate::store::Store;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use cx_link::connect_cx;
 pub use metrics::Metrics;

@@ -248,7 +248,8 @@ async fn serve_widget(
         Arc::clone(&store),
         Arc::new(super::flow_a::FlowAHost(Arc::clone(&flow))),
     )
-    .with_limits(section.limits.widget_limits());
+    .with_limits(section.limits.widget_limits())
+    .with_clock(Arc::clone(&state.clock));
     flow.attach(&widget);
     widget.follow_other_replicas().await.map_err(|e| ServeError::Widget(e.to_string()))?;
     let mut routes = axum::Router::new().nest("/v3/directline", router(widget.clone()));

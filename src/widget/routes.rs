@@ -227,7 +227,7 @@ pub async fn resume_conversation(
     let session = Session {
         conversation: record.id,
         token,
-        expires_in: claims.seconds_left(super::service::now_ms() / 1000),
+        expires_in: claims.seconds_left(widget.now_ms() / 1000),
         watermark: query.watermark().min(record.last_seq),
     };
     Ok(Json(session_json(&widget, &session, true)))

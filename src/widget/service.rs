@@ -16,6 +16,7 @@ use super::error::WidgetError;
 use super::limits::{open_stream, OpenStreams, PerMinute, Retired, StreamPlace, WidgetLimits};
 use super::store::{ConversationRecord, StoredActivity, WidgetStore};
 use super::token::{self, Claims, TokenProblem};
+use crate::clock::{Clock, SystemClock};
 
 /// The customer of a conversation, as bound to its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +88,8 @@ struct Inner {
     anonymous: Mutex<PerMinute<(String, IpAddr)>>,
     open_streams: Arc<Mutex<OpenStreams>>,
     retired: Mutex<Retired>,
+    /// Token times, rate-limit minutes and activity timestamps.
+    clock: Arc<dyn Clock>,
 }
 
 /// How many activities one poll or replay batch carries at most.
@@ -94,10 +97,6 @@ pub const BATCH: u32 = 500;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl WidgetService {
@@ -117,6 +116,7 @@ impl WidgetService {
                 anonymous: Mutex::default(),
                 open_streams: Arc::default(),
                 retired: Mutex::default(),
+                clock: Arc::new(SystemClock),
             }),
         }
     }
@@ -129,6 +129,21 @@ impl WidgetService {
             inner.limits = limits;
         }
         self
+    }
+
+    /// Reads time from `clock` instead of the wall clock (only before the service is cloned;
+    /// the server hands the widget its own clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.clock = clock;
+        }
+        self
+    }
+
+    /// Now, in milliseconds since the Unix epoch.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now().timestamp_millis()
     }
 
     /// Takes a place for one more open stream on `conversation`, or refuses it.
@@ -149,7 +164,7 @@ impl WidgetService {
     }
 
     fn issue(&self, conversation: &str, user: &WidgetUser) -> String {
-        self.issue_at(conversation, user, now_ms())
+        self.issue_at(conversation, user, self.now_ms())
     }
 
     fn issue_at(&self, conversation: &str, user: &WidgetUser, issued_ms: i64) -> String {
@@ -159,7 +174,7 @@ impl WidgetService {
             user_id: user.id.clone(),
             user_name: user.name.clone(),
             site: user.site.clone(),
-            expires_at: now_ms() / 1000 + i64::try_from(self.lifetime_secs()).unwrap_or(3600),
+            expires_at: self.now_ms() / 1000 + i64::try_from(self.lifetime_secs()).unwrap_or(3600),
             nonce: crate::crypto::random_id(),
         };
         token::sign(&self.inner.config.token_key, &claims)
@@ -167,7 +182,7 @@ impl WidgetService {
 
     /// Checks a token; expired or replaced by a refresh → 403, anything else wrong → 401.
     pub fn verify(&self, token: &str) -> Result<Claims, WidgetError> {
-        let now = now_ms() / 1000;
+        let now = self.now_ms() / 1000;
         let claims = token::verify(&self.inner.config.token_key, token, now).map_err(
             |problem| match problem {
                 TokenProblem::Expired => WidgetError::TokenExpired,
@@ -191,7 +206,7 @@ impl WidgetService {
         user_name: Option<String>,
     ) -> Result<Session, WidgetError> {
         lock(&self.inner.minted)
-            .take(site.id.clone(), site.new_conversations_per_minute, now_ms())
+            .take(site.id.clone(), site.new_conversations_per_minute, self.now_ms())
             .map_err(|retry_after| WidgetError::RateLimited { retry_after })?;
         Ok(self.new_session(site, user_id, user_name))
     }
@@ -207,7 +222,7 @@ impl WidgetService {
     ) -> Result<Session, WidgetError> {
         let limit = self.inner.limits.anonymous_starts_per_minute;
         lock(&self.inner.anonymous)
-            .take((site.id.clone(), address), limit, now_ms())
+            .take((site.id.clone(), address), limit, self.now_ms())
             .map_err(|retry_after| WidgetError::AddressRateLimited { retry_after })?;
         Ok(self.new_session(site, user_id, user_name))
     }
@@ -239,7 +254,7 @@ impl WidgetService {
         claims: &Claims,
         token: &str,
     ) -> Result<(Session, bool), WidgetError> {
-        let expires_in = claims.seconds_left(now_ms() / 1000);
+        let expires_in = claims.seconds_left(self.now_ms() / 1000);
         let existing = self.inner.store.conversation(&claims.conversation).await?;
         if let Some(record) = existing {
             if record.ended {
@@ -258,7 +273,7 @@ impl WidgetService {
             site: claims.site.clone(),
             user_id: claims.user_id.clone(),
             user_name: claims.user_name.clone(),
-            created_ms: now_ms(),
+            created_ms: self.now_ms(),
             last_seq: 0,
             last_ts_ms: 0,
             ended: false,
@@ -302,9 +317,9 @@ impl WidgetService {
             site: claims.site.clone(),
         };
         // Strictly newer than the token it replaces, even within the same millisecond.
-        let issued_ms = now_ms().max(claims.issued_ms + 1);
+        let issued_ms = self.now_ms().max(claims.issued_ms + 1);
         let token = self.issue_at(&claims.conversation, &user, issued_ms);
-        let now = now_ms() / 1000;
+        let now = self.now_ms() / 1000;
         let overlap = i64::try_from(self.inner.limits.refresh_overlap.as_secs()).unwrap_or(30);
         let lifetime = i64::try_from(self.lifetime_secs()).unwrap_or(3600);
         lock(&self.inner.retired).replace(
@@ -357,9 +372,10 @@ impl WidgetService {
         // again (it deduplicates), in case the first attempt stopped before reaching it.
         let (stored, fresh) = match earlier {
             Some(earlier) => (earlier, false),
-            None => {
-                (self.inner.store.append(&claims.conversation, activity, now_ms()).await?, true)
-            }
+            None => (
+                self.inner.store.append(&claims.conversation, activity, self.now_ms()).await?,
+                true,
+            ),
         };
         let id = stored.activity["id"].as_str().unwrap_or_default().to_owned();
         let customer = CustomerActivity {
@@ -411,7 +427,7 @@ impl WidgetService {
             self.broadcast(conversation, Pushed::Typing { activity: json });
             return Ok(None);
         }
-        let stored = self.inner.store.append(conversation, json, now_ms()).await?;
+        let stored = self.inner.store.append(conversation, json, self.now_ms()).await?;
         self.broadcast(
             conversation,
             Pushed::Stored { seq: stored.seq, activity: stored.activity.clone() },

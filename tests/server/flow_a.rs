@@ -159,7 +159,7 @@ impl World {
                 store,
                 Bots::new(vec![]),
                 Arc::new(client.clone()),
-                clock,
+                Arc::clone(&clock),
                 TOKEN.to_owned(),
             );
             let flow = FlowA::new(&state, program, client, settings);
@@ -180,7 +180,8 @@ impl World {
                 },
                 Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
                 Arc::new(FlowAHost(Arc::clone(&flow))),
-            );
+            )
+            .with_clock(clock);
             flow.attach(&widget);
             state.resume().await.unwrap();
             let service = app(state.clone()).nest("/v3/directline", router(widget));

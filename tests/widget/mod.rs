@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use botrun::clock::{Clock, ManualClock, SystemClock};
 use botrun::widget::token::{self, Claims};
 use botrun::widget::{
     router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, UploadSettings,
@@ -87,13 +88,20 @@ struct Server {
 }
 
 async fn serve_with(store: Arc<dyn WidgetStore>, site: Site) -> Server {
-    serve_configured(store, site, None).await
+    serve_configured(store, site, None, Arc::new(SystemClock)).await
+}
+
+/// A widget on a clock the test moves.
+async fn serve_on(clock: Arc<ManualClock>) -> Server {
+    let store = Arc::new(botrun::widget::MemoryWidgetStore::default());
+    serve_configured(store, site(false, 100), None, clock).await
 }
 
 async fn serve_configured(
     store: Arc<dyn WidgetStore>,
     site: Site,
     uploads: Option<UploadSettings>,
+    clock: Arc<dyn Clock>,
 ) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -105,7 +113,7 @@ async fn serve_configured(
         sites: vec![site],
         uploads,
     };
-    let widget = WidgetService::new(config, store, Arc::new(EchoBot::default()));
+    let widget = WidgetService::new(config, store, Arc::new(EchoBot::default())).with_clock(clock);
     let app = axum::Router::new().nest("/v3/directline", router(widget.clone()));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
@@ -641,10 +649,11 @@ async fn a_resent_client_activity_id_is_stored_and_answered_once() {
 
 #[tokio::test]
 async fn restart_with_the_same_token_is_200_and_expires_in_is_what_is_left() {
-    let server = serve().await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let server = serve_on(Arc::clone(&clock)).await;
     let (conversation, token, started) = server.start().await;
     assert!(started["expires_in"].as_u64().unwrap() <= 3600);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(chrono::Duration::seconds(2));
     let again = server
         .http
         .post(format!("{}/conversations", server.base))
@@ -665,6 +674,33 @@ async fn restart_with_the_same_token_is_200_and_expires_in_is_what_is_left() {
         .unwrap();
     let resumed: Value = resumed.json().await.unwrap();
     assert!(resumed["expires_in"].as_u64().unwrap() < 3600, "{resumed}");
+    server.task.abort();
+}
+
+/// The widget keeps time on the clock it is handed (the server hands it its own), never on the
+/// wall clock beside it: a token counts down and expires on that clock.
+#[tokio::test]
+async fn tokens_count_down_and_expire_on_the_widgets_clock() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let server = serve_on(Arc::clone(&clock)).await;
+    let (conversation, token, started) = server.start().await;
+    assert_eq!(started["expires_in"], 3600);
+    clock.advance(chrono::Duration::seconds(600));
+    let resumed: Value = server
+        .http
+        .get(format!("{}/conversations/{conversation}", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resumed["expires_in"], 3000, "{resumed}");
+    clock.advance(chrono::Duration::seconds(3001));
+    let response = server.post(&conversation, &token, r#"{"type":"message","text":"x"}"#).await;
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 403, "TokenExpired");
     server.task.abort();
 }
 
@@ -742,6 +778,7 @@ async fn uploads_store_the_file_post_the_message_and_serve_it_back() {
         Arc::new(botrun::widget::MemoryWidgetStore::default()),
         site(false, 100),
         Some(uploads),
+        Arc::new(SystemClock),
     )
     .await;
     let (conversation, token, _) = server.start().await;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::payload::MirrorItem;
 use crate::engine::{Contact, State};
-use crate::store::{Store, StoreError};
+use crate::store::{Snapshot, Store, StoreError};
 
 /// The store key of a widget conversation.
 pub fn key(widget_conversation: &str) -> String {
@@ -178,6 +178,11 @@ impl Session {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    /// The session stored in `snapshot`, or a new one.
+    pub(crate) fn read(snapshot: Option<&Snapshot>) -> Session {
+        snapshot.map_or_else(Session::default, |snapshot| Session::from_bytes(&snapshot.state))
+    }
+
     fn from_bytes(bytes: &[u8]) -> Session {
         serde_json::from_slice(bytes).unwrap_or_else(|error| {
             tracing::error!(%error, "stored widget session unreadable; starting over");
@@ -203,7 +208,7 @@ pub fn merge_contact(into: &mut Contact, from: &Contact) {
 /// A session with the version it was read at (0 when new).
 pub async fn load(store: &dyn Store, key: &str) -> Result<(i64, Session), StoreError> {
     Ok(match store.load_conversation(key).await? {
-        Some(snapshot) => (snapshot.version, Session::from_bytes(&snapshot.state)),
+        Some(snapshot) => (snapshot.version, Session::read(Some(&snapshot))),
         None => (0, Session::default()),
     })
 }

@@ -1,17 +1,15 @@
 //! Flow B's conversation worker, run by [`crate::server::keyed::KeyedWorkers`] (at most one task
 //! per conversation, so its events run through the engine strictly in arrival order and its
-//! replies leave in order). A worker takes the oldest
-//! queued event, steps the engine, commits state + outbox + timers + "event consumed" in one
-//! transaction, delivers the outbox, and exits when the conversation has nothing left to do.
+//! replies leave in order). A worker takes the oldest queued event, runs it as one turn
+//! ([`crate::server::turn`]: Flow B's side is [`CxTurn`]), delivers the outbox, and exits when
+//! the conversation has nothing left to do.
 
-use std::hash::{Hash, Hasher};
-
-use crate::engine::{self, Action, Event, State};
-use crate::server::decisions::{self, Step};
+use crate::engine::{Action, Event, State};
 use crate::server::ownership::StatusChange;
 use crate::server::payload::{encode, CxRef, InboundPayload, Outgoing};
+use crate::server::turn::{self, FlowTurn, Stored, Timers};
 use crate::server::{outbox, AppState};
-use crate::store::{Inbound, Snapshot, StoreError, TimerRow, Turn};
+use crate::store::{Inbound, Snapshot, StoreError};
 
 /// Makes sure a worker runs for `conversation` and will see its newest work.
 pub(crate) fn wake(state: &AppState, conversation: &str) {
@@ -44,92 +42,100 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A stable seed for a new conversation's random choices (`say one of`); Flow A uses it too.
-pub(crate) fn seed_for(conversation: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    conversation.hash(&mut hasher);
-    hasher.finish()
-}
-
 /// One inbound event → one committed turn (or a discarded event). `known` is the snapshot this
-/// worker committed last, if any; returns the one it commits now.
+/// worker committed last, if any; returns what the store holds now.
 async fn process(
     state: &AppState,
     inbound: &Inbound,
-    mut known: Option<Snapshot>,
+    known: Option<Snapshot>,
 ) -> Result<Option<Snapshot>, StoreError> {
-    let discard = || async { state.store.discard_inbound(inbound.id).await.map(|()| None) };
-    let payload: InboundPayload = match serde_json::from_str(&inbound.payload) {
-        Ok(payload) => payload,
-        Err(error) => {
-            tracing::error!(id = inbound.id, %error, "dropping an unreadable inbound event");
-            return discard().await;
-        }
+    let Some(payload) = turn::read_work::<InboundPayload>(state, inbound).await? else {
+        return Ok(None);
     };
-    let cx = payload.cx().clone();
-    let Some(bot) = state.bots.index_for_inbox(cx.inbox_id) else {
-        tracing::warn!(inbox = ?cx.inbox_id, "no bot serves this inbox; event ignored");
-        return discard().await;
+    let Some(program) =
+        state.bots.index_for_inbox(payload.cx().inbox_id).and_then(|bot| state.bots.program(bot))
+    else {
+        tracing::warn!(inbox = ?payload.cx().inbox_id, "no bot serves this inbox; event ignored");
+        state.store.discard_inbound(inbound.id).await?;
+        return Ok(None);
     };
-    let Some(program) = state.bots.program(bot) else {
-        return discard().await;
-    };
-    loop {
-        let snapshot = match known.take() {
-            Some(snapshot) => Some(snapshot),
-            None => state.store.load_conversation(&inbound.conversation).await?,
-        };
-        let (version, current) = match &snapshot {
-            Some(s) => match State::from_bytes(&s.state) {
-                Ok(current) => (s.version, current),
-                Err(error) => {
-                    tracing::error!(conversation = %inbound.conversation, %error,
-                        "stored state unreadable; starting the conversation over");
-                    (s.version, State::new(seed_for(&inbound.conversation)))
-                }
-            },
-            None => (0, State::new(seed_for(&inbound.conversation))),
-        };
-        let events = events_for(&payload, &current, snapshot.is_some());
-        if events.is_empty() {
-            return discard().await;
-        }
-        let now = state.clock.now();
-        let mut next = current;
-        let mut turn = Turn {
-            conversation: inbound.conversation.clone(),
-            expected_version: version,
-            processed: Some(inbound.id),
-            ..Turn::default()
-        };
-        let keep = state.config.decisions.customer_text;
-        for event in events {
-            let before = next.current_state().map(str::to_owned);
-            let (stepped, actions, trace) =
-                engine::step_traced(&program, &next, event.clone(), now);
-            let step = Step {
-                bot: program.bot_name(),
-                before: before.as_deref(),
-                event: &event,
-                after: &stepped,
-                actions: &actions,
-                trace: &trace,
-                at: now,
-            };
-            turn.decisions.extend(decisions::describe(&step, keep));
-            next = stepped;
-            add_actions(&mut turn, &cx, actions)?;
-        }
-        turn.state = next.to_bytes();
-        match state.store.commit_turn(&turn, now).await {
-            Ok(version) => {
-                state.metrics.count_decisions(&turn.decisions);
-                return Ok(Some(Snapshot { version, state: turn.state }));
+    let turned = turn::run(state, inbound, &program, known, |snapshot| {
+        CxTurn::new(&payload, &inbound.conversation, snapshot)
+    })
+    .await?;
+    Ok(turned.current)
+}
+
+/// Flow B's side of a turn: the engine state is the whole record, and the replies are CX calls.
+struct CxTurn<'a> {
+    payload: &'a InboundPayload,
+    /// Whether the conversation was stored before.
+    known: bool,
+    state: State,
+    items: Vec<Outgoing>,
+}
+
+impl<'a> CxTurn<'a> {
+    fn new(payload: &'a InboundPayload, conversation: &str, snapshot: Option<&Snapshot>) -> Self {
+        let fresh = || State::new(turn::seed_for(conversation));
+        let state = match snapshot.map(|s| State::from_bytes(&s.state)) {
+            Some(Ok(state)) => state,
+            Some(Err(error)) => {
+                tracing::error!(%conversation, %error,
+                    "stored state unreadable; starting the conversation over");
+                fresh()
             }
-            // Another replica committed first: reload its state and run the event again.
-            Err(StoreError::Conflict { .. }) => {}
-            Err(error) => return Err(error),
+            None => fresh(),
+        };
+        CxTurn { payload, known: snapshot.is_some(), state, items: Vec::new() }
+    }
+
+    fn cx(&self) -> &'a CxRef {
+        self.payload.cx()
+    }
+}
+
+impl FlowTurn for CxTurn<'_> {
+    fn engine_state(&self) -> State {
+        self.state.clone()
+    }
+
+    fn events(&mut self, _: &mut Timers) -> Result<Vec<Event>, StoreError> {
+        Ok(events_for(self.payload, &self.state, self.known))
+    }
+
+    fn timer_work(&self, event: Event) -> Result<String, StoreError> {
+        encode(&InboundPayload::Engine { cx: self.cx().clone(), event })
+    }
+
+    fn deliver(&mut self, action: Action) -> Result<(), StoreError> {
+        let cx = self.cx();
+        let items = &mut self.items;
+        match action {
+            Action::SendText { text } => items.push(Outgoing::Text { cx: cx.clone(), text }),
+            Action::SendButtons { buttons, fallback } => {
+                let item = Outgoing::buttons_after(items, cx, buttons, fallback);
+                items.push(item);
+            }
+            Action::Handoff { note } => {
+                if let Some(text) = note {
+                    items.push(Outgoing::Note { cx: cx.clone(), text });
+                }
+                items.push(Outgoing::DeliverToAgent { cx: cx.clone() });
+            }
+            Action::Resolve => items.push(Outgoing::Finish { cx: cx.clone() }),
+            Action::Fetch(request) => items.push(Outgoing::Fetch { cx: cx.clone(), request }),
+            // The turn keeps the timers (`turn::Timers`).
+            Action::ScheduleTimer { .. } | Action::CancelTimer { .. } => {}
         }
+        Ok(())
+    }
+
+    fn stored(&mut self, after: Option<&State>, _: &mut Timers) -> Result<Stored, StoreError> {
+        Ok(Stored {
+            record: after.map(State::to_bytes),
+            outbox: self.items.iter().map(encode).collect::<Result<_, _>>()?,
+        })
     }
 }
 
@@ -155,48 +161,4 @@ fn events_for(payload: &InboundPayload, current: &State, known: bool) -> Vec<Eve
         }
         InboundPayload::Engine { event, .. } => vec![event.clone()],
     }
-}
-
-fn add_actions(turn: &mut Turn, cx: &CxRef, actions: Vec<Action>) -> Result<(), StoreError> {
-    let mut items: Vec<Outgoing> = Vec::new();
-    let mut timers = Vec::new();
-    let mut cancels = Vec::new();
-    for action in actions {
-        match action {
-            Action::SendText { text } => items.push(Outgoing::Text { cx: cx.clone(), text }),
-            Action::SendButtons { buttons, fallback } => {
-                let item = Outgoing::buttons_after(&mut items, cx, buttons, fallback);
-                items.push(item);
-            }
-            Action::Handoff { note } => {
-                if let Some(text) = note {
-                    items.push(Outgoing::Note { cx: cx.clone(), text });
-                }
-                items.push(Outgoing::DeliverToAgent { cx: cx.clone() });
-            }
-            Action::Resolve => items.push(Outgoing::Finish { cx: cx.clone() }),
-            Action::Fetch(request) => items.push(Outgoing::Fetch { cx: cx.clone(), request }),
-            Action::ScheduleTimer { id, due } => {
-                let payload =
-                    InboundPayload::Engine { cx: cx.clone(), event: Event::TimerDue { timer: id } };
-                timers.push(TimerRow { key: id.0.to_string(), due, payload: encode(&payload)? });
-            }
-            Action::CancelTimer { id } => {
-                // The store applies cancels before adds, so a timer scheduled and cancelled
-                // in the same turn is simply never added.
-                let key = id.0.to_string();
-                let before = timers.len();
-                timers.retain(|t: &TimerRow| t.key != key);
-                if timers.len() == before {
-                    cancels.push(key);
-                }
-            }
-        }
-    }
-    for item in &items {
-        turn.outbox.push(encode(item)?);
-    }
-    turn.cancel_timers.extend(cancels);
-    turn.add_timers.extend(timers);
-    Ok(())
 }

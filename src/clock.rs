@@ -1,5 +1,6 @@
-//! Time as a dependency: the service reads the clock through [`Clock`] so tests can move time
-//! forward to make timers fire.
+//! Time as a dependency: the service and the widget read the clock through [`Clock`] so tests
+//! can move time forward to make timers fire and tokens expire. Below every module that keeps
+//! time, so the widget can take the server's clock without importing the server.
 
 use std::sync::Mutex;
 
