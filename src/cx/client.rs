@@ -23,6 +23,16 @@ use super::wire::{
     Webhook, DEFAULT_WEBHOOK_EVENTS,
 };
 
+/// What an API call sends.
+pub(super) enum RequestBody {
+    Json(Value),
+    /// Bytes sent as they are, e.g. `multipart/form-data; boundary=…`.
+    Raw {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
 /// Handle on one CX tenant. Clones share the HTTP connection pool, the token and the rate limit.
 #[derive(Clone)]
 pub struct CxClient {
@@ -292,7 +302,7 @@ impl CxClient {
 
     /// A JSON body: `tenant_domain` \[S\], the call's fields, then the operator's extra fields
     /// (which win, so a deployment can correct a field without a rebuild).
-    fn body(
+    pub(super) fn body(
         &self,
         extra: &Map<String, Value>,
         fields: impl FnOnce(&mut Map<String, Value>),
@@ -315,6 +325,17 @@ impl CxClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<Vec<u8>, CxError> {
+        self.api_call_with(call, method, path, body.map(RequestBody::Json)).await
+    }
+
+    /// [`CxClient::api_call`] with any kind of body (JSON or multipart form data).
+    pub(super) async fn api_call_with(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<RequestBody>,
+    ) -> Result<Vec<u8>, CxError> {
         let url = self.inner.base_url.join(path.trim_start_matches('/')).map_err(|error| {
             CxError::Config(format!("path {path:?} for {call} is not a valid URL path: {error}"))
         })?;
@@ -330,7 +351,10 @@ impl CxClient {
                         .bearer_auth(token.expose())
                         .header(ACCEPT, "application/json");
                     match &body {
-                        Some(body) => request.json(body),
+                        Some(RequestBody::Json(body)) => request.json(body),
+                        Some(RequestBody::Raw { content_type, bytes }) => request
+                            .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
+                            .body(bytes.clone()),
                         None => request,
                     }
                 })
@@ -527,7 +551,7 @@ pub(super) fn parse_json(call: &'static str, body: &[u8]) -> Result<Value, CxErr
 }
 
 /// Like [`parse_json`], but an empty body reads as `null` (for calls whose answer we barely use).
-fn parse_json_or_null(call: &'static str, body: &[u8]) -> Result<Value, CxError> {
+pub(super) fn parse_json_or_null(call: &'static str, body: &[u8]) -> Result<Value, CxError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         Ok(Value::Null)
     } else {

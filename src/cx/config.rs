@@ -93,6 +93,9 @@ pub struct CxPaths {
     pub inboxes: String,
     /// `POST` — create a contact \[S\].
     pub contacts: String,
+    /// `PUT` — change a contact's name, email or phone, `{contact_id}` replaced \[G: not
+    /// published; Chatwoot's `PUT contacts/{id}`\].
+    pub contact_update: String,
     /// `POST` — create a conversation \[G: not published\].
     pub conversations: String,
     /// `POST` — create a message \[S\].
@@ -117,6 +120,7 @@ impl Default for CxPaths {
             webhooks: path("webhooks/"),
             inboxes: path("inboxes/"),
             contacts: path("contacts/"),
+            contact_update: path("contacts/{contact_id}/"),
             conversations: path("conversations/"),
             messages: path("messages/"),
             deliver_to_agent: path("conversations/deliver-to-agent/"),
@@ -134,6 +138,7 @@ impl Default for CxPaths {
 pub struct CxExtraBody {
     pub webhooks: Map<String, Value>,
     pub contacts: Map<String, Value>,
+    pub contact_update: Map<String, Value>,
     pub conversations: Map<String, Value>,
     pub messages: Map<String, Value>,
     pub deliver_to_agent: Map<String, Value>,

@@ -5,9 +5,11 @@
 //! Imports nothing else from botrun. Tags in doc comments follow `sangoma-cx.md`: \[S\] published
 //! by Sangoma, \[C\] Chatwoot's behaviour (likely, not confirmed), \[G\] our own decision.
 
+mod attachments;
 mod auth;
 mod client;
 mod config;
+mod contact_update;
 mod error;
 mod event;
 mod history;
@@ -17,6 +19,7 @@ mod retry;
 mod signature;
 mod wire;
 
+pub use attachments::FileToAttach;
 pub use auth::{AccessToken, Credentials};
 pub use client::CxClient;
 pub use config::{CxConfig, CxExtraBody, CxPaths, RateLimitScope, RetryConfig, API_PREFIX};

@@ -3,9 +3,9 @@
 //! records → 404), then one world operation, then a Chatwoot-like answer.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post, MethodRouter};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
@@ -49,7 +49,11 @@ pub fn routes(emulator: Emulator) -> Router<Emulator> {
         ("inboxes", get(list_inboxes)),
         ("contacts", post(create_contact)),
         ("conversations", post(create_conversation)),
-        ("messages", post(create_message)),
+        (
+            "messages",
+            post(create_message)
+                .layer(DefaultBodyLimit::max(super::files::MAX_ATTACHMENT_BYTES + 64 * 1024)),
+        ),
         ("conversations/deliver-to-agent", post(deliver_to_agent)),
         ("conversations/finish", post(finish)),
         ("agents-bot", post(create_agent_bot)),
@@ -63,6 +67,8 @@ pub fn routes(emulator: Emulator) -> Router<Emulator> {
             .route(&format!("{API_PREFIX}/{path}/"), handler);
     }
     router = router
+        .route(&format!("{API_PREFIX}/contacts/{{id}}"), put(update_contact))
+        .route(&format!("{API_PREFIX}/contacts/{{id}}/"), put(update_contact))
         .route(&format!("{API_PREFIX}/conversations/{{id}}/messages"), get(list_messages))
         .route(&format!("{API_PREFIX}/conversations/{{id}}/messages/"), get(list_messages))
         .route(&format!("{API_PREFIX}/assign-agent-bot"), post(assign_agent_bot))
@@ -81,6 +87,11 @@ impl Body {
         let Value::Object(map) = value else {
             return Err(ApiError::unprocessable("the body must be a JSON object"));
         };
+        Self::checked(emulator, map)
+    }
+
+    /// Fields that name the right tenant.
+    fn checked(emulator: &Emulator, map: Map<String, Value>) -> Result<Self, ApiError> {
         let body = Self(map);
         let tenant = body
             .string("tenant_domain")?
@@ -185,16 +196,52 @@ async fn create_contact(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
     let inbox_id = body.id("inbox_id")?;
     let name = body.string("name")?.unwrap_or_else(|| "Visitor".into());
     let email = body.string("email")?;
-    if let Some(email) = &email {
-        if !email.contains('@') {
-            return Err(ApiError::unprocessable(format!("email `{email}` is not an address")));
-        }
-    }
+    check_email(email.as_deref())?;
     let phone_number = body.string("phone_number")?;
     let contact = emulator.change(|world| {
         Ok((world.create_contact(inbox_id, name, email, phone_number)?, Vec::new()))
     })?;
     Ok(Json(payloads::contact_created(&contact)))
+}
+
+/// `PUT contacts/{id}` (`Api::V1::Accounts::ContactsController#update`): the fields the body
+/// names are assigned (`null` clears email and phone), the others stay.
+async fn update_contact(
+    State(emulator): State<Emulator>,
+    Path(id): Path<u64>,
+    bytes: Bytes,
+) -> Answer {
+    let body = Body::parse(&emulator, &bytes)?;
+    let named = |field: &str| body.0.contains_key(field);
+    let name = body.string("name")?;
+    let email = body.string("email")?;
+    check_email(email.as_deref())?;
+    let phone_number = body.string("phone_number")?;
+    let contact = emulator.change(|world| {
+        let contact = world.update_contact(id, |contact| {
+            if named("name") {
+                contact.name = name.unwrap_or_default();
+            }
+            if named("email") {
+                contact.email = email;
+            }
+            if named("phone_number") {
+                contact.phone_number = phone_number;
+            }
+        })?;
+        Ok((contact, Vec::new()))
+    })?;
+    Ok(Json(payloads::contact_updated(&contact)))
+}
+
+/// An email must look like an address (Chatwoot's `Devise.email_regexp`, loosely).
+fn check_email(email: Option<&str>) -> Result<(), ApiError> {
+    match email {
+        Some(email) if !email.contains('@') => {
+            Err(ApiError::unprocessable(format!("email `{email}` is not an address")))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn create_conversation(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
@@ -220,8 +267,16 @@ async fn create_conversation(State(emulator): State<Emulator>, bytes: Bytes) -> 
         .map_err(ApiError::from)
 }
 
-async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answer {
-    let body = Body::parse(&emulator, &bytes)?;
+/// `POST messages/` with a JSON body, or as a form with `attachments[]` files.
+async fn create_message(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer {
+    let (body, files) = match super::files::read_form(&headers, bytes.clone()).await? {
+        Some((fields, files)) => (Body::checked(&emulator, fields)?, files),
+        None => (Body::parse(&emulator, &bytes)?, Vec::new()),
+    };
     let conversation_id = body.id("conversation_id")?;
     let content = body.string("content")?.unwrap_or_default();
     let message_type = match body.string("message_type")? {
@@ -249,9 +304,16 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
     if content_type == "input_select" {
         check_select_items(&content_attributes)?;
     }
-    if content.trim().is_empty() && content_type == "text" {
+    if content.trim().is_empty() && content_type == "text" && files.is_empty() {
         return Err(ApiError::unprocessable("content is required"));
     }
+    let root = match (&emulator.options().public_url, headers.get(axum::http::header::HOST)) {
+        (Some(url), _) => url.clone(),
+        (None, Some(host)) => format!("http://{}", host.to_str().unwrap_or("localhost")),
+        (None, None) => "http://localhost".to_owned(),
+    };
+    let attachments: Vec<_> =
+        files.into_iter().map(|file| emulator.keep_file(&root, file)).collect();
     emulator
         .change(|world| {
             let conversation = world.conversation(conversation_id)?.clone();
@@ -275,7 +337,7 @@ async fn create_message(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
                 content_type,
                 content_attributes,
                 sender,
-                attachments: Vec::new(),
+                attachments: attachments.clone(),
                 source_id,
             };
             let (message, notifications) = world.create_message(conversation_id, new)?;

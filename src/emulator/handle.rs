@@ -59,6 +59,8 @@ pub(super) struct Inner {
     pub http: reqwest::Client,
     /// Counts changes of the world, for whoever saves it ([`super::persist`]).
     changes: watch::Sender<u64>,
+    /// Files attached through the API, by the key in their `data_url` ([`super::files`]).
+    pub files: Mutex<HashMap<String, super::files::UploadedFile>>,
 }
 
 /// Locks a mutex, taking the data even if a panicking thread poisoned it: every critical
@@ -94,6 +96,7 @@ impl Emulator {
                 queues: Mutex::new(HashMap::new()),
                 http,
                 changes: watch::channel(0).0,
+                files: Mutex::new(HashMap::new()),
             }),
         }
     }

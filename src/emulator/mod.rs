@@ -22,6 +22,7 @@ pub mod customer;
 pub mod delivery;
 pub mod error;
 pub mod faults;
+pub mod files;
 pub mod handle;
 pub mod model;
 pub mod payloads;
@@ -116,6 +117,7 @@ pub fn app(emulator: Emulator) -> Router {
         .merge(gated)
         .merge(control::routes())
         .merge(console::routes())
+        .merge(files::routes())
         .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
         .with_state(emulator)
 }

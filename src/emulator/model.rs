@@ -445,6 +445,30 @@ impl World {
         Ok(contact)
     }
 
+    /// Changes a contact in place (`ContactsController#update` assigns only the fields the
+    /// request names); a phone number must be E.164, as on creation.
+    pub fn update_contact(
+        &mut self,
+        id: u64,
+        change: impl FnOnce(&mut Contact),
+    ) -> Result<Contact, Refusal> {
+        let contact = self
+            .contacts
+            .get_mut(&id)
+            .ok_or_else(|| Refusal::NotFound(format!("contact {id} not found")))?;
+        let mut changed = contact.clone();
+        change(&mut changed);
+        if let Some(phone) = &changed.phone_number {
+            if !is_e164(phone) {
+                return Err(Refusal::Invalid(format!(
+                    "phone_number `{phone}` is not in E.164 form (+ and 8 to 15 digits)"
+                )));
+            }
+        }
+        *contact = changed.clone();
+        Ok(changed)
+    }
+
     /// Opens a conversation. Chatwoot's `Conversation#determine_conversation_status`: `pending`
     /// whenever the inbox has an active agent bot (whatever was asked), otherwise the status the
     /// request gave (`ConversationBuilder#conversation_params`), otherwise the column default

@@ -324,6 +324,16 @@ pub fn contact_created(contact: &Contact) -> Value {
     json!({"payload": {"contact": value, "contact_inbox": contact_inbox}})
 }
 
+/// The answer to a contact update (`contacts/update.json.jbuilder`): the contact with its
+/// contact inboxes under `payload`.
+pub fn contact_updated(contact: &Contact) -> Value {
+    let mut value = self::contact(contact);
+    value["contact_inboxes"] = json!([{
+        "id": contact.contact_inbox_id, "source_id": contact.source_id, "inbox_id": contact.inbox_id,
+    }]);
+    json!({"payload": value})
+}
+
 /// The messages listing (`Api::V1::Accounts::Conversations::MessagesController#index` with
 /// `messages/index.json.jbuilder`): `meta` about the conversation and `payload`, the messages
 /// in creation order.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::flow_a::{FlowASettings, OpenAt};
+use super::flow_a::{CxFiles, FlowASettings, OpenAt};
 use crate::widget::{Site, UploadSettings, WidgetConfig, WidgetLimits};
 
 /// `widget:`.
@@ -33,6 +33,10 @@ pub struct WidgetSection {
     /// the webhook missed (default 5); 0 turns it off. Needs `cx.paths.message_list`.
     #[serde(default = "default_reconcile_every")]
     pub reconcile_every_secs: u64,
+    /// `links` (default): files reach CX as links in the message text; `attachments`: files
+    /// uploaded to botrun are attached to the CX message.
+    #[serde(default)]
+    pub cx_files: CxFiles,
     /// Where the widget history lives: `sqlite://FILE` or `postgres://…`; by default the
     /// service's own `store`.
     #[serde(default)]
@@ -228,6 +232,7 @@ impl WidgetSection {
             cx_status: Some(self.cx_status.trim().to_owned()).filter(|s| !s.is_empty()),
             reconcile_every: (self.reconcile_every_secs > 0)
                 .then(|| Duration::from_secs(self.reconcile_every_secs)),
+            cx_files: self.cx_files,
         }
     }
 

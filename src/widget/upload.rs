@@ -134,6 +134,15 @@ async fn store(
     ))
 }
 
+/// The stored file behind one of this service's file URLs (as [`store`] made it), if it is one.
+pub(crate) fn stored_file(config: &super::WidgetConfig, url: &str) -> Option<PathBuf> {
+    let settings = config.uploads.as_ref()?;
+    let prefix = format!("{}/v3/directline/files/", config.public_base_url.trim_end_matches('/'));
+    let (key, name) = url.strip_prefix(&prefix)?.split_once('/')?;
+    let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric());
+    (key_ok && clean_name(name) == name).then(|| settings.dir.join(key).join(name))
+}
+
 /// Types a browser may show inline; anything else downloads, so an uploaded page or SVG never
 /// runs as this service's origin.
 const INLINE_TYPES: &[&str] =

@@ -412,3 +412,43 @@ async fn a_second_webhook_for_one_url_is_refused() {
     assert_eq!(status, 200, "{other}");
     assert_eq!(cx.emulator.control().read(|world| world.webhooks.len()), 2);
 }
+
+/// `PUT contacts/{id}` as Chatwoot's `ContactsController#update`: the named fields change, the
+/// others stay; the answer is the contact under `payload`.
+#[tokio::test]
+async fn a_contact_update_changes_the_named_fields_only() {
+    let cx = Cx::start().await;
+    let created = cx
+        .ok(
+            "contacts/",
+            json!({"tenant_domain": TENANT, "inbox_id": 1, "name": "Ada", "phone_number": "+441234567890"}),
+        )
+        .await;
+    let id = created["payload"]["contact"]["id"].as_u64().unwrap();
+    let put = |body: Value, path: String| {
+        let request = cx.http.put(cx.url(&path)).bearer_auth(&cx.token).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, answer) = put(
+        json!({"tenant_domain": TENANT, "email": "ada@example.com"}),
+        format!("contacts/{id}/"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["payload"]["email"], "ada@example.com");
+    assert_eq!(answer["payload"]["name"], "Ada", "a field not named stays");
+    assert_eq!(answer["payload"]["phone_number"], "+441234567890");
+    let stored = cx.emulator.control().read(|world| world.contact(id).cloned()).unwrap();
+    assert_eq!(stored.email.as_deref(), Some("ada@example.com"));
+
+    let (status, _) =
+        put(json!({"tenant_domain": TENANT, "phone_number": "12"}), format!("contacts/{id}")).await;
+    assert_eq!(status, 422, "a phone number must be E.164");
+    let (status, answer) =
+        put(json!({"tenant_domain": TENANT, "name": "Bo"}), "contacts/424242/".into()).await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(cx.emulator.control().read(|world| world.contact(id).cloned()).unwrap().name, "Ada");
+}

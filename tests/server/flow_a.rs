@@ -10,10 +10,12 @@ use botrun::check::{load_program, CheckOptions};
 use botrun::cx::{Credentials, CxClient, CxConfig};
 use botrun::emulator::model::API_INBOX_ID;
 use botrun::emulator::{spawn, EmulatorOptions, MessageType, RunningEmulator};
-use botrun::server::flow_a::{FlowA, FlowAHost, FlowASettings};
+use botrun::server::flow_a::{CxFiles, FlowA, FlowAHost, FlowASettings};
 use botrun::server::{app, AppState, Bots, Clock, Config, ManualClock, SystemClock};
 
-use botrun::widget::{router, Site, SqliteWidgetStore, WidgetConfig, WidgetService};
+use botrun::widget::{
+    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetService,
+};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "flow-a-token-0123456789abcdef0123456789abcdef";
@@ -52,6 +54,8 @@ struct Setup {
     /// What the widget's CX webhook subscribes to.
     subscriptions: Vec<&'static str>,
     settings: FlowASettings,
+    /// Where the page's uploads go (`None`: uploads off).
+    uploads: Option<std::path::PathBuf>,
 }
 
 fn example(path: &str) -> std::path::PathBuf {
@@ -71,6 +75,7 @@ impl Default for Setup {
             },
             subscriptions: vec!["message_created", "conversation_status_changed"],
             settings: FlowASettings { inbox_id: API_INBOX_ID, ..FlowASettings::default() },
+            uploads: None,
         }
     }
 }
@@ -139,6 +144,11 @@ impl World {
         let (store_url, widget_url) = (setup.store.clone(), setup.widget_store.clone());
         let clock = Arc::clone(&setup.clock);
         let settings = setup.settings.clone();
+        let uploads = setup.uploads.clone().map(|dir| UploadSettings {
+            dir,
+            max_bytes: 1024 * 1024,
+            content_types: botrun::server::widget_config::default_upload_types(),
+        });
         let addr = self.addr;
         let started = runtime.spawn(async move {
             let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
@@ -166,7 +176,7 @@ impl World {
                         anonymous_start: false,
                         new_conversations_per_minute: 600,
                     }],
-                    uploads: None,
+                    uploads,
                 },
                 Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
                 Arc::new(FlowAHost(Arc::clone(&flow))),
@@ -301,6 +311,24 @@ impl Page<'_> {
             .post(format!("{}/conversations/{}/activities", self.world.base, self.id))
             .bearer_auth(&self.token)
             .json(&json!({"type": "message", "from": {"id": "dl_customer1"}, "text": text}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    /// The page's `botrun.contact` event: who the customer is.
+    async fn tell_contact(&self, details: Value) {
+        let status = self
+            .world
+            .http
+            .post(format!("{}/conversations/{}/activities", self.world.base, self.id))
+            .bearer_auth(&self.token)
+            .json(
+                &json!({"type": "event", "name": "botrun.contact", "from": {"id": "dl_customer1"},
+                "value": details}),
+            )
             .send()
             .await
             .unwrap()
@@ -688,6 +716,65 @@ async fn the_cx_contact_gets_what_the_bot_asked_for() {
     assert_eq!(contact.email.as_deref(), Some("ada@example.com"), "the email the bot asked for");
 }
 
+/// The page's contact event can reach the service after the first message created the CX
+/// contact without the details: they are then written onto the contact.
+#[tokio::test]
+async fn contact_details_that_come_after_the_first_message_reach_the_cx_contact() {
+    let world = start().await;
+    let page = world.open_page("Ada").await;
+    page.say("what are your opening hours").await;
+    let cx = world.cx_conversation(0).await;
+    let contact_of =
+        || world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
+    assert_eq!(contact_of().email, None, "the contact was created without the email");
+
+    page.tell_contact(json!({"email": "ada@example.com", "phone": "+441234567890"})).await;
+    let mut contact = contact_of();
+    for _ in 0..300 {
+        if contact.email.is_some() && world.state.idle() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        contact = contact_of();
+    }
+    assert_eq!(contact.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(contact.phone_number.as_deref(), Some("+441234567890"));
+    assert_eq!(contact.name, "Ada", "the name stays");
+    assert_eq!(world.cx_conversations().len(), 1, "no second contact or conversation");
+}
+
+/// An email the bot asks for after the CX contact was created is written onto it.
+#[tokio::test]
+async fn an_email_the_bot_asks_for_later_reaches_the_cx_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ask.bot");
+    std::fs::write(
+        &path,
+        "bot \"Ask later\"\n\non start\n  ask topic as text\n    say \"What about?\"\n  ask email as email\n    say \"What's your email?\"\n  say \"Thanks, {email}.\"\n",
+    )
+    .unwrap();
+    let world = start_with(&Setup { bot: path, ..Setup::default() }).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("What about?").await;
+    page.say("shipping").await;
+    page.wait_for("What's your email?").await;
+    let cx = world.cx_conversation(0).await;
+    let contact_of =
+        || world.emulator.control().read(|w| w.contacts.get(&cx.contact_id).cloned()).unwrap();
+    assert_eq!(contact_of().email, None, "the contact was created before the bot asked");
+    page.say("ada@example.com").await;
+    page.wait_for("Thanks, ada@example.com.").await;
+    let mut contact = contact_of();
+    for _ in 0..300 {
+        if contact.email.is_some() && world.state.idle() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        contact = contact_of();
+    }
+    assert_eq!(contact.email.as_deref(), Some("ada@example.com"));
+}
+
 #[tokio::test]
 async fn an_agent_handing_back_wakes_the_bot_on_the_page_and_in_cx() {
     let world = start().await;
@@ -989,4 +1076,68 @@ async fn reconciliation_carries_on_after_a_restart() {
     let shown = page.wait_for("Grace here.").await;
     let from_grace = shown.iter().filter(|(who, _)| who == "Grace").count();
     assert_eq!(from_grace, 1, "{shown:#?}");
+}
+
+/// With `cx_files: attachments` a file the customer uploads reaches CX as an attachment of the
+/// incoming message (multipart `attachments[]`), served back by CX, instead of a link line.
+#[tokio::test]
+async fn uploaded_files_reach_cx_as_attachments_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("files.bot");
+    std::fs::write(
+        &path,
+        "bot \"Files\"\n\non start\n  say \"Hi.\"\n\non attachment\n  say \"Thanks for the file.\"\n",
+    )
+    .unwrap();
+    let settings = FlowASettings {
+        inbox_id: API_INBOX_ID,
+        cx_files: CxFiles::Attachments,
+        ..FlowASettings::default()
+    };
+    let setup = Setup {
+        bot: path,
+        settings,
+        uploads: Some(dir.path().join("uploads")),
+        ..Setup::default()
+    };
+    let world = start_with(&setup).await;
+    let page = world.open_page("Ada").await;
+    page.wait_for("Hi.").await;
+    let picture: &[u8] = b"\x89PNG\r\n\x1a\n not really a picture";
+    let mut form = Vec::new();
+    form.extend_from_slice(
+        b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\
+          Content-Type: image/png\r\n\r\n",
+    );
+    form.extend_from_slice(picture);
+    form.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let status = world
+        .http
+        .post(format!("{}/conversations/{}/upload", world.base, page.id))
+        .bearer_auth(&page.token)
+        .header("content-type", "multipart/form-data; boundary=b0undary")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    page.wait_for("Thanks for the file.").await;
+    let cx = world.cx_conversation(0).await.id;
+    let mut incoming = None;
+    for _ in 0..300 {
+        let messages = world.emulator.control().messages(cx).unwrap();
+        incoming = messages.into_iter().find(|m| m.message_type == MessageType::Incoming);
+        if incoming.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let incoming = incoming.expect("the customer's message reached CX");
+    assert_eq!(incoming.attachments.len(), 1, "{incoming:?}");
+    assert_eq!(incoming.attachments[0].file_type, "image");
+    assert!(!incoming.content.contains("p.png"), "no link line: {incoming:?}");
+    let served = world.http.get(&incoming.attachments[0].data_url).send().await.unwrap();
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), picture);
 }

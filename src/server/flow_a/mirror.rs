@@ -7,11 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::payload::{MirrorItem, WidgetInbound};
+use super::payload::{FileLink, MirrorItem, WidgetInbound};
 use super::session::{self, Session};
-use super::FlowA;
+use super::{CxFiles, FlowA};
 use crate::cx::{
-    ButtonItem, ContactId, ConversationId, CxError, InboxId, NewContact, OutgoingMessage,
+    ButtonItem, ContactId, ConversationId, CxError, FileToAttach, InboxId, NewContact,
+    OutgoingMessage,
 };
 use crate::server::outbox::{fetch_into_queue, retry_later, Retry, MAX_BACKOFF};
 use crate::store::{OutboxItem, StoreError, Turn};
@@ -111,10 +112,25 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
     let cx = &flow.cx;
     match mirror {
         MirrorItem::Open => open(flow, key, session).await,
+        MirrorItem::UpdateContact => {
+            // No contact: its creation failed for good, and the next `open` creates it with
+            // these details.
+            let Some(contact_id) = session.link.contact_id else { return Ok(()) };
+            let contact = session.contact_for_cx();
+            let details =
+                NewContact { name: contact.name, email: contact.email, phone: contact.phone };
+            cx.update_contact(ContactId(contact_id), &details).await?;
+            Ok(())
+        }
         MirrorItem::Incoming { text, attachments } => {
-            let content = super::payload::FileLink::describe(text, attachments);
-            let sent =
-                cx.send_message(current()?, &OutgoingMessage::customer_text(content)).await?;
+            let (files, links) = files_to_attach(flow, attachments).await;
+            let content = super::payload::FileLink::describe(text, &links);
+            let message = OutgoingMessage::customer_text(content);
+            let sent = if files.is_empty() {
+                cx.send_message(current()?, &message).await?
+            } else {
+                cx.send_message_with_files(current()?, &message, &files).await?
+            };
             remember(flow, key, sent.id.map(|id| id.0), None).await
         }
         MirrorItem::Outgoing { text, buttons } => {
@@ -151,6 +167,33 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
         }
         MirrorItem::Fetch { .. } => Ok(()),
     }
+}
+
+/// With `cx_files: attachments`, the files uploaded to botrun, read back to go to CX as
+/// attachments; the rest (every file with `links`, files the page only linked to, files no
+/// longer on disk) stay links in the text.
+async fn files_to_attach(flow: &FlowA, files: &[FileLink]) -> (Vec<FileToAttach>, Vec<FileLink>) {
+    let widget = flow.widget.get();
+    let mut attached = Vec::new();
+    let mut links = Vec::new();
+    for file in files {
+        let stored = widget
+            .filter(|_| flow.settings.cx_files == CxFiles::Attachments)
+            .and_then(|widget| crate::widget::upload::stored_file(widget.config(), &file.url));
+        let bytes = match stored {
+            Some(path) => tokio::fs::read(&path).await.ok(),
+            None => None,
+        };
+        match bytes {
+            Some(bytes) => attached.push(FileToAttach {
+                name: file.name.clone(),
+                content_type: file.content_type.clone(),
+                bytes,
+            }),
+            None => links.push(file.clone()),
+        }
+    }
+    (attached, links)
 }
 
 /// Records the id CX gave a message botrun created, so its echo is recognised by id.

@@ -44,6 +44,18 @@ pub enum OpenAt {
     Start,
 }
 
+/// How files the customer sends reach CX.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CxFiles {
+    /// A `📎 name: URL` line per file in the message text (the file stays with botrun).
+    #[default]
+    Links,
+    /// Files uploaded to botrun go along as attachments (`attachments[]`, multipart, as
+    /// Chatwoot's messages API takes them); files the page only linked to stay links.
+    Attachments,
+}
+
 /// Flow A settings (the `widget:` section of the configuration).
 #[derive(Clone, Debug)]
 pub struct FlowASettings {
@@ -59,6 +71,7 @@ pub struct FlowASettings {
     /// While a human owns a conversation, read its messages back from CX this often and relay
     /// what the webhook missed (CX never retries an account webhook). `None`: never.
     pub reconcile_every: Option<Duration>,
+    pub cx_files: CxFiles,
 }
 
 impl Default for FlowASettings {
@@ -71,6 +84,7 @@ impl Default for FlowASettings {
                     .into(),
             cx_status: Some("pending".into()),
             reconcile_every: Some(Duration::from_secs(5)),
+            cx_files: CxFiles::Links,
         }
     }
 }

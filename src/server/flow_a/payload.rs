@@ -83,6 +83,9 @@ impl FileLink {
 pub enum MirrorItem {
     /// Create the contact (once) and a new CX conversation for it.
     Open,
+    /// Give the CX contact the customer's details as they are now (they arrived after the
+    /// contact was created).
+    UpdateContact,
     /// The customer's message, as `incoming`, with links to the files it carried.
     Incoming {
         text: String,
@@ -113,6 +116,7 @@ impl MirrorItem {
     pub fn kind(&self) -> &'static str {
         match self {
             MirrorItem::Open => "open",
+            MirrorItem::UpdateContact => "update_contact",
             MirrorItem::Incoming { .. } => "incoming",
             MirrorItem::Outgoing { .. } => "outgoing",
             MirrorItem::Note { .. } => "note",

@@ -8,7 +8,7 @@ use super::payload::{MirrorItem, WidgetInbound};
 use super::session::{self, merge_contact, Session};
 use super::{FlowA, OpenAt};
 use crate::cx::ConversationStatus;
-use crate::engine::{Action, Button, Event, Mode, State};
+use crate::engine::{Action, Button, Contact, Event, Mode, State};
 use crate::server::ownership::StatusChange;
 use crate::server::payload::encode;
 use crate::server::turn::{self, FlowTurn, Stored, Timers};
@@ -24,6 +24,11 @@ struct WidgetTurn<'a> {
     /// Who the page shows as the bot.
     bot: Sender,
     session: Session,
+    /// The customer as CX was told before the turn, and whether the CX contact exists (or its
+    /// creation is queued, and may be under way): details that change after that are written
+    /// onto it ([`MirrorItem::UpdateContact`]); a contact created later gets them with the rest.
+    details_before: Contact,
+    contact_made: bool,
     mirror: Vec<MirrorItem>,
     page: Vec<OutgoingActivity>,
     /// The CX conversation to put on the reconciliation watch list once the turn is stored.
@@ -42,15 +47,20 @@ pub(super) async fn process(flow: &Arc<FlowA>, inbound: &Inbound) -> Result<bool
         return flow.app.store.discard_inbound(inbound.id).await.map(|()| false);
     };
     let program = flow.program();
-    let turned = turn::run(&flow.app, inbound, &program, None, |snapshot| WidgetTurn {
-        flow,
-        conversation,
-        work: &work,
-        bot: Sender::bot(program.bot_name()),
-        session: Session::read(snapshot),
-        mirror: Vec::new(),
-        page: Vec::new(),
-        watch: None,
+    let turned = turn::run(&flow.app, inbound, &program, None, |snapshot| {
+        let session = Session::read(snapshot);
+        WidgetTurn {
+            flow,
+            conversation,
+            work: &work,
+            bot: Sender::bot(program.bot_name()),
+            details_before: session.contact_for_cx(),
+            contact_made: session.link.contact_id.is_some() || session.link.open_queued,
+            session,
+            mirror: Vec::new(),
+            page: Vec::new(),
+            watch: None,
+        }
     })
     .await?;
     let done = turned.flow;
@@ -220,6 +230,10 @@ impl FlowTurn for WidgetTurn<'_> {
             }
             self.session.set_engine_state(state);
         }
+        if self.contact_made && !same_details(&self.details_before, &self.session.contact_for_cx())
+        {
+            self.mirror.push(MirrorItem::UpdateContact);
+        }
         Ok(Stored {
             record: Some(self.session.to_bytes()),
             outbox: self.mirror.iter().map(encode).collect::<Result<_, _>>()?,
@@ -316,4 +330,9 @@ impl WidgetTurn<'_> {
             suggested_actions: values,
         });
     }
+}
+
+/// Whether CX would see the same contact: name, email and phone.
+fn same_details(a: &Contact, b: &Contact) -> bool {
+    a.name == b.name && a.email == b.email && a.phone == b.phone
 }
