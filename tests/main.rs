@@ -19,5 +19,6 @@ mod server;
 mod store;
 mod syntax;
 mod testing;
+mod wait;
 mod webhooks;
 mod widget;

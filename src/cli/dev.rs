@@ -233,7 +233,8 @@ async fn start_emulator(
 
 /// Subscribes the service to the emulator: Flow A's webhook and the agent bot of Flow B. A
 /// world kept from an earlier run has both already: CX refuses a second webhook for one URL
-/// (422), and the agent bot already on the inbox is kept rather than added again.
+/// (422), and the agent bot already on the inbox is kept rather than added again. A webhook an
+/// earlier run on another address left is removed.
 async fn register(
     cx: &RunningEmulator,
     client: &CxClient,
@@ -241,6 +242,19 @@ async fn register(
     token: &str,
 ) -> miette::Result<()> {
     let flow_a = format!("{service}/webhooks/cx-widget/{token}");
+    // A run on another address left a subscription no one answers any more.
+    let own_path = format!("/webhooks/cx-widget/{token}");
+    let stale: Vec<u64> = cx.control().read(|world| {
+        world
+            .webhooks
+            .values()
+            .filter(|hook| hook.url.ends_with(&own_path) && hook.url != flow_a)
+            .map(|hook| hook.id)
+            .collect()
+    });
+    for id in stale {
+        cx.control().remove_webhook(id).map_err(|err| miette!("{err}"))?;
+    }
     match client.create_webhook(&flow_a, &["message_created", "conversation_status_changed"]).await
     {
         Ok(_) => {}

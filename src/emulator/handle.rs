@@ -187,6 +187,11 @@ impl Emulator {
         self.set_status(conversation_id, Status::Pending)
     }
 
+    /// Removes a webhook, as an admin deleting it in CX would.
+    pub fn remove_webhook(&self, id: u64) -> Result<(), Refusal> {
+        self.change(|world| Ok((world.remove_webhook(id).map(drop)?, Vec::new())))
+    }
+
     // ----- reading -----
 
     pub fn conversations(&self) -> Vec<Conversation> {

@@ -391,6 +391,13 @@ impl World {
         Ok(webhook)
     }
 
+    /// Removes a webhook (`WebhooksController#destroy`).
+    pub fn remove_webhook(&mut self, id: u64) -> Result<Webhook, Refusal> {
+        self.webhooks
+            .remove(&id)
+            .ok_or_else(|| Refusal::NotFound(format!("webhook {id} not found")))
+    }
+
     pub fn create_agent_bot(
         &mut self,
         name: String,

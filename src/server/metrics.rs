@@ -30,6 +30,9 @@ pub struct Metrics {
     escalations: AtomicU64,
     /// Outbox messages found already in CX when read back, so not sent twice.
     resends_skipped: AtomicU64,
+    /// Edited bots swapped in, and edits refused because they do not validate.
+    reloads: AtomicU64,
+    reloads_refused: AtomicU64,
     /// Replicas heard from lately, this one included (0 until the first heartbeat, and with a
     /// store only one process uses).
     live_replicas: AtomicU64,
@@ -82,6 +85,19 @@ impl Metrics {
     /// Messages not sent twice because CX already had them (tests read it).
     pub fn resends_skipped(&self) -> u64 {
         self.resends_skipped.load(Ordering::Relaxed)
+    }
+
+    /// An edited bot was loaded (`swapped`), or refused and the previous version kept running.
+    pub fn count_reload(&self, swapped: bool) {
+        bump(if swapped { &self.reloads } else { &self.reloads_refused });
+    }
+    /// Edited bots swapped in so far (tests wait on it).
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+    /// Edited bots refused so far (tests wait on it).
+    pub fn reloads_refused(&self) -> u64 {
+        self.reloads_refused.load(Ordering::Relaxed)
     }
 
     /// Counts what the bots decided in one committed turn.
@@ -155,6 +171,12 @@ impl Metrics {
                 "botrun_resends_skipped_total",
                 "messages found already in CX after a restart, so not sent twice",
                 &self.resends_skipped,
+            ),
+            ("botrun_bot_reloads_total", "edited bots swapped in by hot reload", &self.reloads),
+            (
+                "botrun_bot_reloads_refused_total",
+                "edited bots that did not validate; the previous version kept running",
+                &self.reloads_refused,
             ),
             (
                 "botrun_store_failures_total",

@@ -32,6 +32,7 @@ pub fn reload_bot(state: &AppState, index: usize, path: &Path) -> Result<(), Str
                 state.bots.replace(index, loaded.program);
             }
             tracing::info!(bot = %path.display(), "bot reloaded");
+            state.metrics.count_reload(true);
             Ok(())
         }
         Err(failure) => {
@@ -39,8 +40,20 @@ pub fn reload_bot(state: &AppState, index: usize, path: &Path) -> Result<(), Str
             let rendered = render_human(&failure.diagnostics, &failure.sources, style);
             tracing::error!(bot = %path.display(), diagnostics = %rendered,
                 "edited bot does not validate; still running the previous version");
+            state.metrics.count_reload(false);
             Err(rendered)
         }
+    }
+}
+
+/// [`reload_bot`] off the async threads (loading reads files and compiles). Its outcome is
+/// logged and counted by `reload_bot`; a reload that panicked is logged here.
+async fn reload_in_background(state: &AppState, index: usize, entry: &Path) {
+    let (state, entry) = (state.clone(), entry.to_path_buf());
+    let bot = entry.display().to_string();
+    if let Err(error) = tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry)).await
+    {
+        tracing::error!(%bot, %error, "reloading the bot failed; still running the previous version");
     }
 }
 
@@ -135,9 +148,7 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
                     continue;
                 }
                 if !touched.is_empty() {
-                    let (state, entry, index) = (state.clone(), bot.entry.clone(), bot.index);
-                    let _ = tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry))
-                        .await;
+                    reload_in_background(&state, bot.index, &bot.entry).await;
                 }
             }
         }
@@ -161,9 +172,7 @@ pub fn reload_on_hangup(state: &AppState, bots: &[WatchedBot]) -> std::io::Resul
         while hangups.recv().await.is_some() {
             tracing::info!(bots = bots.len(), "SIGHUP: reloading every bot");
             for (index, entry) in &bots {
-                let (state, entry, index) = (state.clone(), entry.clone(), *index);
-                let _ =
-                    tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry)).await;
+                reload_in_background(&state, *index, entry).await;
             }
         }
     });

@@ -263,3 +263,20 @@ async fn an_unreadable_world_file_stops_the_start_names_the_file_and_stays() {
     assert!(stderr.contains("--fresh"), "{stderr}");
     assert_eq!(std::fs::read(&world).unwrap(), broken, "the file is left as it was");
 }
+
+/// A run on another `--listen` address replaces the subscription of the one before instead of
+/// leaving a webhook no one answers.
+#[tokio::test]
+async fn a_run_on_another_address_keeps_one_webhook_pointing_at_it() {
+    let data = tempfile::tempdir().unwrap();
+    let first = start_dev(data.path(), None, false).await;
+    let cx_port = first.cx_port;
+    first.stop().await;
+    let second = start_dev(data.path(), Some((0, cx_port)), false).await;
+    let state = second.control("state").await;
+    let webhooks = state["webhooks"].as_array().unwrap();
+    assert_eq!(webhooks.len(), 1, "{state}");
+    let url = webhooks[0]["url"].as_str().unwrap();
+    assert!(url.contains(&format!(":{}/", second.service_port)), "{url}");
+    second.stop().await;
+}

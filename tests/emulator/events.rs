@@ -95,8 +95,10 @@ async fn unsubscribed_events_are_not_sent() {
     cx.ok("messages/", json!({"tenant_domain": TENANT, "conversation_id": id, "content": "x"}))
         .await;
     assert_eq!(receiver.wait_for(1, event_is("message_created")).await.len(), 1);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(receiver.received().iter().all(|r| r.body["event"] == "message_created"));
+    // Once the emulator owes nothing, whatever it sent has arrived.
+    cx.deliveries_settled().await;
+    let events: Vec<_> = receiver.received().iter().map(|r| r.body["event"].clone()).collect();
+    assert_eq!(events, ["message_created"]);
 }
 
 #[tokio::test]
@@ -145,7 +147,7 @@ async fn agent_bot_deliveries_retry_on_500_with_the_same_delivery_id() {
     assert_eq!(got.len(), 3, "two failures then success");
     let ids: Vec<_> = got.iter().map(|r| r.headers["x-chatwoot-delivery"].clone()).collect();
     assert!(ids.windows(2).all(|pair| pair[0] == pair[1]));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    cx.deliveries_settled().await;
     let records = cx.emulator.control().deliveries();
     assert_eq!(records.len(), 1);
     assert!(records[0].delivered);
@@ -163,18 +165,13 @@ async fn a_bot_failing_on_a_message_hands_the_pending_conversation_to_humans() {
     control.customer_says(id, "hello").unwrap();
     let attempts = receiver.wait_for(3, event_is("message_created")).await;
     assert_eq!(attempts.len(), 3, "3 attempts in all (AgentBots::WebhookJob)");
-    for _ in 0..100 {
-        if control.conversation(id).unwrap().status == Status::Open {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The delivery is recorded, and the conversation handed over, only after its last attempt.
+    cx.deliveries_settled().await;
     assert_eq!(control.conversation(id).unwrap().status, Status::Open);
     let record = control.deliveries().into_iter().find(|d| d.event == "message_created").unwrap();
     assert!(!record.delivered);
     assert_eq!(record.attempts, 3);
     assert_eq!(record.last_status, Some(500));
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let posts = receiver.received().iter().filter(|r| r.body["event"] == "message_created").count();
     assert_eq!(posts, 3, "no fourth attempt");
 }

@@ -118,6 +118,14 @@ impl Cx {
         id
     }
 
+    /// Waits until the emulator owes no webhook post (every event caused so far delivered or
+    /// given up on, retries and late copies included): nothing more can arrive after it.
+    pub async fn deliveries_settled(&self) {
+        let control = self.emulator.control();
+        crate::wait::until("every webhook delivered", || async { control.undelivered() == 0 })
+            .await;
+    }
+
     pub async fn subscribe(&self, url: &str, events: &[&str]) {
         self.ok("webhooks/", json!({"tenant_domain": TENANT, "url": url, "subscriptions": events}))
             .await;

@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::harness::{conversation_created, customer_message, status_changed, Call, Harness};
+use crate::wait::until;
 
 #[tokio::test]
 async fn greeting_buttons_and_replies() {
@@ -203,9 +204,12 @@ async fn queued_work_survives_a_restart() {
         h.cx.hang.store(true, std::sync::atomic::Ordering::SeqCst);
         h.post(&conversation_created(1)).await;
         h.post(&customer_message(2001, 1, "delivery time")).await;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert!(h.store.outbox_depth().await.unwrap() > 0);
-        assert_eq!(h.store.queued_inbound("cx:1").await.unwrap(), 1);
+        // The greeting is committed and stuck on its way out; the message waits behind it.
+        until("the greeting in the outbox and the message still queued", || async {
+            h.store.outbox_depth().await.unwrap() > 0
+                && h.store.queued_inbound("cx:1").await.unwrap() == 1
+        })
+        .await;
     }
     let h = Harness::with("faq.bot", &url, botrun::server::Config::default()).await;
     assert_eq!(h.state.resume().await.unwrap(), 1);

@@ -1,13 +1,13 @@
 //! Hot reload: a valid edit is swapped in, an invalid one keeps the running bot.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use botrun::server::reload::{reload_bot, watch, WatchedBot};
 use botrun::server::{Config, ManualClock};
 use botrun::store::{SqliteStore, Store};
 
 use super::harness::{customer_message, start_time, Harness};
+use crate::wait::until;
 
 fn bot(answer: &str) -> String {
     format!(
@@ -56,21 +56,15 @@ async fn the_watcher_reloads_on_save() {
     let path = dir.path().join("watched.bot");
     std::fs::write(&path, bot("one")).unwrap();
     let h = harness_for(&path).await;
+    let metrics = &h.state.metrics;
     let watched = [WatchedBot { index: 0, entry: path.clone(), files: vec![path.clone()] }];
     let _watcher = watch(&h.state, &watched).unwrap();
     std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    until("the watcher refuses the broken edit", || async { metrics.reloads_refused() > 0 }).await;
     assert_eq!(ask_price(&h, 1).await, ["one"]);
     std::fs::write(&path, bot("two")).unwrap();
-    let mut texts = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        texts = ask_price(&h, 1).await;
-        if texts == ["two"] {
-            break;
-        }
-    }
-    assert_eq!(texts, ["two"]);
+    until("the watcher swaps in the good edit", || async { metrics.reloads() > 0 }).await;
+    assert_eq!(ask_price(&h, 1).await, ["two"]);
 }
 
 #[tokio::test]
@@ -80,6 +74,7 @@ async fn sighup_reloads_every_bot_without_a_watcher_and_keeps_a_broken_edit_out(
     let path = dir.path().join("hangup.bot");
     std::fs::write(&path, bot("one")).unwrap();
     let h = harness_for(&path).await;
+    let metrics = &h.state.metrics;
     let watched = [WatchedBot { index: 0, entry: path.clone(), files: vec![path.clone()] }];
     reload_on_hangup(&h.state, &watched).unwrap();
     let hangup = || {
@@ -90,31 +85,18 @@ async fn sighup_reloads_every_bot_without_a_watcher_and_keeps_a_broken_edit_out(
             .unwrap();
         assert!(status.success());
     };
-    let answers_after_hangup = |expected: &'static str| {
-        let h = &h;
-        async move {
-            let mut texts = Vec::new();
-            for _ in 0..50 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                texts = ask_price(h, 1).await;
-                if texts == [expected] {
-                    break;
-                }
-            }
-            texts
-        }
-    };
 
-    // No watcher runs: the edit alone changes nothing.
+    // No watcher runs: the edit alone changes nothing, the SIGHUP swaps it in.
     std::fs::write(&path, bot("two")).unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(ask_price(&h, 1).await, ["one"]);
     hangup();
-    assert_eq!(answers_after_hangup("two").await, ["two"]);
+    until("SIGHUP swaps in the edit", || async { metrics.reloads() > 0 }).await;
+    assert_eq!(ask_price(&h, 1).await, ["two"]);
 
-    // A broken edit is rejected on SIGHUP and the running bot stays.
+    // A broken edit is refused on SIGHUP and the running bot stays.
     std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
     hangup();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    until("SIGHUP refuses the broken edit", || async { metrics.reloads_refused() > 0 }).await;
     assert_eq!(ask_price(&h, 1).await, ["two"]);
+    assert_eq!(metrics.reloads(), 1, "only the SIGHUP reloaded the bot");
 }

@@ -71,7 +71,8 @@ async fn per_conversation_order(store: &dyn Store) {
     let head = store.next_inbound("b").await.unwrap().unwrap();
     let mut stale = turn("b", 7, b"s", &[]);
     stale.processed = Some(head.id);
-    assert!(store.commit_turn(&stale, t(2)).await.is_err());
+    let err = store.commit_turn(&stale, t(2)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { expected: 7, found: 0, .. }), "{err}");
     assert_eq!(store.next_inbound("b").await.unwrap().unwrap().payload, "b1");
     let mut work = store.conversations_with_work().await.unwrap();
     work.sort();
@@ -152,7 +153,8 @@ async fn decisions_ride_with_the_turn(store: &dyn Store) {
     // A turn that loses the compare-and-swap leaves no record behind.
     let mut stale = turn("d1", 0, b"s", &[]);
     stale.decisions = vec![decision("faq", t(1), "answered", None)];
-    assert!(store.commit_turn(&stale, t(1)).await.is_err());
+    let err = store.commit_turn(&stale, t(1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { expected: 0, found: 1, .. }), "{err}");
     let mut other = turn("d2", 0, b"s", &[]);
     other.decisions = vec![decision("shop", t(5), "answered", Some("track my order"))];
     store.commit_turn(&other, t(5)).await.unwrap();
