@@ -2,7 +2,7 @@
 // `localhost` while Direct Line is on `127.0.0.1`, so every call goes through CORS.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SEND_FAILED, botSays, launch, send, startDev } from './harness.mjs';
+import { SEND_FAILED, USER_TEXT, botSays, launch, send, startDev } from './harness.mjs';
 
 let dev;
 let browser;
@@ -44,9 +44,13 @@ for (const mode of ['websocket', 'polling']) {
       await page.waitForFunction(() => document.getElementById('status').dataset.state === 'waiting for a person',
         null, { timeout: 10000 });
 
-      // Give a lost echo time to show "Send failed" (Web Chat waits 20 s): none may appear.
-      await page.waitForTimeout(mode === 'polling' ? 1500 : 500);
-      assert.equal(await page.locator(SEND_FAILED).count(), 0, 'a message shows as not sent');
+      // Every message the customer sent is confirmed by its echo: Web Chat shows a message as
+      // "Sending" until the echo comes and "Send failed" 20 s later without one, so waiting
+      // (with a deadline shorter than those 20 s) for no message left in that state fails on a
+      // lost echo, where a fixed pause would pass.
+      await page.waitForFunction((selector) => document.querySelectorAll(selector).length === 0,
+        SEND_FAILED, { timeout: 15000 });
+      assert.equal(await page.locator(USER_TEXT).count(), 4, 'four customer messages are shown');
       assert.equal(await page.getByText('Send failed').count(), 0);
       assert.deepEqual(errors, []);
       await page.close();
