@@ -143,19 +143,23 @@ fn close_block(stack: &mut Vec<(usize, Vec<Line>)>) {
     }
 }
 
+/// Characters that may make up a line's indentation in a file `botrun fmt` repairs: spaces, tabs,
+/// and the non-breaking space that text pasted from a word processor, a web page or a chat brings.
+const INDENT_CHARS: [char; 3] = [' ', '\t', '\u{a0}'];
+
 /// The text with its indentation repaired, for `botrun fmt`: a tab counts as one level (the width
-/// of the file's narrowest space indentation, 2 when there is none), a line deeper than the one
-/// above by less than a level lines up with it, and a line that lines up with no open block moves
-/// to the nearest one (the deeper one on a tie, as the line usually continues the block above
-/// it). `None` when nothing needed repair.
+/// of the file's narrowest space indentation, 2 when there is none), a non-breaking space as a
+/// space, a line deeper than the one above by less than a level lines up with it, and a line that
+/// lines up with no open block moves to the nearest one (the deeper one on a tie, as the line
+/// usually continues the block above it). `None` when nothing needed repair.
 pub fn reindent(text: &str) -> Option<String> {
-    let leading = |line: &str| line.len() - line.trim_start_matches([' ', '\t']).len();
+    let leading = |line: &str| line.len() - line.trim_start_matches(INDENT_CHARS).len();
     let unit = text
         .lines()
         .filter(|l| split_comment(l).0 > leading(l))
         .map(|l| &l[..leading(l)])
         .filter(|ws| !ws.is_empty() && !ws.contains('\t'))
-        .map(str::len)
+        .map(|ws| ws.chars().count())
         .min()
         .unwrap_or(2);
     let width = |ws: &str| ws.chars().map(|c| if c == '\t' { unit } else { 1 }).sum::<usize>();
@@ -185,7 +189,7 @@ pub fn reindent(text: &str) -> Option<String> {
                 open.pop();
             }
         }
-        if ws.contains('\t') || column != ws.len() {
+        if ws.contains(['\t', '\u{a0}']) || column != ws.len() {
             changed = true;
         }
         out.push_str(&" ".repeat(column));
@@ -268,6 +272,14 @@ mod tests {
         assert_eq!(fixed, "state menu\n  when yes\n    say \"a\"\n    say \"b\"\n  otherwise\n");
         assert!(outline(FileId(0), &fixed).diagnostics.is_empty());
         assert_eq!(reindent("a\n  b\n"), None);
+    }
+
+    #[test]
+    fn reindent_turns_non_breaking_spaces_into_spaces() {
+        let text = "on start\n\u{a0}\u{a0}say \"hi\"\n\u{a0} say \"there\"\n";
+        let fixed = reindent(text).expect("changed");
+        assert_eq!(fixed, "on start\n  say \"hi\"\n  say \"there\"\n");
+        assert!(outline(FileId(0), &fixed).diagnostics.is_empty());
     }
 
     #[test]

@@ -129,6 +129,15 @@ fn fmt_repairs_indentation_it_complains_about() {
     let fixed = std::fs::read_to_string(&path).expect("read");
     assert_eq!(fixed, "bot \"T\"\n\non start\n  say \"a\"\n  say \"b\"\n  say \"c\"\n");
     assert_eq!(botrun(&["validate", file]).0, 0);
+    // Indentation pasted from a web page or a word processor: non-breaking spaces.
+    std::fs::write(&path, "bot \"T\"\n\non start\n\u{a0}\u{a0}say \"a\"\n").expect("write");
+    assert_eq!(botrun(&["validate", file]).0, 1);
+    let (code, _, stderr) = botrun(&["fmt", file]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "bot \"T\"\n\non start\n  say \"a\"\n"
+    );
     // A file with a real syntax error is still never rewritten.
     std::fs::write(&path, "bot \"T\"\n\non start\n\tsya \"x\"\n").expect("write");
     assert_eq!(botrun(&["fmt", file]).0, 1);
