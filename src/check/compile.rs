@@ -312,11 +312,7 @@ impl Compiler {
                 ),
                 StmtKind::Ask(ask) => {
                     let kind = match &ask.ty {
-                        AnswerType::Named(n) => match n.name.as_str() {
-                            "time" => AnswerKind::Time,
-                            "datetime" => AnswerKind::DateTime,
-                            other => answer_kind(other).unwrap_or(AnswerKind::Text),
-                        },
+                        AnswerType::Named(n) => answer_kind(&n.name).unwrap_or(AnswerKind::Text),
                         AnswerType::List(l) => match self.lists.get(&l.name) {
                             Some(id) => AnswerKind::List(*id),
                             None => {

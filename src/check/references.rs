@@ -14,7 +14,8 @@ use super::symbols::Symbols;
 use super::visit::{exprs, for_each_stmt, templates};
 
 /// Built-in capture types: `{name:TYPE}`.
-pub const CAPTURE_TYPES: &[&str] = &["text", "word", "digits", "number", "email", "phone", "date"];
+pub const CAPTURE_TYPES: &[&str] =
+    &["text", "word", "digits", "number", "email", "phone", "date", "time", "datetime"];
 /// Built-in answer types: `ask x as TYPE`.
 pub const ANSWER_TYPES: &[&str] =
     &["text", "word", "digits", "number", "email", "phone", "date", "time", "datetime", "yes/no"];

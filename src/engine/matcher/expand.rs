@@ -122,6 +122,8 @@ pub fn answer_kind(name: &str) -> Option<AnswerKind> {
         "email" => AnswerKind::Email,
         "phone" => AnswerKind::Phone,
         "date" => AnswerKind::Date,
+        "time" => AnswerKind::Time,
+        "datetime" => AnswerKind::DateTime,
         "yes/no" => AnswerKind::YesNo,
         _ => return None,
     })
