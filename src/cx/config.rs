@@ -96,6 +96,10 @@ pub struct CxPaths {
     /// `PUT` — change a contact's name, email or phone, `{contact_id}` replaced \[G: not
     /// published; Chatwoot's `PUT contacts/{id}`\].
     pub contact_update: String,
+    /// `GET` — find contacts by email or phone, `?q=` added \[G: not published; Chatwoot's
+    /// `GET contacts/search`\]. Flow A uses it when CX refuses a new contact whose email or
+    /// phone another contact already has.
+    pub contact_search: String,
     /// `POST` — create a conversation \[G: not published\].
     pub conversations: String,
     /// `POST` — create a message \[S\].
@@ -121,6 +125,7 @@ impl Default for CxPaths {
             inboxes: path("inboxes/"),
             contacts: path("contacts/"),
             contact_update: path("contacts/{contact_id}/"),
+            contact_search: path("contacts/search"),
             conversations: path("conversations/"),
             messages: path("messages/"),
             deliver_to_agent: path("conversations/deliver-to-agent/"),

@@ -44,10 +44,11 @@ fn api_sender(kind: ApiSender) -> Sender {
 }
 
 pub fn routes(emulator: Emulator) -> Router<Emulator> {
-    let calls: [(&str, MethodRouter<Emulator>); 10] = [
+    let calls: [(&str, MethodRouter<Emulator>); 11] = [
         ("webhooks", post(create_webhook)),
         ("inboxes", get(list_inboxes)),
         ("contacts", post(create_contact)),
+        ("contacts/search", get(search_contacts)),
         ("conversations", post(create_conversation)),
         (
             "messages",
@@ -202,6 +203,43 @@ async fn create_contact(State(emulator): State<Emulator>, bytes: Bytes) -> Answe
         Ok((world.create_contact(inbox_id, name, email, phone_number)?, Vec::new()))
     })?;
     Ok(Json(payloads::contact_created(&contact)))
+}
+
+/// `GET contacts/search?q=` (`Api::V1::Accounts::ContactsController#search` with
+/// `contacts/search.json.jbuilder`): contacts whose name, email or phone number contains `q`
+/// (without case, as its `ILIKE`), with their contact inboxes; an empty `q` is refused.
+async fn search_contacts(
+    State(emulator): State<Emulator>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Answer {
+    if let Some((_, tenant)) = query.iter().find(|(key, _)| key == "tenant_domain") {
+        if *tenant != emulator.options().tenant_domain {
+            return Err(ApiError::unprocessable(format!("unknown tenant_domain `{tenant}`")));
+        }
+    }
+    let wanted = query
+        .iter()
+        .find(|(key, _)| key == "q")
+        .map(|(_, q)| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ApiError::unprocessable("Specify search string with parameter q"))?;
+    let found = emulator.read(|world| {
+        world
+            .contacts
+            .values()
+            .filter(|c| {
+                [Some(c.name.as_str()), c.email.as_deref(), c.phone_number.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|field| field.to_lowercase().contains(&wanted))
+            })
+            .map(payloads::contact_with_inboxes)
+            .collect::<Vec<_>>()
+    });
+    Ok(Json(json!({
+        "meta": {"count": found.len(), "current_page": 1, "has_more": false},
+        "payload": found,
+    })))
 }
 
 /// `PUT contacts/{id}` (`Api::V1::Accounts::ContactsController#update`): the fields the body

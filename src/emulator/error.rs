@@ -11,11 +11,14 @@ use super::model::Refusal;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// For a record refused by a rule on its attributes: they are named, and the body takes
+    /// Chatwoot's `{"message", "attributes"}` shape instead of `{"error"}`.
+    pub attributes: Vec<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), attributes: Vec::new() }
     }
 
     pub fn unprocessable(message: impl Into<String>) -> Self {
@@ -32,12 +35,22 @@ impl From<Refusal> for ApiError {
         match refusal {
             Refusal::NotFound(message) => Self::new(StatusCode::NOT_FOUND, message),
             Refusal::Invalid(message) => Self::unprocessable(message),
+            Refusal::Taken(attributes) => Self {
+                message: super::model::taken_message(&attributes),
+                attributes,
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            },
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({"error": self.message}))).into_response()
+        let body = if self.attributes.is_empty() {
+            serde_json::json!({"error": self.message})
+        } else {
+            serde_json::json!({"message": self.message, "attributes": self.attributes})
+        };
+        (self.status, Json(body)).into_response()
     }
 }

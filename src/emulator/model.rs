@@ -232,6 +232,26 @@ pub enum Refusal {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A record refused by a uniqueness rule: the attributes whose value is taken
+    /// (`ActiveRecord::RecordInvalid`, answered by `RequestExceptionHandler#render_record_invalid`).
+    #[error("{}", taken_message(.0))]
+    Taken(Vec<&'static str>),
+}
+
+/// Rails' full messages for taken attributes, joined as Chatwoot joins them.
+pub fn taken_message(attributes: &[&str]) -> String {
+    attributes
+        .iter()
+        .map(|attribute| {
+            let human = match *attribute {
+                "phone_number" => "Phone number",
+                "email" => "Email",
+                other => other,
+            };
+            format!("{human} has already been taken")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The refusal of a second webhook for one URL (Chatwoot's validation message).
@@ -429,6 +449,7 @@ impl World {
         phone_number: Option<String>,
     ) -> Result<Contact, Refusal> {
         self.inbox(inbox_id)?;
+        self.refuse_taken(None, email.as_deref(), phone_number.as_deref())?;
         if let Some(phone) = &phone_number {
             if !is_e164(phone) {
                 return Err(Refusal::Invalid(format!(
@@ -454,17 +475,45 @@ impl World {
 
     /// Changes a contact in place (`ContactsController#update` assigns only the fields the
     /// request names); a phone number must be E.164, as on creation.
+    /// Chatwoot's contact rules (`app/models/contact.rb`): an email (without case) and a phone
+    /// number belong to one contact of the account; `except` is the contact being changed.
+    fn refuse_taken(
+        &self,
+        except: Option<u64>,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let others = || self.contacts.values().filter(|c| Some(c.id) != except);
+        let mut taken = Vec::new();
+        if let Some(email) = email.filter(|e| !e.is_empty()) {
+            if others().any(|c| c.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))) {
+                taken.push("email");
+            }
+        }
+        if let Some(phone) = phone.filter(|p| !p.is_empty()) {
+            if others().any(|c| c.phone_number.as_deref() == Some(phone)) {
+                taken.push("phone_number");
+            }
+        }
+        if taken.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Taken(taken))
+        }
+    }
+
     pub fn update_contact(
         &mut self,
         id: u64,
         change: impl FnOnce(&mut Contact),
     ) -> Result<Contact, Refusal> {
-        let contact = self
+        let mut changed = self
             .contacts
-            .get_mut(&id)
+            .get(&id)
+            .cloned()
             .ok_or_else(|| Refusal::NotFound(format!("contact {id} not found")))?;
-        let mut changed = contact.clone();
         change(&mut changed);
+        self.refuse_taken(Some(id), changed.email.as_deref(), changed.phone_number.as_deref())?;
         if let Some(phone) = &changed.phone_number {
             if !is_e164(phone) {
                 return Err(Refusal::Invalid(format!(
@@ -472,7 +521,7 @@ impl World {
                 )));
             }
         }
-        *contact = changed.clone();
+        self.contacts.insert(id, changed.clone());
         Ok(changed)
     }
 

@@ -327,11 +327,16 @@ pub fn contact_created(contact: &Contact) -> Value {
 /// The answer to a contact update (`contacts/update.json.jbuilder`): the contact with its
 /// contact inboxes under `payload`.
 pub fn contact_updated(contact: &Contact) -> Value {
+    json!({"payload": contact_with_inboxes(contact)})
+}
+
+/// A contact with its contact inboxes, as the update and search answers list it.
+pub fn contact_with_inboxes(contact: &Contact) -> Value {
     let mut value = self::contact(contact);
     value["contact_inboxes"] = json!([{
         "id": contact.contact_inbox_id, "source_id": contact.source_id, "inbox_id": contact.inbox_id,
     }]);
-    json!({"payload": value})
+    value
 }
 
 /// The messages listing (`Api::V1::Accounts::Conversations::MessagesController#index` with

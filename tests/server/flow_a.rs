@@ -1157,3 +1157,66 @@ async fn uploaded_files_reach_cx_as_attachments_when_configured() {
     assert_eq!(served.headers()["content-type"], "image/png");
     assert_eq!(served.bytes().await.unwrap().as_ref(), picture);
 }
+
+/// Waits until the `index`-th Flow A conversation in CX has `count` messages; returns them.
+async fn messages_of(world: &World, index: usize, count: usize) -> Vec<botrun::emulator::Message> {
+    let conversation = world.cx_conversation(index).await.id;
+    for _ in 0..300 {
+        let messages = world.emulator.control().messages(conversation).unwrap();
+        if messages.len() >= count {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("CX conversation #{index} never had {count} messages");
+}
+
+/// A returning customer in a new browser session gives an email CX already has. CX keeps a
+/// contact's email unique without case (Chatwoot's `Contact` validation: 422 "Email has already
+/// been taken"), so the new conversation goes to that contact instead of never reaching CX.
+#[tokio::test]
+async fn a_returning_customer_with_a_known_email_gets_a_cx_conversation_on_that_contact() {
+    let world = start().await;
+    let first = world.open_page("Ada").await;
+    first.tell_contact(json!({"email": "ada@example.com"})).await;
+    first.say("what are your opening hours").await;
+    let one = world.cx_conversation(0).await;
+    let second = world.open_page("Ada").await;
+    second.tell_contact(json!({"email": "ADA@example.com"})).await;
+    second.say("what are your opening hours").await;
+    let two = world.cx_conversation(1).await;
+    assert_ne!(one.id, two.id);
+    assert_eq!(one.contact_id, two.contact_id, "the contact CX already had");
+    let messages = messages_of(&world, 1, 2).await;
+    assert!(
+        messages.iter().any(|m| m.content == "what are your opening hours"),
+        "the customer's message is mirrored into CX: {messages:?}"
+    );
+    let contacts = world.emulator.control().read(|w| w.contacts.len());
+    assert_eq!(contacts, 1);
+}
+
+/// Details that arrive later and belong to another CX contact are refused by CX; the
+/// conversation carries on in CX with the contact it has.
+#[tokio::test]
+async fn details_that_belong_to_another_contact_leave_the_conversation_going() {
+    let world = start().await;
+    let ada = world.open_page("Ada").await;
+    ada.tell_contact(json!({"email": "ada@example.com"})).await;
+    ada.say("what are your opening hours").await;
+    world.cx_conversation(0).await;
+    let bob = world.open_page("Bob").await;
+    bob.say("what are your opening hours").await;
+    let conversation = world.cx_conversation(1).await;
+    bob.tell_contact(json!({"email": "ada@example.com"})).await;
+    bob.say("how long does delivery take").await;
+    let messages = messages_of(&world, 1, 4).await;
+    assert!(
+        messages.iter().any(|m| m.content == "how long does delivery take"),
+        "the conversation is still mirrored: {messages:?}"
+    );
+    let bob_contact =
+        world.emulator.control().read(|w| w.contacts.get(&conversation.contact_id).cloned());
+    assert_eq!(bob_contact.unwrap().email, None, "CX kept Bob's contact as it was");
+    assert_eq!(world.state.metrics.escalations(), 0, "a refused update is not a failure");
+}

@@ -119,8 +119,17 @@ async fn perform(flow: &FlowA, key: &str, mirror: &MirrorItem) -> Result<(), Mir
             let contact = session.contact_for_cx();
             let details =
                 NewContact { name: contact.name, email: contact.email, phone: contact.phone };
-            cx.update_contact(ContactId(contact_id), &details).await?;
-            Ok(())
+            match cx.update_contact(ContactId(contact_id), &details).await {
+                // The email or phone belongs to another CX contact: CX keeps them unique, so this
+                // contact keeps what it had; the conversation carries on, and there is nothing to
+                // retry.
+                Err(error) if error.is_contact_taken() => {
+                    tracing::warn!(conversation = %key, %error,
+                        "CX refused the customer's details: another contact has that email or phone");
+                    Ok(())
+                }
+                other => other.map_err(MirrorError::from),
+            }
         }
         MirrorItem::Incoming { text, attachments } => {
             let (files, links) = files_to_attach(flow, attachments).await;
@@ -222,7 +231,18 @@ async fn open(flow: &FlowA, key: &str, session: Session) -> Result<(), MirrorErr
                 email: contact.email,
                 phone: contact.phone,
             };
-            let created = flow.cx.create_contact(inbox, &details).await?;
+            let created = match flow.cx.create_contact(inbox, &details).await {
+                Ok(created) => created,
+                // A returning customer (another browser, cleared storage) gives an email or phone
+                // CX already has: CX keeps them unique, so the conversation goes to that contact.
+                Err(error) if error.is_contact_taken() => {
+                    match flow.cx.find_contact(&details).await? {
+                        Some(found) => found,
+                        None => return Err(error.into()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            };
             let source = created.source_id.clone();
             update_link(flow, key, |s| {
                 s.link.contact_id = Some(created.id.0);
