@@ -21,9 +21,7 @@ use crate::server::{self, AppState, Bots, Config, SystemClock};
 use crate::store::Durability;
 use crate::widget::assets;
 use crate::widget::demo::{demo_router, DemoPage};
-use crate::widget::{
-    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetLimits, WidgetService,
-};
+use crate::widget::{router, Site, UploadSettings, WidgetConfig, WidgetLimits, WidgetService};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -178,8 +176,8 @@ fn world_to_start_from(data: &Path, fresh: bool) -> miette::Result<Option<emulat
     Ok(saved)
 }
 
-/// Removes the emulator's world and the service and widget databases an earlier run left in
-/// `data`.
+/// Removes the emulator's world and the service's database an earlier run left in `data`
+/// (and `widget.db`, where runs before the widget history moved into the store kept it).
 fn remove_state_files(data: &Path) -> miette::Result<()> {
     for name in [
         WORLD_FILE,
@@ -359,13 +357,9 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
     let settings =
         FlowASettings { inbox_id: emulator::model::API_INBOX_ID, ..FlowASettings::default() };
     let flow = FlowA::new(&state, widget_program, client.clone(), settings);
-    let widget_store =
-        SqliteWidgetStore::open(&format!("sqlite://{}", args.data.join("widget.db").display()))
-            .await
-            .map_err(|err| miette!("{err}"))?;
     let widget = WidgetService::new(
         widget_config(&args.data, address, args.public_url.as_deref(), !args.no_uploads)?,
-        Arc::new(widget_store),
+        state.store.widget_history(),
         Arc::new(FlowAHost(Arc::clone(&flow))),
     )
     // Every local page comes from one address: the per-address limit matches the site's, so

@@ -3,6 +3,8 @@
 //! `INSERT … ON CONFLICT DO NOTHING` for a new conversation), so two replicas never both win;
 //! due timers are claimed with `FOR UPDATE SKIP LOCKED` so each fires once.
 
+mod widget;
+
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -501,5 +503,9 @@ impl Store for PostgresStore {
             .await?;
             Ok(u32::try_from(others).unwrap_or(u32::MAX - 1) + 1)
         })
+    }
+
+    fn widget_history(&self) -> std::sync::Arc<dyn crate::widget::WidgetStore> {
+        std::sync::Arc::new(widget::PostgresHistory { pool: self.pool.clone() })
     }
 }

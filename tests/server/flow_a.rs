@@ -13,9 +13,7 @@ use botrun::emulator::{spawn, EmulatorOptions, MessageType, RunningEmulator};
 use botrun::server::flow_a::{CxFiles, FlowA, FlowAHost, FlowASettings};
 use botrun::server::{app, AppState, Bots, Clock, Config, ManualClock, SystemClock};
 
-use botrun::widget::{
-    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetService,
-};
+use botrun::widget::{router, Site, UploadSettings, WidgetConfig, WidgetService};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "flow-a-token-0123456789abcdef0123456789abcdef";
@@ -183,7 +181,9 @@ impl World {
                     }],
                     uploads,
                 },
-                Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
+                botrun::store::Store::widget_history(
+                    &botrun::store::SqliteStore::open(&widget_url).await.unwrap(),
+                ),
                 Arc::new(FlowAHost(Arc::clone(&flow))),
             )
             .with_clock(clock);
