@@ -16,7 +16,7 @@ use crate::cx::{CxClient, CxConfig};
 use crate::emulator::{self, EmulatorOptions, RunningEmulator};
 use crate::engine::Program;
 use crate::server::flow_a::{FlowA, FlowAHost, FlowASettings};
-use crate::server::reload::{self, WatchedBot};
+use crate::server::reload::{self, BotSlot, WatchedBot};
 use crate::server::{self, AppState, Bots, Config, SystemClock};
 use crate::store::Durability;
 use crate::widget::assets;
@@ -319,8 +319,8 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
         .unwrap_or_else(|| (widget_program.clone(), widget_entry.clone(), widget_files.clone()));
     // Edited bots are reloaded as `serve` does: the widget's bot and the inbox bot (index 0).
     let watched = vec![
-        WatchedBot { index: reload::WIDGET_BOT, entry: widget_entry, files: widget_files },
-        WatchedBot { index: 0, entry: inbox_entry, files: inbox_files },
+        WatchedBot { slot: BotSlot::Widget, entry: widget_entry, files: widget_files },
+        WatchedBot { slot: BotSlot::Inbox(0), entry: inbox_entry, files: inbox_files },
     ];
     std::fs::create_dir_all(&args.data)
         .into_diagnostic()

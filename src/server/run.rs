@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{check_token, generate_token, Config};
-use super::reload::{self, WatchedBot};
+use super::reload::{self, BotSlot, WatchedBot};
 use super::{app, run_timer_loop, AppState, Bots, CxOutbound, SystemClock};
 use crate::check::report::{render_human, Style};
 use crate::check::{load_program, CheckOptions};
@@ -59,7 +59,11 @@ pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError>
         match load_program(&bot.file, &options) {
             Ok(loaded) => {
                 let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
-                watched.push(WatchedBot { index, entry: bot.file.clone(), files });
+                watched.push(WatchedBot {
+                    slot: BotSlot::Inbox(index),
+                    entry: bot.file.clone(),
+                    files,
+                });
                 programs.push((bot.inbox_id, loaded.program));
             }
             Err(failure) => {
@@ -92,7 +96,7 @@ fn load_widget_bot(
         Ok(loaded) => {
             let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
             let entry = section.bot.clone();
-            Ok((loaded.program, WatchedBot { index: reload::WIDGET_BOT, entry, files }))
+            Ok((loaded.program, WatchedBot { slot: BotSlot::Widget, entry, files }))
         }
         Err(failure) => {
             let style = Style { colour: false, width: 100 };
