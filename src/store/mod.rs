@@ -132,6 +132,9 @@ pub struct Swept {
 /// Rows one sweep statement deletes at most, so writes queued behind it wait only briefly.
 pub(crate) const SWEEP_CHUNK: i64 = 2000;
 
+/// Widget conversations one sweep chunk deletes at most (each goes with all its activities).
+pub(crate) const WIDGET_SWEEP_CHUNK: i64 = 500;
+
 /// One outbox item waiting for delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -227,6 +230,9 @@ pub trait Store: Send + Sync + 'static {
     /// and returns how many replicas (itself included) have said so since `alive_since`. One
     /// round trip, so a replica can afford it every second; a store that is not shared answers 1.
     fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32>;
+
+    /// The widget's history in this store: the same database, connections and durability.
+    fn widget_history(&self) -> std::sync::Arc<dyn crate::widget::WidgetStore>;
 }
 
 /// One replica's "still alive" message to a shared store (see [`Store::heartbeat`]).

@@ -10,10 +10,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod limits;
-pub mod postgres;
 pub mod routes;
 pub mod service;
-pub mod sqlite;
 pub mod store;
 pub mod stream;
 pub mod token;
@@ -26,10 +24,11 @@ pub use activity::{CustomerActivity, OutgoingActivity, Sender};
 pub use config::{Site, UploadSettings, WidgetConfig};
 pub use error::WidgetError;
 pub use limits::{ClientAddress, WidgetLimits};
-pub use postgres::PostgresWidgetStore;
 pub use service::{WidgetHost, WidgetService, WidgetUser};
-pub use sqlite::SqliteWidgetStore;
-pub use store::{MemoryWidgetStore, WidgetStore};
+pub use store::{
+    ChangeStream, ConversationRecord, MemoryWidgetStore, StoredActivity, WidgetStore,
+    WidgetStoreError,
+};
 
 /// Largest request body the Direct Line routes accept.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

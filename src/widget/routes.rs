@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::activity::check_posted;
 use super::error::WidgetError;
 use super::limits::ClientAddress;
-use super::service::{Session, WidgetService, BATCH};
+use super::service::{ConversationAccess, WidgetService, BATCH};
 use super::token::Claims;
 
 /// `?watermark=` (and `t=` on the stream); a missing, empty or garbage watermark means 0.
@@ -150,7 +150,7 @@ fn parse_start_body(body: &Bytes) -> Result<StartBody, WidgetError> {
     Ok(parsed)
 }
 
-fn stream_url(widget: &WidgetService, session: &Session) -> String {
+fn stream_url(widget: &WidgetService, session: &ConversationAccess) -> String {
     format!(
         "{}/v3/directline/conversations/{}/stream?watermark={}&t={}",
         widget.config().websocket_base(),
@@ -160,7 +160,7 @@ fn stream_url(widget: &WidgetService, session: &Session) -> String {
     )
 }
 
-fn session_json(widget: &WidgetService, session: &Session, with_stream: bool) -> Value {
+fn session_json(widget: &WidgetService, session: &ConversationAccess, with_stream: bool) -> Value {
     let mut body = json!({
         "conversationId": session.conversation,
         "token": session.token,
@@ -227,7 +227,7 @@ pub async fn resume_conversation(
     Authorized { claims, token }: Authorized,
 ) -> Result<Json<Value>, WidgetError> {
     let record = widget.live_conversation(&claims, &id).await?;
-    let session = Session {
+    let session = ConversationAccess {
         conversation: record.id,
         token,
         expires_in: claims.seconds_left(widget.now_ms() / 1000),

@@ -64,9 +64,9 @@ pub enum Pushed {
     StoredElsewhere,
 }
 
-/// What a start or resume answers.
+/// What a start, resume or token refresh answers: the conversation and the token that opens it.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct ConversationAccess {
     pub conversation: String,
     pub token: String,
     pub expires_in: u64,
@@ -207,7 +207,7 @@ impl WidgetService {
         site: &Site,
         user_id: Option<String>,
         user_name: Option<String>,
-    ) -> Result<Session, WidgetError> {
+    ) -> Result<ConversationAccess, WidgetError> {
         lock(&self.inner.minted)
             .take(site.id.clone(), site.new_conversations_per_minute, self.now_ms())
             .map_err(|retry_after| WidgetError::RateLimited { retry_after })?;
@@ -222,7 +222,7 @@ impl WidgetService {
         address: IpAddr,
         user_id: Option<String>,
         user_name: Option<String>,
-    ) -> Result<Session, WidgetError> {
+    ) -> Result<ConversationAccess, WidgetError> {
         let limit = self.inner.limits.anonymous_starts_per_minute;
         lock(&self.inner.anonymous)
             .take((site.id.clone(), address), limit, self.now_ms())
@@ -235,7 +235,7 @@ impl WidgetService {
         site: &Site,
         user_id: Option<String>,
         user_name: Option<String>,
-    ) -> Session {
+    ) -> ConversationAccess {
         let conversation = crate::crypto::random_id();
         let user = WidgetUser {
             id: user_id.unwrap_or_else(|| format!("dl_{}", crate::crypto::random_id())),
@@ -243,7 +243,7 @@ impl WidgetService {
             site: site.id.clone(),
             locale: None,
         };
-        Session {
+        ConversationAccess {
             token: self.issue(&conversation, &user),
             conversation,
             expires_in: self.lifetime_secs(),
@@ -258,14 +258,14 @@ impl WidgetService {
         claims: &Claims,
         token: &str,
         locale: Option<String>,
-    ) -> Result<(Session, bool), WidgetError> {
+    ) -> Result<(ConversationAccess, bool), WidgetError> {
         let expires_in = claims.seconds_left(self.now_ms() / 1000);
         let existing = self.inner.store.conversation(&claims.conversation).await?;
         if let Some(record) = existing {
             if record.ended {
                 return Err(WidgetError::ConversationNotFound);
             }
-            let session = Session {
+            let session = ConversationAccess {
                 conversation: record.id,
                 token: token.to_owned(),
                 expires_in,
@@ -292,8 +292,12 @@ impl WidgetService {
         };
         // Durable with the host before the page hears 201, like every customer activity.
         self.inner.host.conversation_started(self, &record.id, &user).await?;
-        let session =
-            Session { conversation: record.id, token: token.to_owned(), expires_in, watermark: 0 };
+        let session = ConversationAccess {
+            conversation: record.id,
+            token: token.to_owned(),
+            expires_in,
+            watermark: 0,
+        };
         Ok((session, true))
     }
 
@@ -316,7 +320,7 @@ impl WidgetService {
 
     /// A fresh token for the same conversation and user; tokens issued before it stop working
     /// after the refresh overlap (long enough for the page to switch to the new one).
-    pub fn refresh(&self, claims: &Claims) -> Session {
+    pub fn refresh(&self, claims: &Claims) -> ConversationAccess {
         let user = WidgetUser {
             id: claims.user_id.clone(),
             name: claims.user_name.clone(),
@@ -335,7 +339,7 @@ impl WidgetService {
             now + overlap,
             now - lifetime,
         );
-        Session {
+        ConversationAccess {
             token,
             conversation: claims.conversation.clone(),
             expires_in: self.lifetime_secs(),

@@ -17,6 +17,8 @@ mod writer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+mod widget;
+
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -437,5 +439,9 @@ impl Store for PostgresStore {
             .await?;
             Ok(u32::try_from(others).unwrap_or(u32::MAX - 1) + 1)
         })
+    }
+
+    fn widget_history(&self) -> std::sync::Arc<dyn crate::widget::WidgetStore> {
+        std::sync::Arc::new(widget::PostgresHistory { pool: self.pool.clone() })
     }
 }
