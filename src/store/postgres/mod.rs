@@ -12,12 +12,11 @@
 mod leases;
 mod reader;
 mod round;
+mod widget;
 mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-mod widget;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
