@@ -138,7 +138,10 @@ pub async fn run(
             )
             .await?,
         ),
-        None => crate::store::open(&config.store, config.durability).await?,
+        None => {
+            let connections = config.limits.store_connections;
+            crate::store::open_pooled(&config.store, config.durability, connections).await?
+        }
     };
     let (bots, watched) = load_bots(&config)?;
     let token = webhook_token(&config, options.dev)?;

@@ -1,6 +1,8 @@
 //! Store: durable conversation state, dedup keys, the inbound queue, the outbox and timers,
 //! written in one transaction per turn. A [`Store`] trait with a SQLite backend (the embedded
-//! default) and one conformance suite (`tests/store/conformance.rs`) every backend runs.
+//! default), a PostgreSQL one (replicas sharing a database) and one conformance suite
+//! (`tests/store/conformance.rs`) every backend runs. Both backends commit concurrent writes
+//! together (group commit), so callers may call freely from many tasks at once.
 //!
 //! The store knows nothing about CX, the engine or HTTP: conversations are opaque keys, states
 //! are opaque bytes (the engine's snapshot), and inbound events, outbox items and timer events
@@ -16,7 +18,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 
 pub use decisions::{DecisionQuery, DecisionRecord, StoredDecision};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, DEFAULT_CONNECTIONS};
 pub use sqlite::SqliteStore;
 
 /// What every store call returns: a boxed future so `Arc<dyn Store>` works.
@@ -245,16 +247,26 @@ pub struct Heartbeat<'a> {
 }
 
 /// Opens the store named by a URL: `sqlite://path` (created if missing), `sqlite::memory:`
-/// or `postgres://…`.
+/// or `postgres://…` (with [`DEFAULT_CONNECTIONS`]).
 pub async fn open(
     url: &str,
     durability: Durability,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_pooled(url, durability, None).await
+}
+
+/// Like [`open`], with a PostgreSQL pool of `connections` when given (SQLite ignores it).
+pub async fn open_pooled(
+    url: &str,
+    durability: Durability,
+    connections: Option<u32>,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         return Ok(std::sync::Arc::new(SqliteStore::open_with(url, durability).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(std::sync::Arc::new(PostgresStore::open(url).await?));
+        let connections = connections.unwrap_or(DEFAULT_CONNECTIONS);
+        return Ok(std::sync::Arc::new(PostgresStore::open_with(url, None, connections).await?));
     }
     Err(StoreError::BadUrl {
         url: url.to_owned(),
