@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use botrun::store::{Cutoffs, Durability, SqliteStore, Store, Turn};
 use botrun::widget::store::ConversationRecord;
-use botrun::widget::{SqliteWidgetStore, WidgetStore};
+use botrun::widget::WidgetStore;
 use chrono::{DateTime, Duration, Utc};
 
 const LIFETIME_DAYS: i64 = 7;
@@ -51,7 +51,7 @@ async fn one_conversation(store: Arc<SqliteStore>, id: String, at: DateTime<Utc>
     }
 }
 
-async fn one_widget_conversation(widget: Arc<SqliteWidgetStore>, id: String, at_ms: i64) {
+async fn one_widget_conversation(widget: Arc<dyn WidgetStore>, id: String, at_ms: i64) {
     let record = ConversationRecord {
         id: id.clone(),
         site: "shop".into(),
@@ -84,7 +84,11 @@ fn main() {
         let url = format!("sqlite://{}", service_db.display());
         let store = Arc::new(SqliteStore::open_with(&url, Durability::Process).await.unwrap());
         let widget_url = format!("sqlite://{}", widget_db.display());
-        let widget = Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap());
+        // A second store file, so the table shows the widget history's own growth.
+        let widget = SqliteStore::open_with(&widget_url, Durability::Process)
+            .await
+            .unwrap()
+            .widget_history();
         println!(
             "{per_day} conversations a day, lifetimes {LIFETIME_DAYS} days, sweep {}",
             if sweep { "on" } else { "off" }

@@ -16,8 +16,18 @@
 //! question still gets its answer); `--store=FILE` keeps the SQLite store after the run, so
 //! `botrun report --store sqlite://FILE` shows what the bot decided, missed messages included.
 //!
+//! With `--store-url=postgres://…` the app runs on PostgreSQL instead, in a schema of its own
+//! created for the run (`bench_<pid>_<nanos>`, dropped at the end), with the heartbeat and timer
+//! loops a replica runs; `--replicas=N` starts N apps on that one database, each with its own
+//! pool as N processes would have, and the webhooks go to the replica
+//! `conversation % N` (a load balancer with affinity), or, with `--spread=alternate`, to every
+//! replica in turn regardless of the conversation. The table then also shows the database's
+//! committed transactions per message (from `pg_stat_database`, so give the run a database of
+//! its own) and the store's statements per message (its own count of round trips).
+//!
 //! `cargo bench --bench serve -- [--rate=3000] [--seconds=10] [--conversations=300]
-//! [--durability=full|process] [--missed-every=N] [--store=FILE]`
+//! [--durability=full|process] [--missed-every=N] [--store=FILE]
+//! [--store-url=postgres://… [--replicas=N] [--spread=affinity|alternate]]`
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 
@@ -34,8 +44,10 @@ use chrono::{DateTime, Utc};
 use botrun::check::{load_program, CheckOptions};
 use botrun::cx::{Credentials, CxClient, CxConfig};
 use botrun::emulator::{spawn, EmulatorOptions, Message, MessageType, RunningEmulator, SenderKind};
-use botrun::server::{app, AppState, Bots, Config, SystemClock};
-use botrun::store::{Durability, SqliteStore};
+use botrun::server::{
+    app, run_heartbeat_loop, run_timer_loop, AppState, Bots, Config, SystemClock,
+};
+use botrun::store::{Durability, PostgresStore, SqliteStore, Store};
 
 const QUESTIONS: [(&str, &str); 3] = [
     ("how long does delivery take", "Deliveries take 2–4 working days within the EU."),
@@ -65,6 +77,12 @@ struct Options {
     missed_every: u64,
     /// Where the store is kept after the run (default: a temporary file).
     store: Option<std::path::PathBuf>,
+    /// A PostgreSQL database to run on instead of SQLite.
+    store_url: Option<String>,
+    /// How many apps share the PostgreSQL store.
+    replicas: usize,
+    /// Every webhook to the next replica, instead of a conversation's to its own.
+    alternate: bool,
 }
 
 impl Options {
@@ -76,6 +94,9 @@ impl Options {
             durability: Durability::Full,
             missed_every: 0,
             store: None,
+            store_url: None,
+            replicas: 1,
+            alternate: false,
         };
         for arg in std::env::args().skip(1) {
             let Some((name, value)) = arg.trim_start_matches("--").split_once('=') else {
@@ -93,9 +114,17 @@ impl Options {
                     assert!(options.missed_every != 1, "--missed-every must be 0 or at least 2");
                 }
                 "store" => options.store = Some(value.into()),
+                "store-url" => options.store_url = Some(value.to_owned()),
+                "replicas" => options.replicas = value.parse().unwrap(),
+                "spread" => options.alternate = value == "alternate",
                 _ => panic!("unknown option --{name}"),
             }
         }
+        assert!(options.replicas >= 1, "--replicas must be at least 1");
+        assert!(
+            options.replicas == 1 || options.store_url.is_some(),
+            "several replicas need a shared store: --store-url=postgres://…"
+        );
         options
     }
 }
@@ -121,39 +150,83 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// The emulator, `botrun serve` on a socket wired to it, and the webhook endpoint.
-async fn start(durability: Durability, db: &Path) -> (RunningEmulator, String) {
-    let options = EmulatorOptions::default();
-    let emulator = spawn(options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+/// The emulator and the replicas of `botrun serve` wired to it, each on a socket of its own.
+struct Running {
+    emulator: RunningEmulator,
+    /// Each replica's webhook endpoint.
+    endpoints: Vec<String>,
+    /// The PostgreSQL stores, to count their round trips and close them.
+    postgres: Vec<Arc<PostgresStore>>,
+}
+
+/// The emulator and `botrun serve` (one app per replica) wired to it.
+async fn start(options: &Options, db: &Path, schema: &str) -> Running {
+    let emulator_options = EmulatorOptions::default();
+    let emulator = spawn(emulator_options.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let config = CxConfig {
         base_url: emulator.base_url(),
         auth_url: emulator.auth_url(),
-        tenant_domain: options.tenant_domain.clone(),
+        tenant_domain: emulator_options.tenant_domain.clone(),
         rate_limit_per_second: 0,
         ..CxConfig::default()
     };
-    let credentials = Credentials::new(options.client_id.clone(), options.client_secret.clone());
+    let credentials = Credentials::new(
+        emulator_options.client_id.clone(),
+        emulator_options.client_secret.clone(),
+    );
     let client = CxClient::with_credentials(config, credentials).unwrap();
-    let url = format!("sqlite://{}", db.display());
-    let store = Arc::new(SqliteStore::open_with(&url, durability).await.unwrap());
     let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
     let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
-    let state = AppState::new(
-        Config::default(),
-        store,
-        Bots::new(vec![(None, program)]),
-        Arc::new(client.clone()),
-        Arc::new(SystemClock),
-        TOKEN.to_owned(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = axum::serve(listener, app(state));
-    tokio::spawn(async move { server.await });
-    let endpoint = format!("http://{addr}/webhooks/cx/{TOKEN}");
-    let bot = client.create_agent_bot("faq", "bench", &endpoint).await.unwrap();
+    let mut endpoints = Vec::new();
+    let mut postgres = Vec::new();
+    for _ in 0..options.replicas {
+        let store: Arc<dyn Store> = match &options.store_url {
+            Some(url) => {
+                let store =
+                    Arc::new(PostgresStore::open_in_schema(url, Some(schema)).await.unwrap());
+                postgres.push(Arc::clone(&store));
+                store
+            }
+            None => {
+                let url = format!("sqlite://{}", db.display());
+                Arc::new(SqliteStore::open_with(&url, options.durability).await.unwrap())
+            }
+        };
+        let state = AppState::new(
+            Config::default(),
+            store,
+            Bots::new(vec![(None, program.clone())]),
+            Arc::new(client.clone()),
+            Arc::new(SystemClock),
+            TOKEN.to_owned(),
+        );
+        if options.store_url.is_some() {
+            // What `botrun serve` runs beside the app on a shared store.
+            tokio::spawn(run_heartbeat_loop(state.clone(), None));
+            tokio::spawn(run_timer_loop(state.clone()));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = axum::serve(listener, app(state));
+        tokio::spawn(async move { server.await });
+        endpoints.push(format!("http://{addr}/webhooks/cx/{TOKEN}"));
+    }
+    let bot = client.create_agent_bot("faq", "bench", &endpoints[0]).await.unwrap();
     client.assign_agent_bot(INBOX.into(), bot.id).await.unwrap();
-    (emulator, endpoint)
+    Running { emulator, endpoints, postgres }
+}
+
+/// Transactions committed and rolled back in the current database so far (all sessions).
+async fn transactions(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database \
+         WHERE datname = current_database()",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
 }
 
 /// Per conversation, the due times of the messages it sent.
@@ -164,7 +237,7 @@ type Sent = Vec<(u64, Vec<DateTime<Utc>>)>;
 async fn offer(
     options: &Options,
     conversations: &[u64],
-    endpoint: &str,
+    endpoints: &[String],
 ) -> (DateTime<Utc>, Sent, Vec<Duration>) {
     let client = reqwest::Client::new();
     let total = options.rate * options.seconds;
@@ -173,8 +246,9 @@ async fn offer(
     let start_utc = Utc::now() + chrono::Duration::milliseconds(50);
     let mut tasks = Vec::new();
     for (index, &conversation) in (0..count).zip(conversations) {
-        let (client, endpoint) = (client.clone(), endpoint.to_owned());
-        let (rate, missed_every) = (options.rate, options.missed_every);
+        let (client, endpoints) = (client.clone(), endpoints.to_vec());
+        let (rate, missed_every, alternate) =
+            (options.rate, options.missed_every, options.alternate);
         tasks.push(tokio::spawn(async move {
             let mut due_times = Vec::new();
             let mut acks = Vec::new();
@@ -191,9 +265,11 @@ async fn offer(
                     QUESTIONS[due_times.len() % QUESTIONS.len()].0
                 };
                 let id = conversation * 1_000_000 + u64::try_from(k).unwrap();
+                let replica = if alternate { i } else { index };
+                let endpoint = &endpoints[usize::try_from(replica).unwrap() % endpoints.len()];
                 let posted = Instant::now();
                 let response =
-                    client.post(&endpoint).body(webhook(id, conversation, question)).send().await;
+                    client.post(endpoint).body(webhook(id, conversation, question)).send().await;
                 assert!(response.is_ok_and(|r| r.status().is_success()), "webhook refused");
                 acks.push(posted.elapsed());
                 // A miss gets "I'm not sure…", not an answer: only questions are timed.
@@ -249,17 +325,24 @@ async fn main() {
     let options = Options::from_args();
     let dir = tempfile::tempdir().unwrap();
     let db = options.store.clone().unwrap_or_else(|| dir.path().join("bench.db"));
-    let (emulator, endpoint) = start(options.durability, &db).await;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let schema = format!("bench_{}_{}", std::process::id(), nanos.subsec_nanos());
+    let running = start(&options, &db, &schema).await;
+    let (emulator, endpoints) = (&running.emulator, &running.endpoints);
     // Created before any webhook flows: CX knows the conversations, botrun does not yet.
     let conversations: Vec<u64> = (0..options.conversations)
         .map(|n| emulator.control().customer_start(INBOX, &format!("Load {n}")).unwrap().id)
         .collect();
-    let (start_utc, sent, acks) = offer(&options, &conversations, &endpoint).await;
+    let (transactions_before, trips_before) = match &options.store_url {
+        Some(url) => (transactions(url).await, round_trips(&running.postgres)),
+        None => (0, 0),
+    };
+    let (start_utc, sent, acks) = offer(&options, &conversations, endpoints).await;
     let offered_in = (Utc::now() - start_utc).to_std().unwrap();
     let total: usize = sent.iter().map(|(_, times)| times.len()).sum();
     let posted = options.rate * options.seconds;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while answered(&emulator, &conversations) < total && Instant::now() < deadline {
+    while answered(emulator, &conversations) < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -267,7 +350,7 @@ async fn main() {
     let mut latencies = Vec::new();
     let mut last_reply = None::<DateTime<Utc>>;
     for (conversation, due_times) in &sent {
-        let got = answers(&emulator, *conversation);
+        let got = answers(emulator, *conversation);
         lost += due_times.len().saturating_sub(got.len());
         duplicated += got.len().saturating_sub(due_times.len());
         for (k, due) in due_times.iter().enumerate() {
@@ -290,10 +373,14 @@ async fn main() {
         latencies.len() as f64
             / (last_reply.unwrap_or(start_utc) - start_utc).to_std().unwrap().as_secs_f64(),
     );
+    let backend = match &options.store_url {
+        Some(_) => format!("PostgreSQL, {} replica(s)", options.replicas),
+        None => format!("SQLite {:?}", options.durability),
+    };
     println!(
         "serve vs emulator: {} conversations, {posted} messages ({total} questions) over {} s, \
-         SQLite {:?}",
-        options.conversations, options.seconds, options.durability
+         {backend}",
+        options.conversations, options.seconds
     );
     if let Some(path) = &options.store {
         println!("store kept: botrun report --store sqlite://{}", path.display());
@@ -307,5 +394,34 @@ async fn main() {
         millis(latencies.last().copied().unwrap_or_default()),
         millis(percentile(&acks, 0.99)),
     );
-    emulator.shutdown().await;
+    if let Some(url) = &options.store_url {
+        let trips = round_trips(&running.postgres) - trips_before;
+        for store in &running.postgres {
+            store.close().await;
+        }
+        // A session reports its transactions to the statistics when it ends (or goes idle).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let committed = transactions(url).await - transactions_before;
+        #[allow(clippy::cast_precision_loss)]
+        let per = |n: i64| n as f64 / posted as f64;
+        println!(
+            "PostgreSQL per message (all replicas, heartbeats and timer loops included): \
+             {:.2} transactions, {:.2} round trips",
+            per(committed),
+            per(i64::try_from(trips).unwrap()),
+        );
+        drop_schema(url, &schema).await;
+    }
+    running.emulator.shutdown().await;
+}
+
+/// The statements the stores sent so far, each one a round trip.
+fn round_trips(stores: &[Arc<PostgresStore>]) -> u64 {
+    stores.iter().map(|store| store.round_trips()).sum()
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await.unwrap();
 }

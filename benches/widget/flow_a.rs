@@ -12,7 +12,7 @@ use botrun::emulator::EmulatorOptions;
 use botrun::server::flow_a::{FlowA, FlowAHost, FlowASettings};
 use botrun::server::{app, AppState, Bots, Config, SystemClock};
 use botrun::store::Durability;
-use botrun::widget::{router, SqliteWidgetStore, WidgetConfig, WidgetService};
+use botrun::widget::{router, WidgetConfig, WidgetService};
 
 const WEBHOOK_TOKEN: &str = "bench-webhook-token-0123456789abcdef";
 
@@ -25,7 +25,6 @@ pub async fn serve(
     cx_auth: &str,
     service_db: &str,
     config: WidgetConfig,
-    widget_store: Arc<SqliteWidgetStore>,
 ) -> axum::Router {
     let options = EmulatorOptions::default();
     let cx = CxConfig {
@@ -54,6 +53,8 @@ pub async fn serve(
     let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
     let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
     let store = botrun::store::open(service_db, Durability::Full).await.unwrap();
+    // The widget's history is in the service's store, as `botrun serve` keeps it.
+    let widget_store = store.widget_history();
     let state = AppState::new(
         Config::default(),
         store,

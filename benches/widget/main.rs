@@ -36,8 +36,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use botrun::widget::{
-    router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, WidgetConfig,
-    WidgetError, WidgetHost, WidgetService, WidgetUser,
+    router, CustomerActivity, OutgoingActivity, Sender, Site, WidgetConfig, WidgetError,
+    WidgetHost, WidgetService, WidgetUser,
 };
 use futures_util::future::BoxFuture;
 
@@ -175,15 +175,18 @@ async fn serve_and_measure(conversations: usize, per_conversation: usize, flow_a
         }],
         uploads: None,
     };
-    let widget_db = format!("sqlite://{}", dir.path().join("widget.db").display());
-    let widget_store = Arc::new(SqliteWidgetStore::open(&widget_db).await.unwrap());
     let app = if flow_a {
         let line = from_child.recv().await.unwrap();
         let urls: Vec<&str> = line.strip_prefix("cx ").unwrap().split(' ').collect();
         let service_db = format!("sqlite://{}", dir.path().join("botrun.db").display());
         let unlimited = std::env::args().any(|arg| arg == "--cx-unlimited");
-        flow_a::serve(address, unlimited, urls[0], urls[1], &service_db, config, widget_store).await
+        flow_a::serve(address, unlimited, urls[0], urls[1], &service_db, config).await
     } else {
+        let widget_db = format!("sqlite://{}", dir.path().join("widget.db").display());
+        let widget_store = botrun::store::open(&widget_db, botrun::store::Durability::Full)
+            .await
+            .unwrap()
+            .widget_history();
         let widget = WidgetService::new(config, widget_store, Arc::new(EchoBot));
         axum::Router::new().nest("/v3/directline", router(widget))
     };

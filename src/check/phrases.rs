@@ -15,7 +15,7 @@ use crate::syntax::ast::{
 use super::visit::for_each_stmt;
 
 /// Regexes are built the way the engine builds them (one definition, in the matcher).
-pub use crate::engine::matcher::build_regex;
+pub(crate) use crate::engine::matcher::build_regex;
 
 /// Flags a `/regex/` may carry: `i` ignore case, `m` multi-line, `s` dot matches new line,
 /// `x` verbose, `u` (Unicode, always on).

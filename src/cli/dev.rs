@@ -16,14 +16,12 @@ use crate::cx::{CxClient, CxConfig};
 use crate::emulator::{self, EmulatorOptions, RunningEmulator};
 use crate::engine::Program;
 use crate::server::flow_a::{FlowA, FlowAHost, FlowASettings};
-use crate::server::reload::{self, WatchedBot};
+use crate::server::reload::{self, BotSlot, WatchedBot};
 use crate::server::{self, AppState, Bots, Config, SystemClock};
 use crate::store::Durability;
 use crate::widget::assets;
 use crate::widget::demo::{demo_router, DemoPage};
-use crate::widget::{
-    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetLimits, WidgetService,
-};
+use crate::widget::{router, Site, UploadSettings, WidgetConfig, WidgetLimits, WidgetService};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -58,7 +56,7 @@ pub struct Args {
 }
 
 /// The emulator's world in the data folder.
-pub const WORLD_FILE: &str = "cx-world.json";
+pub(crate) const WORLD_FILE: &str = "cx-world.json";
 
 /// How soon after a change the emulator's world is written.
 const WORLD_SAVE_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -178,8 +176,8 @@ fn world_to_start_from(data: &Path, fresh: bool) -> miette::Result<Option<emulat
     Ok(saved)
 }
 
-/// Removes the emulator's world and the service and widget databases an earlier run left in
-/// `data`.
+/// Removes the emulator's world and the service's database an earlier run left in `data`
+/// (and `widget.db`, where runs before the widget history moved into the store kept it).
 fn remove_state_files(data: &Path) -> miette::Result<()> {
     for name in [
         WORLD_FILE,
@@ -321,8 +319,8 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
         .unwrap_or_else(|| (widget_program.clone(), widget_entry.clone(), widget_files.clone()));
     // Edited bots are reloaded as `serve` does: the widget's bot and the inbox bot (index 0).
     let watched = vec![
-        WatchedBot { index: reload::WIDGET_BOT, entry: widget_entry, files: widget_files },
-        WatchedBot { index: 0, entry: inbox_entry, files: inbox_files },
+        WatchedBot { slot: BotSlot::Widget, entry: widget_entry, files: widget_files },
+        WatchedBot { slot: BotSlot::Inbox(0), entry: inbox_entry, files: inbox_files },
     ];
     std::fs::create_dir_all(&args.data)
         .into_diagnostic()
@@ -359,13 +357,9 @@ async fn serve(args: &Args, mut programs: Vec<LoadedBot>) -> miette::Result<()> 
     let settings =
         FlowASettings { inbox_id: emulator::model::API_INBOX_ID, ..FlowASettings::default() };
     let flow = FlowA::new(&state, widget_program, client.clone(), settings);
-    let widget_store =
-        SqliteWidgetStore::open(&format!("sqlite://{}", args.data.join("widget.db").display()))
-            .await
-            .map_err(|err| miette!("{err}"))?;
     let widget = WidgetService::new(
         widget_config(&args.data, address, args.public_url.as_deref(), !args.no_uploads)?,
-        Arc::new(widget_store),
+        state.store.widget_history(),
         Arc::new(FlowAHost(Arc::clone(&flow))),
     )
     // Every local page comes from one address: the per-address limit matches the site's, so

@@ -114,6 +114,9 @@ pub struct Limits {
     /// SQLite only: the store file never grows past this many megabytes; beyond it writes
     /// fail as on a full disk (CX gets 503 and retries, `/readyz` is 503) until rows go.
     pub store_max_mb: Option<u64>,
+    /// PostgreSQL only: connections in the store's pool (default
+    /// [`crate::store::DEFAULT_CONNECTIONS`]; the heartbeat has one more of its own).
+    pub store_connections: Option<u32>,
     /// Time a client has to send a request's headers, and the longest a keep-alive connection
     /// may sit idle between requests, in milliseconds.
     pub header_timeout_ms: u64,
@@ -144,6 +147,7 @@ impl Default for Limits {
             request_timeout_ms: 10_000,
             concurrent_requests: 1024,
             store_max_mb: None,
+            store_connections: None,
             header_timeout_ms: 10_000,
             connections: 4096,
             connections_per_address: 256,
@@ -261,6 +265,12 @@ impl Config {
         }
         if limits.store_max_mb.is_some() && !self.store.starts_with("sqlite:") {
             return Err("limits.store_max_mb applies to a `sqlite://` store only".into());
+        }
+        if limits.store_connections.is_some() && !self.store.starts_with("postgres://") {
+            return Err("limits.store_connections applies to a `postgres://` store only".into());
+        }
+        if limits.store_connections.is_some_and(|n| n < 2) {
+            return Err("limits.store_connections must be at least 2".into());
         }
         if limits.store_max_mb == Some(0) {
             return Err("limits.store_max_mb must be at least 1".into());

@@ -154,4 +154,7 @@ impl Store for CountingStore {
     fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
         self.counted(self.inner.heartbeat(beat))
     }
+    fn widget_history(&self) -> Arc<dyn crate::widget::WidgetStore> {
+        self.inner.widget_history()
+    }
 }

@@ -15,21 +15,28 @@ use crate::check::{load_program, CheckOptions};
 /// How long to wait for an editor's burst of writes to settle before reloading.
 const SETTLE: Duration = Duration::from_millis(150);
 
-/// The [`WatchedBot::index`] of the bot behind the widget (Flow A).
-pub const WIDGET_BOT: usize = usize::MAX;
+/// Which running bot a file belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BotSlot {
+    /// The `bots:` entry at this position (an inbox's bot, Flow B).
+    Inbox(usize),
+    /// The bot behind the widget (Flow A).
+    Widget,
+}
 
-/// Loads bot `index` (or [`WIDGET_BOT`]) from `path` and swaps it in; on failure returns the
-/// rendered diagnostics and leaves the running program untouched.
-pub fn reload_bot(state: &AppState, index: usize, path: &Path) -> Result<(), String> {
+/// Loads the bot of `slot` from `path` and swaps it in; on failure returns the rendered
+/// diagnostics and leaves the running program untouched.
+pub fn reload_bot(state: &AppState, slot: BotSlot, path: &Path) -> Result<(), String> {
     let options = CheckOptions { fetch_hosts: Some(state.config.fetch.allow_hosts.clone()) };
     match load_program(path, &options) {
         Ok(loaded) => {
-            if index == WIDGET_BOT {
-                if let Some(flow) = state.flow_a.get() {
-                    flow.replace_program(loaded.program);
+            match slot {
+                BotSlot::Widget => {
+                    if let Some(flow) = state.flow_a.get() {
+                        flow.replace_program(loaded.program);
+                    }
                 }
-            } else {
-                state.bots.replace(index, loaded.program);
+                BotSlot::Inbox(index) => state.bots.replace(index, loaded.program),
             }
             tracing::info!(bot = %path.display(), "bot reloaded");
             state.metrics.count_reload(true);
@@ -48,10 +55,10 @@ pub fn reload_bot(state: &AppState, index: usize, path: &Path) -> Result<(), Str
 
 /// [`reload_bot`] off the async threads (loading reads files and compiles). Its outcome is
 /// logged and counted by `reload_bot`; a reload that panicked is logged here.
-async fn reload_in_background(state: &AppState, index: usize, entry: &Path) {
+async fn reload_in_background(state: &AppState, slot: BotSlot, entry: &Path) {
     let (state, entry) = (state.clone(), entry.to_path_buf());
     let bot = entry.display().to_string();
-    if let Err(error) = tokio::task::spawn_blocking(move || reload_bot(&state, index, &entry)).await
+    if let Err(error) = tokio::task::spawn_blocking(move || reload_bot(&state, slot, &entry)).await
     {
         tracing::error!(%bot, %error, "reloading the bot failed; still running the previous version");
     }
@@ -60,7 +67,7 @@ async fn reload_in_background(state: &AppState, index: usize, entry: &Path) {
 /// A bot's files: its entry and every file it uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatchedBot {
-    pub index: usize,
+    pub slot: BotSlot,
     pub entry: PathBuf,
     pub files: Vec<PathBuf>,
 }
@@ -85,7 +92,7 @@ pub struct HotReload {
     _watcher: notify::RecommendedWatcher,
 }
 
-/// Watches the directories of `bots` (index, entry file, every file it uses) and reloads a
+/// Watches the directories of `bots` (slot, entry file, every file it uses) and reloads a
 /// bot when one of its files changes. Directories, not files, are watched because editors
 /// often save by replacing the file.
 pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload> {
@@ -119,7 +126,7 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
     let bots: Arc<Vec<WatchedBot>> = Arc::new(
         bots.iter()
             .map(|bot| WatchedBot {
-                index: bot.index,
+                slot: bot.slot,
                 entry: canon(&bot.entry),
                 files: bot.files.iter().map(canon).collect(),
             })
@@ -148,7 +155,7 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
                     continue;
                 }
                 if !touched.is_empty() {
-                    reload_in_background(&state, bot.index, &bot.entry).await;
+                    reload_in_background(&state, bot.slot, &bot.entry).await;
                 }
             }
         }
@@ -165,14 +172,14 @@ pub fn watch(state: &AppState, bots: &[WatchedBot]) -> notify::Result<HotReload>
 pub fn reload_on_hangup(state: &AppState, bots: &[WatchedBot]) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangups = signal(SignalKind::hangup())?;
-    let bots: Vec<(usize, PathBuf)> =
-        bots.iter().map(|bot| (bot.index, bot.entry.clone())).collect();
+    let bots: Vec<(BotSlot, PathBuf)> =
+        bots.iter().map(|bot| (bot.slot, bot.entry.clone())).collect();
     let state = state.clone();
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             tracing::info!(bots = bots.len(), "SIGHUP: reloading every bot");
-            for (index, entry) in &bots {
-                reload_in_background(&state, *index, entry).await;
+            for (slot, entry) in &bots {
+                reload_in_background(&state, *slot, entry).await;
             }
         }
     });

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{check_token, generate_token, Config};
-use super::reload::{self, WatchedBot};
+use super::reload::{self, BotSlot, WatchedBot};
 use super::{app, run_timer_loop, AppState, Bots, CxOutbound, SystemClock};
 use crate::check::report::{render_human, Style};
 use crate::check::{load_program, CheckOptions};
@@ -59,7 +59,11 @@ pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError>
         match load_program(&bot.file, &options) {
             Ok(loaded) => {
                 let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
-                watched.push(WatchedBot { index, entry: bot.file.clone(), files });
+                watched.push(WatchedBot {
+                    slot: BotSlot::Inbox(index),
+                    entry: bot.file.clone(),
+                    files,
+                });
                 programs.push((bot.inbox_id, loaded.program));
             }
             Err(failure) => {
@@ -92,7 +96,7 @@ fn load_widget_bot(
         Ok(loaded) => {
             let files = loaded.sources.iter().map(|s| s.path.clone()).collect();
             let entry = section.bot.clone();
-            Ok((loaded.program, WatchedBot { index: reload::WIDGET_BOT, entry, files }))
+            Ok((loaded.program, WatchedBot { slot: BotSlot::Widget, entry, files }))
         }
         Err(failure) => {
             let style = Style { colour: false, width: 100 };
@@ -134,7 +138,10 @@ pub async fn run(
             )
             .await?,
         ),
-        None => crate::store::open(&config.store, config.durability).await?,
+        None => {
+            let connections = config.limits.store_connections;
+            crate::store::open_pooled(&config.store, config.durability, connections).await?
+        }
     };
     let (bots, watched) = load_bots(&config)?;
     let token = webhook_token(&config, options.dev)?;
@@ -221,9 +228,7 @@ async fn serve_widget(
     section: &super::widget_config::WidgetSection,
     public: &str,
 ) -> Result<(axum::Router, WatchedBot, Arc<dyn crate::widget::WidgetStore>), ServeError> {
-    use crate::widget::{
-        demo, router, PostgresWidgetStore, SqliteWidgetStore, WidgetService, WidgetStore,
-    };
+    use crate::widget::{demo, router, WidgetService};
     let (program, watched) = load_widget_bot(&state.config, section)?;
     let config = section.widget_config(public).map_err(ServeError::Widget)?;
     // Flow A's calls share Flow B's limiter: one process, one budget.
@@ -234,14 +239,7 @@ async fn serve_widget(
     .map_err(|e| ServeError::Cx(e.to_string()))?;
     let title = program.bot_name().to_owned();
     let flow = super::flow_a::FlowA::new(state, program, cx, section.flow_a());
-    let url = section.store.as_deref().unwrap_or(&state.config.store);
-    let store: Arc<dyn WidgetStore> = if url.starts_with("postgres") {
-        Arc::new(
-            PostgresWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?,
-        )
-    } else {
-        Arc::new(SqliteWidgetStore::open(url).await.map_err(|e| ServeError::Widget(e.to_string()))?)
-    };
+    let store = widget_history(state, section).await?;
     let first_site = config.sites.first().map(|s| s.id.clone()).unwrap_or_default();
     let widget = WidgetService::new(
         config,
@@ -274,6 +272,23 @@ async fn serve_widget(
     Ok((routes, watched, store))
 }
 
+/// Where the widget's history goes: into the service's store (same pool, same durability and
+/// size cap), unless `widget.store` names another database, which gets a store of its own.
+async fn widget_history(
+    state: &AppState,
+    section: &super::widget_config::WidgetSection,
+) -> Result<Arc<dyn crate::widget::WidgetStore>, ServeError> {
+    match section.store.as_deref() {
+        Some(url) if url != state.config.store => {
+            Ok(crate::store::open(url, state.config.durability)
+                .await
+                .map_err(|e| ServeError::Widget(e.to_string()))?
+                .widget_history())
+        }
+        _ => Ok(state.store.widget_history()),
+    }
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -292,5 +307,85 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::widget_history;
+    use crate::clock::SystemClock;
+    use crate::server::widget_config::WidgetSection;
+    use crate::server::{AppState, Bots, Config};
+    use crate::store::{Durability, SqliteStore};
+    use crate::widget::ConversationRecord;
+
+    const CAP_BYTES: u64 = 1024 * 1024;
+
+    fn section(store: Option<&str>) -> WidgetSection {
+        let mut yaml = "bot: bots/faq.bot\ninbox_id: 1\nsites: []\n".to_owned();
+        if let Some(url) = store {
+            yaml.push_str(&format!("store: \"{url}\"\n"));
+        }
+        serde_norway::from_str(&yaml).unwrap()
+    }
+
+    /// Appends 4 KB activities until the history refuses one; `None` if it never does.
+    async fn fill(history: &dyn crate::widget::WidgetStore) -> Option<i64> {
+        let record = ConversationRecord {
+            id: "c".into(),
+            site: "s".into(),
+            user_id: "u".into(),
+            user_name: None,
+            created_ms: 0,
+            last_seq: 0,
+            last_ts_ms: 0,
+            ended: false,
+        };
+        history.create_conversation(&record).await.unwrap();
+        let activity = json!({ "type": "message", "text": "x".repeat(4000) });
+        for n in 0..600 {
+            if history.append("c", activity.clone(), n).await.is_err() {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// The history is in the service's store, so `limits.store_max_mb` holds for it too. (It
+    /// used to open the same file through a pool of its own, without the cap and with
+    /// `synchronous=NORMAL` whatever `durability` said.) A `widget.store` naming another
+    /// database gets a store of its own.
+    #[tokio::test]
+    async fn the_widget_history_lives_in_the_service_store_and_keeps_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("botrun.db").display());
+        let store = SqliteStore::open_capped(&url, Durability::Full, CAP_BYTES).await.unwrap();
+        let mut config = Config { store: url.clone(), ..Config::default() };
+        config.cx.tenant_domain = "acme.example".into();
+        let credentials = crate::cx::Credentials::new("id", "secret");
+        let cx = crate::cx::CxClient::with_credentials(config.cx.clone(), credentials).unwrap();
+        let state = AppState::new(
+            config,
+            Arc::new(store),
+            Bots::new(vec![]),
+            Arc::new(cx),
+            Arc::new(SystemClock),
+            "t".repeat(32),
+        );
+        for named in [None, Some(url.as_str())] {
+            let history = widget_history(&state, &section(named)).await.unwrap();
+            let refused = fill(&*history).await;
+            assert!(refused.is_some(), "4 KB × 600 went past a 1 MB store ({named:?})");
+            history.sweep(i64::MAX).await.unwrap();
+        }
+
+        let other = format!("sqlite://{}", dir.path().join("widget.db").display());
+        let history = widget_history(&state, &section(Some(&other))).await.unwrap();
+        assert_eq!(fill(&*history).await, None, "another database has no cap");
+        assert!(dir.path().join("widget.db").exists());
     }
 }

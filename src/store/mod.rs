@@ -1,6 +1,8 @@
 //! Store: durable conversation state, dedup keys, the inbound queue, the outbox and timers,
 //! written in one transaction per turn. A [`Store`] trait with a SQLite backend (the embedded
-//! default) and one conformance suite (`tests/store/conformance.rs`) every backend runs.
+//! default), a PostgreSQL one (replicas sharing a database) and one conformance suite
+//! (`tests/store/conformance.rs`) every backend runs. Both backends commit concurrent writes
+//! together (group commit), so callers may call freely from many tasks at once.
 //!
 //! The store knows nothing about CX, the engine or HTTP: conversations are opaque keys, states
 //! are opaque bytes (the engine's snapshot), and inbound events, outbox items and timer events
@@ -16,7 +18,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 
 pub use decisions::{DecisionQuery, DecisionRecord, StoredDecision};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, DEFAULT_CONNECTIONS};
 pub use sqlite::SqliteStore;
 
 /// What every store call returns: a boxed future so `Arc<dyn Store>` works.
@@ -130,6 +132,9 @@ pub struct Swept {
 /// Rows one sweep statement deletes at most, so writes queued behind it wait only briefly.
 pub(crate) const SWEEP_CHUNK: i64 = 2000;
 
+/// Widget conversations one sweep chunk deletes at most (each goes with all its activities).
+pub(crate) const WIDGET_SWEEP_CHUNK: i64 = 500;
+
 /// One outbox item waiting for delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -225,6 +230,9 @@ pub trait Store: Send + Sync + 'static {
     /// and returns how many replicas (itself included) have said so since `alive_since`. One
     /// round trip, so a replica can afford it every second; a store that is not shared answers 1.
     fn heartbeat<'a>(&'a self, beat: Heartbeat<'a>) -> StoreFuture<'a, u32>;
+
+    /// The widget's history in this store: the same database, connections and durability.
+    fn widget_history(&self) -> std::sync::Arc<dyn crate::widget::WidgetStore>;
 }
 
 /// One replica's "still alive" message to a shared store (see [`Store::heartbeat`]).
@@ -239,16 +247,26 @@ pub struct Heartbeat<'a> {
 }
 
 /// Opens the store named by a URL: `sqlite://path` (created if missing), `sqlite::memory:`
-/// or `postgres://…`.
+/// or `postgres://…` (with [`DEFAULT_CONNECTIONS`]).
 pub async fn open(
     url: &str,
     durability: Durability,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_pooled(url, durability, None).await
+}
+
+/// Like [`open`], with a PostgreSQL pool of `connections` when given (SQLite ignores it).
+pub async fn open_pooled(
+    url: &str,
+    durability: Durability,
+    connections: Option<u32>,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         return Ok(std::sync::Arc::new(SqliteStore::open_with(url, durability).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(std::sync::Arc::new(PostgresStore::open(url).await?));
+        let connections = connections.unwrap_or(DEFAULT_CONNECTIONS);
+        return Ok(std::sync::Arc::new(PostgresStore::open_with(url, None, connections).await?));
     }
     Err(StoreError::BadUrl {
         url: url.to_owned(),

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::store::StoreError;
+use super::store::WidgetStoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WidgetError {
@@ -47,8 +47,8 @@ pub enum WidgetError {
     Internal(String),
 }
 
-impl From<StoreError> for WidgetError {
-    fn from(err: StoreError) -> Self {
+impl From<WidgetStoreError> for WidgetError {
+    fn from(err: WidgetStoreError) -> Self {
         Self::Internal(err.0)
     }
 }

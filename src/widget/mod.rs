@@ -5,15 +5,13 @@
 //! Integration tests: `widget`.
 
 pub mod activity;
-pub mod assets;
+pub(crate) mod assets;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod limits;
-pub mod postgres;
 pub mod routes;
 pub mod service;
-pub mod sqlite;
 pub mod store;
 pub mod stream;
 pub mod token;
@@ -25,14 +23,14 @@ use axum::Router;
 pub use activity::{CustomerActivity, OutgoingActivity, Sender};
 pub use config::{Site, UploadSettings, WidgetConfig};
 pub use error::WidgetError;
-pub use limits::{ClientAddress, WidgetLimits};
-pub use postgres::PostgresWidgetStore;
+pub use limits::WidgetLimits;
+
 pub use service::{WidgetHost, WidgetService, WidgetUser};
-pub use sqlite::SqliteWidgetStore;
-pub use store::{MemoryWidgetStore, WidgetStore};
+pub(crate) use store::{ChangeStream, StoredActivity, WidgetStoreError};
+pub use store::{ConversationRecord, MemoryWidgetStore, WidgetStore};
 
 /// Largest request body the Direct Line routes accept.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The Direct Line routes, to be mounted at `/v3/directline`. A page configured with a trailing
 /// slash in `domain` asks for `/v3/directline//conversations`: runs of slashes are folded into

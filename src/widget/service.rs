@@ -64,9 +64,9 @@ pub enum Pushed {
     StoredElsewhere,
 }
 
-/// What a start or resume answers.
+/// What a start, resume or token refresh answers: the conversation and the token that opens it.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct ConversationAccess {
     pub conversation: String,
     pub token: String,
     pub expires_in: u64,
@@ -96,7 +96,7 @@ struct Inner {
 }
 
 /// How many activities one poll or replay batch carries at most.
-pub const BATCH: u32 = 500;
+pub(crate) const BATCH: u32 = 500;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -207,7 +207,7 @@ impl WidgetService {
         site: &Site,
         user_id: Option<String>,
         user_name: Option<String>,
-    ) -> Result<Session, WidgetError> {
+    ) -> Result<ConversationAccess, WidgetError> {
         lock(&self.inner.minted)
             .take(site.id.clone(), site.new_conversations_per_minute, self.now_ms())
             .map_err(|retry_after| WidgetError::RateLimited { retry_after })?;
@@ -216,13 +216,13 @@ impl WidgetService {
 
     /// Mints a token for a page that has none (an anonymous start, the demo page): counted per
     /// client address, apart from the site's backend budget, so one address cannot use it up.
-    pub fn mint_for_address(
+    pub(crate) fn mint_for_address(
         &self,
         site: &Site,
         address: IpAddr,
         user_id: Option<String>,
         user_name: Option<String>,
-    ) -> Result<Session, WidgetError> {
+    ) -> Result<ConversationAccess, WidgetError> {
         let limit = self.inner.limits.anonymous_starts_per_minute;
         lock(&self.inner.anonymous)
             .take((site.id.clone(), address), limit, self.now_ms())
@@ -235,7 +235,7 @@ impl WidgetService {
         site: &Site,
         user_id: Option<String>,
         user_name: Option<String>,
-    ) -> Session {
+    ) -> ConversationAccess {
         let conversation = crate::crypto::random_id();
         let user = WidgetUser {
             id: user_id.unwrap_or_else(|| format!("dl_{}", crate::crypto::random_id())),
@@ -243,7 +243,7 @@ impl WidgetService {
             site: site.id.clone(),
             locale: None,
         };
-        Session {
+        ConversationAccess {
             token: self.issue(&conversation, &user),
             conversation,
             expires_in: self.lifetime_secs(),
@@ -258,14 +258,14 @@ impl WidgetService {
         claims: &Claims,
         token: &str,
         locale: Option<String>,
-    ) -> Result<(Session, bool), WidgetError> {
+    ) -> Result<(ConversationAccess, bool), WidgetError> {
         let expires_in = claims.seconds_left(self.now_ms() / 1000);
         let existing = self.inner.store.conversation(&claims.conversation).await?;
         if let Some(record) = existing {
             if record.ended {
                 return Err(WidgetError::ConversationNotFound);
             }
-            let session = Session {
+            let session = ConversationAccess {
                 conversation: record.id,
                 token: token.to_owned(),
                 expires_in,
@@ -292,15 +292,19 @@ impl WidgetService {
         };
         // Durable with the host before the page hears 201, like every customer activity.
         self.inner.host.conversation_started(self, &record.id, &user).await?;
-        let session =
-            Session { conversation: record.id, token: token.to_owned(), expires_in, watermark: 0 };
+        let session = ConversationAccess {
+            conversation: record.id,
+            token: token.to_owned(),
+            expires_in,
+            watermark: 0,
+        };
         Ok((session, true))
     }
 
     /// The live (not ended) conversation the token is bound to. A path naming another
     /// conversation is one this token cannot see: 404 like any unknown conversation, as Direct
     /// Line documents it (a 403 would make `botframework-directlinejs` wait for a fresh token).
-    pub async fn live_conversation(
+    pub(crate) async fn live_conversation(
         &self,
         claims: &Claims,
         path_id: &str,
@@ -316,7 +320,7 @@ impl WidgetService {
 
     /// A fresh token for the same conversation and user; tokens issued before it stop working
     /// after the refresh overlap (long enough for the page to switch to the new one).
-    pub fn refresh(&self, claims: &Claims) -> Session {
+    pub fn refresh(&self, claims: &Claims) -> ConversationAccess {
         let user = WidgetUser {
             id: claims.user_id.clone(),
             name: claims.user_name.clone(),
@@ -335,7 +339,7 @@ impl WidgetService {
             now + overlap,
             now - lifetime,
         );
-        Session {
+        ConversationAccess {
             token,
             conversation: claims.conversation.clone(),
             expires_in: self.lifetime_secs(),
@@ -345,7 +349,7 @@ impl WidgetService {
 
     /// Stores the customer's activity as its echo (server id, `from` from the token, the
     /// client's `clientActivityID` kept), streams it, and queues it for the host.
-    pub async fn post_customer(
+    pub(crate) async fn post_customer(
         &self,
         claims: &Claims,
         mut activity: Map<String, Value>,
@@ -417,7 +421,7 @@ impl WidgetService {
 
     /// [`push`](Self::push) for a reply to the customer's activity `reply_to` (its server id),
     /// which the page sees as `replyToId`.
-    pub async fn push_reply(
+    pub(crate) async fn push_reply(
         &self,
         conversation: &str,
         activity: OutgoingActivity,

@@ -1,5 +1,6 @@
 //! Widget persistence: the `WidgetStore` trait (conversations and their numbered activities) and
-//! an in-memory implementation for unit tests. The SQLite implementation is in `sqlite.rs`.
+//! an in-memory implementation for unit tests. The durable ones are the service's own stores
+//! (`crate::store`), so the history shares their database, pool and durability.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,7 +35,7 @@ pub struct StoredActivity {
 /// A store failure; the message is for logs, never for the page.
 #[derive(Debug, thiserror::Error)]
 #[error("widget store: {0}")]
-pub struct StoreError(pub String);
+pub struct WidgetStoreError(pub String);
 
 /// Where widget conversations live, so a restart loses nothing and a reconnecting page replays.
 pub trait WidgetStore: Send + Sync + 'static {
@@ -42,13 +43,13 @@ pub trait WidgetStore: Send + Sync + 'static {
     fn create_conversation<'a>(
         &'a self,
         record: &'a ConversationRecord,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<(), WidgetStoreError>>;
 
     /// The conversation with this id.
     fn conversation<'a>(
         &'a self,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, WidgetStoreError>>;
 
     /// Appends an activity: gives it the next sequence number, the id `{conversation}|{seq}` and
     /// the timestamp `max(now, last + 1 ms)`, all in one atomic step.
@@ -57,7 +58,7 @@ pub trait WidgetStore: Send + Sync + 'static {
         conversation: &'a str,
         activity: Value,
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<StoredActivity, StoreError>>;
+    ) -> BoxFuture<'a, Result<StoredActivity, WidgetStoreError>>;
 
     /// Up to `limit` activities with a sequence number above `after`, oldest first.
     fn activities_after<'a>(
@@ -65,14 +66,14 @@ pub trait WidgetStore: Send + Sync + 'static {
         conversation: &'a str,
         after: u64,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, WidgetStoreError>>;
 
     /// Marks the conversation ended.
-    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), WidgetStoreError>>;
 
     /// Conversations that got a new activity from any process sharing this store, for stores
     /// that several replicas share; `None` for one-process stores.
-    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, StoreError>>;
+    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, WidgetStoreError>>;
 
     /// The customer activity stored with this `channelData.clientActivityID`, if any (a page
     /// re-sending a message it thinks was lost).
@@ -80,21 +81,18 @@ pub trait WidgetStore: Send + Sync + 'static {
         &'a self,
         conversation: &'a str,
         client_activity_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, WidgetStoreError>>;
 
     /// Retention: deletes every conversation (with its history) whose last activity, or its
     /// start when it has none, is older than `before_ms`; returns how many went.
-    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, WidgetStoreError>>;
 }
 
-/// Conversations one sweep statement deletes at most.
-pub(crate) const SWEEP_CHUNK: i64 = 500;
-
 /// Conversation ids, as other replicas store activities in them.
-pub type ChangeStream = futures_util::stream::BoxStream<'static, String>;
+pub(crate) type ChangeStream = futures_util::stream::BoxStream<'static, String>;
 
 /// The `channelData.clientActivityID` of an activity.
-pub fn client_activity_id(activity: &Value) -> Option<&str> {
+pub(crate) fn client_activity_id(activity: &Value) -> Option<&str> {
     activity.pointer("/channelData/clientActivityID").and_then(Value::as_str)
 }
 
@@ -111,7 +109,7 @@ pub(crate) fn stamp(activity: &mut Value, conversation: &str, seq: u64, ts_ms: i
 }
 
 /// The server id of an activity.
-pub fn activity_id(conversation: &str, seq: u64) -> String {
+pub(crate) fn activity_id(conversation: &str, seq: u64) -> String {
     format!("{conversation}|{seq:07}")
 }
 
@@ -125,11 +123,11 @@ impl MemoryWidgetStore {
     fn with<T>(
         &self,
         f: impl FnOnce(&mut HashMap<String, (ConversationRecord, Vec<StoredActivity>)>) -> T,
-    ) -> Result<T, StoreError> {
+    ) -> Result<T, WidgetStoreError> {
         let mut guard = self
             .conversations
             .lock()
-            .map_err(|_| StoreError("memory store lock poisoned".into()))?;
+            .map_err(|_| WidgetStoreError("memory store lock poisoned".into()))?;
         Ok(f(&mut guard))
     }
 }
@@ -138,7 +136,7 @@ impl WidgetStore for MemoryWidgetStore {
     fn create_conversation<'a>(
         &'a self,
         record: &'a ConversationRecord,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<(), WidgetStoreError>> {
         Box::pin(async move {
             self.with(|all| {
                 all.entry(record.id.clone()).or_insert_with(|| (record.clone(), Vec::new()));
@@ -149,7 +147,7 @@ impl WidgetStore for MemoryWidgetStore {
     fn conversation<'a>(
         &'a self,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, WidgetStoreError>> {
         Box::pin(async move { self.with(|all| all.get(id).map(|(record, _)| record.clone())) })
     }
 
@@ -158,12 +156,12 @@ impl WidgetStore for MemoryWidgetStore {
         conversation: &'a str,
         mut activity: Value,
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<StoredActivity, StoreError>> {
+    ) -> BoxFuture<'a, Result<StoredActivity, WidgetStoreError>> {
         Box::pin(async move {
             self.with(|all| {
                 let (record, activities) = all
                     .get_mut(conversation)
-                    .ok_or_else(|| StoreError(format!("no conversation `{conversation}`")))?;
+                    .ok_or_else(|| WidgetStoreError(format!("no conversation `{conversation}`")))?;
                 record.last_seq += 1;
                 record.last_ts_ms = now_ms.max(record.last_ts_ms + 1);
                 stamp(&mut activity, conversation, record.last_seq, record.last_ts_ms);
@@ -179,7 +177,7 @@ impl WidgetStore for MemoryWidgetStore {
         conversation: &'a str,
         after: u64,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, WidgetStoreError>> {
         Box::pin(async move {
             self.with(|all| {
                 all.get(conversation)
@@ -197,7 +195,7 @@ impl WidgetStore for MemoryWidgetStore {
     }
 
     /// In memory: one process.
-    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, StoreError>> {
+    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, WidgetStoreError>> {
         Box::pin(async { Ok(None) })
     }
 
@@ -205,7 +203,7 @@ impl WidgetStore for MemoryWidgetStore {
         &'a self,
         conversation: &'a str,
         client_activity_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, WidgetStoreError>> {
         Box::pin(async move {
             self.with(|all| {
                 all.get(conversation).and_then(|(_, activities)| {
@@ -218,7 +216,7 @@ impl WidgetStore for MemoryWidgetStore {
         })
     }
 
-    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), WidgetStoreError>> {
         Box::pin(async move {
             self.with(|all| {
                 if let Some((record, _)) = all.get_mut(id) {
@@ -228,7 +226,7 @@ impl WidgetStore for MemoryWidgetStore {
         })
     }
 
-    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, WidgetStoreError>> {
         Box::pin(async move {
             self.with(|all| {
                 let before = all.len();

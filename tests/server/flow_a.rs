@@ -13,9 +13,7 @@ use botrun::emulator::{spawn, EmulatorOptions, MessageType, RunningEmulator};
 use botrun::server::flow_a::{CxFiles, FlowA, FlowAHost, FlowASettings};
 use botrun::server::{app, AppState, Bots, Clock, Config, ManualClock, SystemClock};
 
-use botrun::widget::{
-    router, Site, SqliteWidgetStore, UploadSettings, WidgetConfig, WidgetService,
-};
+use botrun::widget::{router, Site, UploadSettings, WidgetConfig, WidgetService};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "flow-a-token-0123456789abcdef0123456789abcdef";
@@ -183,7 +181,9 @@ impl World {
                     }],
                     uploads,
                 },
-                Arc::new(SqliteWidgetStore::open(&widget_url).await.unwrap()),
+                botrun::store::Store::widget_history(
+                    &botrun::store::SqliteStore::open(&widget_url).await.unwrap(),
+                ),
                 Arc::new(FlowAHost(Arc::clone(&flow))),
             )
             .with_clock(clock);
@@ -683,7 +683,7 @@ async fn a_crash_loses_nothing_the_cx_mirror_resumes_after_restart() {
 
 #[tokio::test]
 async fn the_widget_bot_is_hot_reloaded_and_a_bad_edit_keeps_the_running_one() {
-    use botrun::server::reload::{reload_bot, WIDGET_BOT};
+    use botrun::server::reload::{reload_bot, BotSlot};
     let bot = |answer: &str| {
         format!(
             "bot \"Reload\"\n\nintent price\n  \"price\"\n\non start\n  go main\n\nstate main\n  when price\n    say \"{answer}\"\n  otherwise\n    say \"?\"\n"
@@ -698,13 +698,13 @@ async fn the_widget_bot_is_hot_reloaded_and_a_bad_edit_keeps_the_running_one() {
     page.wait_for("ten euros").await;
 
     std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
-    let rendered = reload_bot(&world.state, WIDGET_BOT, &path).unwrap_err();
+    let rendered = reload_bot(&world.state, BotSlot::Widget, &path).unwrap_err();
     assert!(rendered.contains("nowhere"), "{rendered}");
     page.say("price").await;
     page.wait_for_nth("ten euros", 2).await;
 
     std::fs::write(&path, bot("twelve euros")).unwrap();
-    reload_bot(&world.state, WIDGET_BOT, &path).unwrap();
+    reload_bot(&world.state, BotSlot::Widget, &path).unwrap();
     page.say("price").await;
     let shown = page.wait_for("twelve euros").await;
     let texts: Vec<&str> = shown.iter().map(|(_, text)| text.as_str()).collect();

@@ -136,6 +136,20 @@ fn config_rejects_bad_values_precisely() {
 }
 
 #[test]
+fn the_postgres_pool_size_is_a_setting_of_a_postgres_store() {
+    use botrun::server::Config;
+    let config =
+        Config::parse("store: postgres://bots@db/botrun\nlimits:\n  store_connections: 24\n")
+            .unwrap();
+    assert_eq!(config.limits.store_connections, Some(24));
+    let err = Config::parse("limits:\n  store_connections: 24\n").unwrap_err();
+    assert_eq!(err, "limits.store_connections applies to a `postgres://` store only");
+    let err =
+        Config::parse("store: postgres://db/b\nlimits:\n  store_connections: 1\n").unwrap_err();
+    assert_eq!(err, "limits.store_connections must be at least 2");
+}
+
+#[test]
 fn weak_webhook_tokens_are_refused_outside_dev() {
     use botrun::server::config::{check_token, generate_token};
     assert!(check_token("change-me", false).is_err());

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use botrun::server::reload::{watch, WatchedBot};
+use botrun::server::reload::{watch, BotSlot, WatchedBot};
 use botrun::server::{Config, ManualClock};
 use botrun::store::{SqliteStore, Store};
 use tracing_subscriber::fmt::MakeWriter;
@@ -83,7 +83,8 @@ async fn deleting_a_watched_bot_file_is_logged_and_the_bot_keeps_running() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
     let clock = Arc::new(ManualClock::new(start_time()));
     let h = Harness::with_store_path(&path, store, Config::default(), clock);
-    let watched = [WatchedBot { index: 0, entry: path.clone(), files: vec![path.clone()] }];
+    let watched =
+        [WatchedBot { slot: BotSlot::Inbox(0), entry: path.clone(), files: vec![path.clone()] }];
     let _watcher = watch(&h.state, &watched).unwrap();
     std::fs::remove_file(&path).unwrap();
     let mut logs = String::new();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use botrun::server::reload::{reload_bot, watch, WatchedBot};
+use botrun::server::reload::{reload_bot, watch, BotSlot, WatchedBot};
 use botrun::server::{Config, ManualClock};
 use botrun::store::{SqliteStore, Store};
 
@@ -40,13 +40,13 @@ async fn a_bad_edit_keeps_the_old_bot_and_a_good_one_replaces_it() {
     assert_eq!(ask_price(&h, 1).await, ["ten euros"]);
 
     std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
-    let rendered = reload_bot(&h.state, 0, &path).unwrap_err();
+    let rendered = reload_bot(&h.state, BotSlot::Inbox(0), &path).unwrap_err();
     assert!(rendered.contains("nowhere"), "{rendered}");
     assert!(rendered.contains("reload.bot:4"), "{rendered}");
     assert_eq!(ask_price(&h, 1).await, ["ten euros"]);
 
     std::fs::write(&path, bot("twelve euros")).unwrap();
-    reload_bot(&h.state, 0, &path).unwrap();
+    reload_bot(&h.state, BotSlot::Inbox(0), &path).unwrap();
     assert_eq!(ask_price(&h, 1).await, ["twelve euros"]);
 }
 
@@ -57,7 +57,8 @@ async fn the_watcher_reloads_on_save() {
     std::fs::write(&path, bot("one")).unwrap();
     let h = harness_for(&path).await;
     let metrics = &h.state.metrics;
-    let watched = [WatchedBot { index: 0, entry: path.clone(), files: vec![path.clone()] }];
+    let watched =
+        [WatchedBot { slot: BotSlot::Inbox(0), entry: path.clone(), files: vec![path.clone()] }];
     let _watcher = watch(&h.state, &watched).unwrap();
     std::fs::write(&path, "bot \"Reload\"\n\non start\n  go nowhere\n").unwrap();
     until("the watcher refuses the broken edit", || async { metrics.reloads_refused() > 0 }).await;
@@ -75,7 +76,8 @@ async fn sighup_reloads_every_bot_without_a_watcher_and_keeps_a_broken_edit_out(
     std::fs::write(&path, bot("one")).unwrap();
     let h = harness_for(&path).await;
     let metrics = &h.state.metrics;
-    let watched = [WatchedBot { index: 0, entry: path.clone(), files: vec![path.clone()] }];
+    let watched =
+        [WatchedBot { slot: BotSlot::Inbox(0), entry: path.clone(), files: vec![path.clone()] }];
     reload_on_hangup(&h.state, &watched).unwrap();
     let hangup = || {
         // The signal goes to this test process: without the handler it would end it.

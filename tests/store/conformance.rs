@@ -180,6 +180,89 @@ async fn decisions_ride_with_the_turn(store: &dyn Store) {
     assert_eq!(left.len(), 2);
 }
 
+/// Many conversations' turns at once (on a backend that batches, many share a commit): each
+/// conversation's events are consumed once and in order, each turn committed once, and every
+/// conversation's outbox holds its replies in the order its turns made them.
+async fn concurrent_turns_land_once_in_order(store: &dyn Store) {
+    let chains = (0..40).map(|c| async move {
+        let conversation = format!("g{c}");
+        for step in 0..4 {
+            let key = format!("g{c}:{step}");
+            store.record_inbound(&key, &conversation, &format!("m{step}"), t(step)).await.unwrap();
+        }
+        let mut version = 0;
+        let mut seen = Vec::new();
+        while let Some(inbound) = store.next_inbound(&conversation).await.unwrap() {
+            seen.push(inbound.payload.clone());
+            let replies = [format!("{}a", inbound.payload), format!("{}b", inbound.payload)];
+            let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
+            let mut next = turn(&conversation, version, inbound.payload.as_bytes(), &replies);
+            next.processed = Some(inbound.id);
+            version = store.commit_turn(&next, t(9)).await.unwrap();
+        }
+        (seen, version)
+    });
+    for (seen, version) in futures_util::future::join_all(chains).await {
+        assert_eq!(seen, ["m0", "m1", "m2", "m3"]);
+        assert_eq!(version, 4);
+    }
+    let deliveries = (0..40).map(|c| async move {
+        let conversation = format!("g{c}");
+        let mut sent = Vec::new();
+        while let Some(item) = store.next_outbox(&conversation).await.unwrap() {
+            sent.push(item.payload.clone());
+            store.mark_sent(item.id).await.unwrap();
+        }
+        let state = store.load_conversation(&conversation).await.unwrap().unwrap().state;
+        (sent, state)
+    });
+    for (sent, state) in futures_util::future::join_all(deliveries).await {
+        assert_eq!(sent, ["m0a", "m0b", "m1a", "m1b", "m2a", "m2b", "m3a", "m3b"]);
+        assert_eq!(state, b"m3");
+    }
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+}
+
+/// A turn that loses its compare-and-swap fails alone: the turns committed with it are kept,
+/// and its own outbox items, timers and decisions are not written.
+async fn a_conflict_fails_only_its_own_turn(store: &dyn Store) {
+    let turns = (0..30).map(|n| async move {
+        // Every third turn names a version its conversation never had.
+        let expected = if n % 3 == 0 { 7 } else { 0 };
+        let mut next = turn(&format!("x{n}"), expected, b"s", &[&format!("reply {n}")]);
+        next.add_timers = vec![TimerRow { key: "t".into(), due: t(60), payload: "p".into() }];
+        (n, store.commit_turn(&next, t(0)).await)
+    });
+    for (n, result) in futures_util::future::join_all(turns).await {
+        let conversation = format!("x{n}");
+        if n % 3 == 0 {
+            assert!(matches!(result, Err(StoreError::Conflict { .. })), "{n}: {result:?}");
+            assert_eq!(store.load_conversation(&conversation).await.unwrap(), None);
+            assert_eq!(store.next_outbox(&conversation).await.unwrap(), None);
+        } else {
+            assert_eq!(result.unwrap(), 1, "{n}");
+            let item = store.next_outbox(&conversation).await.unwrap().unwrap();
+            assert_eq!(item.payload, format!("reply {n}"));
+        }
+    }
+    assert_eq!(store.outbox_depth().await.unwrap(), 20);
+    assert_eq!(store.fire_due_timers(t(60)).await.unwrap().len(), 20);
+}
+
+/// A turn that cancels a timer and schedules it again keeps the new schedule.
+async fn a_timer_cancelled_and_rescheduled_in_one_turn_is_kept(store: &dyn Store) {
+    let mut first = turn("rs", 0, b"s", &[]);
+    first.add_timers = vec![TimerRow { key: "k".into(), due: t(10), payload: "old".into() }];
+    let version = store.commit_turn(&first, t(0)).await.unwrap();
+    let mut again = turn("rs", version, b"s", &[]);
+    again.cancel_timers = vec!["k".into()];
+    again.add_timers = vec![TimerRow { key: "k".into(), due: t(20), payload: "new".into() }];
+    store.commit_turn(&again, t(1)).await.unwrap();
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t(20)));
+    assert_eq!(store.fire_due_timers(t(20)).await.unwrap(), ["rs"]);
+    assert_eq!(store.next_inbound("rs").await.unwrap().unwrap().payload, "new");
+}
+
 async fn memory() -> SqliteStore {
     SqliteStore::open("sqlite::memory:").await.unwrap()
 }
@@ -212,7 +295,10 @@ conformance!(
     per_conversation_order,
     outbox_order_and_retries,
     timers,
-    decisions_ride_with_the_turn
+    decisions_ride_with_the_turn,
+    concurrent_turns_land_once_in_order,
+    a_conflict_fails_only_its_own_turn,
+    a_timer_cancelled_and_rescheduled_in_one_turn_is_kept
 );
 
 /// Everything queued survives closing and reopening the database file.

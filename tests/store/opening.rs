@@ -3,7 +3,6 @@
 //! only (CI saw `botrun dev` exit with "database is locked" on start-up when it did not).
 
 use botrun::store::{Durability, SqliteStore};
-use botrun::widget::SqliteWidgetStore;
 
 /// How many new files each test opens at once: enough that connections opened side by side on
 /// one file overlap on a loaded two-core machine.
@@ -25,38 +24,17 @@ async fn new_store_files_open_every_time_even_side_by_side() {
     assert!(failures.is_empty(), "{} of {FILES} opens failed: {failures:?}", failures.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn new_widget_files_open_every_time_even_side_by_side() {
-    let dir = tempfile::tempdir().unwrap();
-    let opens = (0..FILES).map(|i| {
-        let url = format!("sqlite://{}", dir.path().join(format!("w{i}.db")).display());
-        tokio::spawn(async move { SqliteWidgetStore::open(&url).await.map(drop) })
-    });
-    let mut failures = Vec::new();
-    for open in opens {
-        if let Err(error) = open.await.unwrap() {
-            failures.push(error.to_string());
-        }
-    }
-    assert!(failures.is_empty(), "{} of {FILES} opens failed: {failures:?}", failures.len());
-}
-
 #[tokio::test]
 async fn a_store_file_is_in_wal_mode_after_opening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.db");
     let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
     drop(store);
-    let widget = dir.path().join("w.db");
-    SqliteWidgetStore::open(&format!("sqlite://{}", widget.display())).await.unwrap();
-    for file in [path, widget] {
-        let mut side = sqlx::sqlite::SqliteConnectOptions::new().filename(&file);
-        side = side.read_only(true);
-        let mut connection = sqlx::ConnectOptions::connect(&side).await.unwrap();
-        let mode: String =
-            sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut connection).await.unwrap();
-        assert_eq!(mode, "wal", "{}", file.display());
-    }
+    let side = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true);
+    let mut connection = sqlx::ConnectOptions::connect(&side).await.unwrap();
+    let mode: String =
+        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut connection).await.unwrap();
+    assert_eq!(mode, "wal", "{}", path.display());
 }
 
 /// A new file another program is reading (an operator's `sqlite3` shell, `botrun report`) while
@@ -66,8 +44,8 @@ async fn a_store_file_is_in_wal_mode_after_opening() {
 async fn a_new_file_opens_once_a_reader_lets_go() {
     use sqlx::{ConnectOptions, Connection};
     let dir = tempfile::tempdir().unwrap();
-    for (name, widget) in [("b.db", false), ("w.db", true)] {
-        let path = dir.path().join(name);
+    {
+        let path = dir.path().join("b.db");
         let side =
             sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
         let mut reader = side.connect().await.unwrap();
@@ -81,15 +59,9 @@ async fn a_new_file_opens_once_a_reader_lets_go() {
             reader.close().await.unwrap();
         };
         let url = format!("sqlite://{}", path.display());
-        let open = async {
-            if widget {
-                SqliteWidgetStore::open(&url).await.map(drop).map_err(|e| e.to_string())
-            } else {
-                SqliteStore::open(&url).await.map(drop).map_err(|e| e.to_string())
-            }
-        };
+        let open = async { SqliteStore::open(&url).await.map(drop).map_err(|e| e.to_string()) };
         let (opened, ()) = tokio::join!(open, release);
-        assert_eq!(opened, Ok(()), "{name}");
+        assert_eq!(opened, Ok(()));
     }
 }
 

@@ -3,13 +3,11 @@
 //! history sweep deletes conversations whose last activity is old; the readiness write probe
 //! leaves nothing behind.
 
-use botrun::store::{Cutoffs, PostgresStore, Recorded, SqliteStore, Store, TimerRow, Turn};
+use botrun::store::{Cutoffs, Recorded, SqliteStore, Store, TimerRow, Turn};
 use botrun::widget::store::ConversationRecord;
-use botrun::widget::{MemoryWidgetStore, PostgresWidgetStore, SqliteWidgetStore, WidgetStore};
+use botrun::widget::{MemoryWidgetStore, WidgetStore};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-
-const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn day(n: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::days(n)
@@ -97,7 +95,7 @@ async fn sqlite_sweeps_what_is_old_and_idle() {
 
 #[tokio::test]
 async fn postgres_sweeps_what_is_old_and_idle() {
-    let store = PostgresStore::open_in_schema(POSTGRES_URL, Some(&schema("sweep"))).await.unwrap();
+    let store = crate::postgres::store_in(&schema("sweep")).await;
     sweeps_what_is_old_and_idle(&store).await;
     the_write_probe_leaves_nothing(&store).await;
 }
@@ -141,8 +139,8 @@ async fn widget_history_sweep_on_memory_sqlite_and_postgres() {
     widget_history_goes_after_its_last_activity(&MemoryWidgetStore::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("widget.db").display());
-    widget_history_goes_after_its_last_activity(&SqliteWidgetStore::open(&url).await.unwrap())
-        .await;
-    let postgres = PostgresWidgetStore::open_in_schema(POSTGRES_URL, Some(&schema("widget"))).await;
-    widget_history_goes_after_its_last_activity(&postgres.unwrap()).await;
+    let sqlite = SqliteStore::open(&url).await.unwrap();
+    widget_history_goes_after_its_last_activity(&*sqlite.widget_history()).await;
+    let postgres = crate::postgres::store_in(&schema("widget")).await;
+    widget_history_goes_after_its_last_activity(&*postgres.widget_history()).await;
 }

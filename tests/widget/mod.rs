@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use botrun::clock::{Clock, ManualClock, SystemClock};
+use botrun::store::{SqliteStore, Store};
 use botrun::widget::token::{self, Claims};
 use botrun::widget::{
-    router, CustomerActivity, OutgoingActivity, Sender, Site, SqliteWidgetStore, UploadSettings,
-    WidgetConfig, WidgetError, WidgetHost, WidgetService, WidgetStore, WidgetUser,
+    router, CustomerActivity, OutgoingActivity, Sender, Site, UploadSettings, WidgetConfig,
+    WidgetError, WidgetHost, WidgetService, WidgetStore, WidgetUser,
 };
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
@@ -348,8 +349,8 @@ async fn a_restart_loses_nothing(store: Arc<dyn WidgetStore>, reopened: Arc<dyn 
 async fn a_restart_on_sqlite_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("widget.db").display());
-    let first = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
-    let second = Arc::new(SqliteWidgetStore::open(&url).await.unwrap());
+    let first = SqliteStore::open(&url).await.unwrap().widget_history();
+    let second = SqliteStore::open(&url).await.unwrap().widget_history();
     a_restart_loses_nothing(first, second).await;
 }
 
@@ -552,33 +553,21 @@ async fn refresh_gives_a_new_token_for_the_same_conversation() {
     server.task.abort();
 }
 
-/// A fresh schema name for a PostgreSQL test.
-fn schema_for(test: &str) -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("widget_{test}_{}_{nanos}", std::process::id())
+/// The widget history of a PostgreSQL store in `schema`.
+async fn postgres_in(schema: &str) -> Arc<dyn WidgetStore> {
+    crate::postgres::store_in(schema).await.widget_history()
 }
 
-/// A PostgreSQL widget store in `schema`.
-async fn postgres_in(schema: &str) -> botrun::widget::PostgresWidgetStore {
-    botrun::widget::PostgresWidgetStore::open_in_schema(
-        "postgres://postgres@127.0.0.1:5432/test",
-        Some(schema),
-    )
-    .await
-    .unwrap()
-}
-
-/// A PostgreSQL widget store in a schema of its own.
-async fn postgres_store(test: &str) -> botrun::widget::PostgresWidgetStore {
-    postgres_in(&schema_for(test)).await
+/// The widget history of a PostgreSQL store in a schema of its own.
+async fn postgres_store(test: &str) -> Arc<dyn WidgetStore> {
+    postgres_in(&crate::postgres::fresh_schema(&format!("widget_{test}"))).await
 }
 
 #[tokio::test]
 async fn a_stream_on_one_replica_shows_what_another_replica_stores() {
-    let schema = schema_for("replicas");
-    let one = serve_with(Arc::new(postgres_in(&schema).await), site(false, 100)).await;
-    let two = serve_with(Arc::new(postgres_in(&schema).await), site(false, 100)).await;
+    let schema = crate::postgres::fresh_schema("widget_replicas");
+    let one = serve_with(postgres_in(&schema).await, site(false, 100)).await;
+    let two = serve_with(postgres_in(&schema).await, site(false, 100)).await;
     one.widget.follow_other_replicas().await.unwrap();
     two.widget.follow_other_replicas().await.unwrap();
     let (conversation, token, started) = one.start().await;
@@ -611,15 +600,15 @@ async fn a_stream_on_one_replica_shows_what_another_replica_stores() {
 #[tokio::test]
 async fn a_restart_on_postgres_loses_nothing() {
     let store = postgres_store("restart").await;
-    a_restart_loses_nothing(Arc::new(store.clone()), Arc::new(store)).await;
+    a_restart_loses_nothing(Arc::clone(&store), store).await;
 }
 
 #[tokio::test]
 async fn a_resent_client_activity_id_is_stored_and_answered_once() {
     for store in [
         Arc::new(botrun::widget::MemoryWidgetStore::default()) as Arc<dyn WidgetStore>,
-        Arc::new(SqliteWidgetStore::open("sqlite::memory:").await.unwrap()),
-        Arc::new(postgres_store("client_id").await),
+        SqliteStore::open("sqlite::memory:").await.unwrap().widget_history(),
+        postgres_store("client_id").await,
     ] {
         let server = serve_with(store, site(false, 100)).await;
         let (conversation, token, _) = server.start().await;

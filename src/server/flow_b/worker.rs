@@ -27,7 +27,20 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     // The state this worker last committed: the next event starts from it without a read.
     let mut known = None;
     let mut drained = false;
-    while let Some(inbound) = state.store.next_inbound(conversation).await? {
+    loop {
+        // Without one, the state is read alongside the next event: on a store that batches
+        // reads (PostgreSQL) both share one round trip, and the turn needs no read of its own.
+        let next = if known.is_none() {
+            let (next, stored) = tokio::try_join!(
+                state.store.next_inbound(conversation),
+                state.store.load_conversation(conversation)
+            )?;
+            known = stored;
+            next
+        } else {
+            state.store.next_inbound(conversation).await?
+        };
+        let Some(inbound) = next else { break };
         // Renewed before each event: after a long CX outage another replica may have taken over.
         if !state.hold(conversation).await? {
             return Ok(());

@@ -35,6 +35,9 @@ pub(super) async fn apply(
             Write::RecordInbound { .. } => records.push(index),
             Write::CommitTurn { .. } => turns.push(index),
             Write::MarkSent { .. } => sent.push(index),
+            Write::Widget(widget) => {
+                results[index] = Some(super::widget::apply(conn, widget).await?)
+            }
             // Rare writes (discards, retries, timers) run one statement set each.
             other => results[index] = Some(Ok(writes::apply_one(conn, other).await?)),
         }

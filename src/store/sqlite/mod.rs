@@ -49,6 +49,9 @@ macro_rules! read {
     };
 }
 
+// After the macro, which it uses.
+mod widget;
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` with full durability and applies the
     /// migrations.
@@ -362,5 +365,9 @@ impl Store for SqliteStore {
 
     fn heartbeat<'a>(&'a self, _beat: Heartbeat<'a>) -> StoreFuture<'a, u32> {
         Box::pin(async { Ok(1) })
+    }
+
+    fn widget_history(&self) -> Arc<dyn crate::widget::WidgetStore> {
+        Arc::new(widget::SqliteHistory { store: self.clone() })
     }
 }

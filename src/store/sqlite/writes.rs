@@ -4,6 +4,8 @@
 use sqlx::{Row, SqliteConnection};
 
 use super::super::{Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK};
+use super::widget::WidgetWrite;
+use crate::widget::StoredActivity;
 
 /// One write the store was asked for, owning its data so it can wait in the writer's queue.
 #[derive(Debug)]
@@ -33,6 +35,8 @@ pub(super) enum Write {
     },
     /// The readiness probe: a row written and removed again.
     Probe,
+    /// A write to the widget's history.
+    Widget(WidgetWrite),
     /// One chunk of the retention sweep (times in Unix milliseconds).
     Sweep {
         dedup_before: i64,
@@ -49,6 +53,10 @@ pub(super) enum Written {
     Attempts(u32),
     Conversations(Vec<String>),
     Swept(Swept),
+    /// A widget activity as stored.
+    Appended(StoredActivity),
+    /// How many rows a chunked delete removed.
+    Count(u64),
     Done,
 }
 
@@ -121,7 +129,10 @@ pub(super) async fn apply_one(
                 .await?;
             Ok(Written::Done)
         }
-        Write::RecordInbound { .. } | Write::CommitTurn { .. } | Write::MarkSent { .. } => {
+        Write::RecordInbound { .. }
+        | Write::CommitTurn { .. }
+        | Write::MarkSent { .. }
+        | Write::Widget(_) => {
             Err(StoreError::Database("this write is applied in batches, not one by one".to_owned()))
         }
     }

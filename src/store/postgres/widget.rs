@@ -1,28 +1,22 @@
-//! `WidgetStore` on PostgreSQL, for a service whose store is PostgreSQL: the widget history
-//! lives in the same database. Each append locks its conversation row (`UPDATE … RETURNING`), so
-//! concurrent appends get consecutive sequence numbers.
+//! The widget's history (Direct Line conversations and their numbered activities) in the
+//! PostgreSQL store, on its pool: each append locks its conversation row (`UPDATE … RETURNING`),
+//! so concurrent appends get consecutive sequence numbers, and announces the conversation with
+//! `NOTIFY` so the other replicas' streams push it.
 
 use futures_util::future::BoxFuture;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::Row;
 
-use super::store::{
-    stamp, ConversationRecord, StoreError, StoredActivity, WidgetStore, SWEEP_CHUNK,
+use crate::store::WIDGET_SWEEP_CHUNK;
+use crate::widget::store::stamp;
+use crate::widget::{
+    ChangeStream, ConversationRecord, StoredActivity, WidgetStore, WidgetStoreError,
 };
-
-const SCHEMA: &str = include_str!("../../migrations/postgres/0100_widget.sql");
 
 /// The `NOTIFY` channel an append announces its conversation on, for the other replicas' streams.
 const CHANNEL: &str = "botrun_widget";
 
-/// Widget conversations in a PostgreSQL database.
-#[derive(Clone)]
-pub struct PostgresWidgetStore {
-    pool: PgPool,
-}
-
-fn failed(err: impl std::fmt::Display) -> StoreError {
-    StoreError(err.to_string())
+fn failed(err: impl std::fmt::Display) -> WidgetStoreError {
+    WidgetStoreError(err.to_string())
 }
 
 fn to_u64(value: i64) -> u64 {
@@ -33,42 +27,7 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-impl PostgresWidgetStore {
-    /// Connects to `url` (`postgres://…`) and applies the widget schema.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_in_schema(url, None).await
-    }
-
-    /// Like [`PostgresWidgetStore::open`], with the tables in `schema` (created if missing) —
-    /// tests use one schema each.
-    pub async fn open_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
-        let mut options: PgConnectOptions = url.parse().map_err(failed)?;
-        if let Some(schema) = schema {
-            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(StoreError(format!(
-                    "schema name `{schema}` must be letters, digits and _"
-                )));
-            }
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await
-                .map_err(failed)?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&admin)
-                .await
-                .map_err(failed)?;
-            admin.close().await;
-            options = options.options([("search_path", schema)]);
-        }
-        let pool =
-            PgPoolOptions::new().max_connections(8).connect_with(options).await.map_err(failed)?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await.map_err(failed)?;
-        Ok(Self { pool })
-    }
-}
-
-fn activity(row: &sqlx::postgres::PgRow) -> Result<StoredActivity, StoreError> {
+fn activity(row: &sqlx::postgres::PgRow) -> Result<StoredActivity, WidgetStoreError> {
     let body: String = row.try_get("body").map_err(failed)?;
     Ok(StoredActivity {
         seq: to_u64(row.try_get("seq").map_err(failed)?),
@@ -76,11 +35,16 @@ fn activity(row: &sqlx::postgres::PgRow) -> Result<StoredActivity, StoreError> {
     })
 }
 
-impl WidgetStore for PostgresWidgetStore {
+/// The widget's history of one PostgreSQL store ([`crate::store::Store::widget_history`]).
+pub(super) struct PostgresHistory {
+    pub(super) pool: sqlx::PgPool,
+}
+
+impl WidgetStore for PostgresHistory {
     fn create_conversation<'a>(
         &'a self,
         record: &'a ConversationRecord,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<(), WidgetStoreError>> {
         Box::pin(async move {
             sqlx::query(
                 "INSERT INTO widget_conversations (id, site, user_id, user_name, created_ms) \
@@ -101,7 +65,7 @@ impl WidgetStore for PostgresWidgetStore {
     fn conversation<'a>(
         &'a self,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, WidgetStoreError>> {
         Box::pin(async move {
             let row = sqlx::query(
                 "SELECT id, site, user_id, user_name, created_ms, last_seq, last_ts_ms, ended \
@@ -132,7 +96,7 @@ impl WidgetStore for PostgresWidgetStore {
         conversation: &'a str,
         mut activity: serde_json::Value,
         now_ms: i64,
-    ) -> BoxFuture<'a, Result<StoredActivity, StoreError>> {
+    ) -> BoxFuture<'a, Result<StoredActivity, WidgetStoreError>> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await.map_err(failed)?;
             let row = sqlx::query(
@@ -145,7 +109,7 @@ impl WidgetStore for PostgresWidgetStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed)?
-            .ok_or_else(|| StoreError(format!("no conversation `{conversation}`")))?;
+            .ok_or_else(|| WidgetStoreError(format!("no conversation `{conversation}`")))?;
             let seq = to_u64(row.try_get("last_seq").map_err(failed)?);
             let ts_ms: i64 = row.try_get("last_ts_ms").map_err(failed)?;
             stamp(&mut activity, conversation, seq, ts_ms);
@@ -175,7 +139,7 @@ impl WidgetStore for PostgresWidgetStore {
         conversation: &'a str,
         after: u64,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<StoredActivity>, WidgetStoreError>> {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT seq, body FROM widget_activities \
@@ -191,7 +155,7 @@ impl WidgetStore for PostgresWidgetStore {
         })
     }
 
-    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn end_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), WidgetStoreError>> {
         Box::pin(async move {
             sqlx::query("UPDATE widget_conversations SET ended = TRUE WHERE id = $1")
                 .bind(id)
@@ -202,7 +166,7 @@ impl WidgetStore for PostgresWidgetStore {
         })
     }
 
-    fn changes(&self) -> BoxFuture<'_, Result<Option<super::store::ChangeStream>, StoreError>> {
+    fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, WidgetStoreError>> {
         Box::pin(async move {
             let mut listener =
                 sqlx::postgres::PgListener::connect_with(&self.pool).await.map_err(failed)?;
@@ -222,11 +186,11 @@ impl WidgetStore for PostgresWidgetStore {
                     }
                 }
             });
-            Ok(Some(Box::pin(stream) as super::store::ChangeStream))
+            Ok(Some(Box::pin(stream) as ChangeStream))
         })
     }
 
-    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, WidgetStoreError>> {
         Box::pin(async move {
             let mut total = 0;
             loop {
@@ -236,7 +200,7 @@ impl WidgetStore for PostgresWidgetStore {
                      WHERE GREATEST(created_ms, last_ts_ms) < $1 LIMIT $2 FOR UPDATE SKIP LOCKED",
                 )
                 .bind(before_ms)
-                .bind(SWEEP_CHUNK)
+                .bind(WIDGET_SWEEP_CHUNK)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(failed)?;
@@ -252,7 +216,7 @@ impl WidgetStore for PostgresWidgetStore {
                     .map_err(failed)?;
                 tx.commit().await.map_err(failed)?;
                 total += ids.len() as u64;
-                if i64::try_from(ids.len()).unwrap_or(i64::MAX) < SWEEP_CHUNK {
+                if i64::try_from(ids.len()).unwrap_or(i64::MAX) < WIDGET_SWEEP_CHUNK {
                     return Ok(total);
                 }
             }
@@ -263,7 +227,7 @@ impl WidgetStore for PostgresWidgetStore {
         &'a self,
         conversation: &'a str,
         client_activity_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<StoredActivity>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredActivity>, WidgetStoreError>> {
         Box::pin(async move {
             let row = sqlx::query(
                 "SELECT seq, body FROM widget_activities \

@@ -2,14 +2,33 @@
 //! conversation compare-and-swap is a conditional `UPDATE … WHERE version = $expected` (or an
 //! `INSERT … ON CONFLICT DO NOTHING` for a new conversation), so two replicas never both win;
 //! due timers are claimed with `FOR UPDATE SKIP LOCKED` so each fires once.
+//!
+//! What every message does goes through two batching tasks, so that under load a message costs
+//! a fraction of a round trip instead of one per call: the frequent writes through the group
+//! commit of [`writer`] (one statement per round, [`round`]), the frequent reads through
+//! [`reader`]; a lease this process holds for long enough yet is renewed without asking
+//! ([`leases`]). The rare calls (timers, sweeps, metrics, heartbeats) go to the pool directly.
+
+mod leases;
+mod reader;
+mod round;
+mod widget;
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
+
+use leases::HeldLeases;
+use reader::{Read, Reader};
+use round::{Write, Written};
+use writer::Writer;
 
 use super::{
-    decision_from_row, Cutoffs, DecisionQuery, StoredDecision, Swept, DECISION_COLUMNS,
-    DECISION_INSERT, SWEEP_CHUNK,
+    decision_from_row, Cutoffs, DecisionQuery, StoredDecision, Swept, DECISION_COLUMNS, SWEEP_CHUNK,
 };
 use super::{
     from_millis, to_millis, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
@@ -23,16 +42,24 @@ pub struct PostgresStore {
     /// One connection of its own for heartbeats, so a pool busy with turns cannot delay them
     /// past the lease and let another replica take conversations this one is still serving.
     beats: PgPool,
+    writer: Writer,
+    reader: Reader,
+    leases: Arc<HeldLeases>,
+    /// Statements sent so far, each one round trip (a transaction's `BEGIN` and `COMMIT` too).
+    trips: Arc<AtomicU64>,
 }
+
+/// The pool size when none is configured.
+pub const DEFAULT_CONNECTIONS: u32 = 8;
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
 impl PostgresStore {
-    /// Connects to `url` and applies the migrations.
+    /// Connects to `url` with [`DEFAULT_CONNECTIONS`] and applies the migrations.
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open_in_schema(url, None).await
+        PostgresStore::open_with(url, None, DEFAULT_CONNECTIONS).await
     }
 
     /// Like [`PostgresStore::open`], with every table in `schema` (created if missing) —
@@ -40,6 +67,17 @@ impl PostgresStore {
     pub async fn open_in_schema(
         url: &str,
         schema: Option<&str>,
+    ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_with(url, schema, DEFAULT_CONNECTIONS).await
+    }
+
+    /// Like [`PostgresStore::open_in_schema`], with a pool of `connections` (at least 2; the
+    /// heartbeat has one more of its own). A quarter of them, at least one, may carry write
+    /// batches at once and as many read batches; the rest serve the other calls.
+    pub async fn open_with(
+        url: &str,
+        schema: Option<&str>,
+        connections: u32,
     ) -> Result<PostgresStore, StoreError> {
         let bad = |reason: String| StoreError::BadUrl { url: url.to_owned(), reason };
         let mut options: PgConnectOptions =
@@ -54,10 +92,40 @@ impl PostgresStore {
             admin.close().await;
             options = options.options([("search_path", schema)]);
         }
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
+        let connections = connections.max(2);
+        let pool = PgPoolOptions::new()
+            .max_connections(connections)
+            // A ping before every use would double the round trips of every call.
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let beats = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
-        Ok(PostgresStore { pool, beats })
+        let trips = Arc::new(AtomicU64::new(0));
+        let lanes = usize::try_from(connections / 4).unwrap_or(1).max(1);
+        Ok(PostgresStore {
+            writer: Writer::start(pool.clone(), Arc::clone(&trips), lanes),
+            reader: Reader::start(pool.clone(), Arc::clone(&trips), lanes),
+            pool,
+            beats,
+            leases: Arc::default(),
+            trips,
+        })
+    }
+
+    /// How many statements this store has sent to PostgreSQL, each one round trip (a
+    /// benchmark divides it by the messages it sent).
+    pub fn round_trips(&self) -> u64 {
+        self.trips.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` round trips about to be made.
+    fn trip(&self, n: u64) {
+        self.trips.fetch_add(n, Ordering::Relaxed);
+    }
+
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        self.writer.submit(write).await
     }
 
     /// Closes every connection.
@@ -65,6 +133,11 @@ impl PostgresStore {
         self.pool.close().await;
         self.beats.close().await;
     }
+}
+
+/// A write answered with the wrong kind of result: a bug in this module, reported, not panicked.
+fn unexpected(written: &Written) -> StoreError {
+    StoreError::Database(format!("store writer answered {written:?} to the wrong request"))
 }
 
 impl Store for PostgresStore {
@@ -75,63 +148,40 @@ impl Store for PostgresStore {
         payload: &'a str,
         now: DateTime<Utc>,
     ) -> StoreFuture<'a, Recorded> {
+        let write = Write::RecordInbound {
+            dedup_key: dedup_key.to_owned(),
+            conversation: conversation.to_owned(),
+            payload: payload.to_owned(),
+            at: to_millis(now),
+        };
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            let fresh = sqlx::query(
-                "INSERT INTO dedup_keys (dedup_key, received_at) VALUES ($1, $2) \
-                 ON CONFLICT (dedup_key) DO NOTHING",
-            )
-            .bind(dedup_key)
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if fresh == 0 {
-                tx.rollback().await?;
-                return Ok(Recorded::Duplicate);
+            match self.write(write).await? {
+                Written::Recorded(recorded) => Ok(recorded),
+                other => Err(unexpected(&other)),
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO inbound (conversation, payload, received_at) VALUES ($1, $2, $3) \
-                 RETURNING id",
-            )
-            .bind(conversation)
-            .bind(payload)
-            .bind(to_millis(now))
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(Recorded::Accepted(id))
         })
     }
 
     fn next_inbound<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Inbound>> {
         Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, payload, received_at FROM inbound WHERE conversation = $1 \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(conversation)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(row.map(|row| Inbound {
-                id: row.get("id"),
+            let found = self.reader.get(Read::NextInbound, conversation).await?;
+            Ok(found.map(|row| Inbound {
+                id: row.id,
                 conversation: conversation.to_owned(),
-                payload: row.get("payload"),
-                received_at: from_millis(row.get("received_at")),
+                payload: row.payload,
+                received_at: from_millis(row.a),
             }))
         })
     }
 
     fn discard_inbound(&self, id: i64) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM inbound WHERE id = $1").bind(id).execute(&self.pool).await?;
-            Ok(())
-        })
+        Box::pin(async move { self.write(Write::DiscardInbound { id }).await.map(drop) })
     }
 
     fn queued_inbound(&self, conversation: &str) -> StoreFuture<'_, u64> {
         let conversation = conversation.to_owned();
         Box::pin(async move {
+            self.trip(1);
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound WHERE conversation = $1")
                 .bind(conversation)
                 .fetch_one(&self.pool)
@@ -142,146 +192,41 @@ impl Store for PostgresStore {
 
     fn load_conversation<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
         Box::pin(async move {
-            let row =
-                sqlx::query("SELECT version, state FROM conversations WHERE conversation = $1")
-                    .bind(conversation)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            Ok(row.map(|row| Snapshot { version: row.get("version"), state: row.get("state") }))
+            let found = self.reader.get(Read::Conversation, conversation).await?;
+            Ok(found.map(|row| Snapshot { version: row.a, state: row.state }))
         })
     }
 
     fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, i64> {
+        let write = Write::CommitTurn { turn: turn.clone(), at: to_millis(now) };
         Box::pin(async move {
-            let at = to_millis(now);
-            let mut tx = self.pool.begin().await?;
-            let written = if turn.expected_version == 0 {
-                sqlx::query(
-                    "INSERT INTO conversations (conversation, version, state, updated_at) \
-                     VALUES ($1, 1, $2, $3) ON CONFLICT (conversation) DO NOTHING",
-                )
-                .bind(&turn.conversation)
-                .bind(&turn.state)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-            } else {
-                sqlx::query(
-                    "UPDATE conversations SET version = version + 1, state = $2, updated_at = $3 \
-                     WHERE conversation = $1 AND version = $4",
-                )
-                .bind(&turn.conversation)
-                .bind(&turn.state)
-                .bind(at)
-                .bind(turn.expected_version)
-                .execute(&mut *tx)
-                .await?
-            };
-            if written.rows_affected() == 0 {
-                tx.rollback().await?;
-                let found: i64 =
-                    sqlx::query_scalar("SELECT version FROM conversations WHERE conversation = $1")
-                        .bind(&turn.conversation)
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .unwrap_or(0);
-                return Err(StoreError::Conflict {
-                    conversation: turn.conversation.clone(),
-                    expected: turn.expected_version,
-                    found,
-                });
+            match self.write(write).await? {
+                Written::Version(version) => Ok(version),
+                other => Err(unexpected(&other)),
             }
-            for payload in &turn.outbox {
-                sqlx::query(
-                    "INSERT INTO outbox (conversation, payload, not_before, created_at) \
-                     VALUES ($1, $2, $3, $3)",
-                )
-                .bind(&turn.conversation)
-                .bind(payload)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for key in &turn.cancel_timers {
-                sqlx::query("DELETE FROM timers WHERE conversation = $1 AND timer_key = $2")
-                    .bind(&turn.conversation)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for timer in &turn.add_timers {
-                sqlx::query(
-                    "INSERT INTO timers (conversation, timer_key, due_at, payload) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (conversation, timer_key) DO UPDATE \
-                     SET due_at = excluded.due_at, payload = excluded.payload",
-                )
-                .bind(&turn.conversation)
-                .bind(&timer.key)
-                .bind(to_millis(timer.due))
-                .bind(&timer.payload)
-                .execute(&mut *tx)
-                .await?;
-            }
-            if let Some(id) = turn.processed {
-                sqlx::query("DELETE FROM inbound WHERE id = $1 AND conversation = $2")
-                    .bind(id)
-                    .bind(&turn.conversation)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if !turn.decisions.is_empty() {
-                let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(DECISION_INSERT);
-                insert.push_values(&turn.decisions, |mut row, d| {
-                    row.push_bind(&turn.conversation)
-                        .push_bind(&d.bot)
-                        .push_bind(to_millis(d.at))
-                        .push_bind(&d.event)
-                        .push_bind(&d.text)
-                        .push_bind(&d.intent)
-                        .push_bind(d.missed)
-                        .push_bind(&d.question)
-                        .push_bind(&d.state_before)
-                        .push_bind(&d.state_after)
-                        .push_bind(&d.outcome)
-                        .push_bind(&d.rule)
-                        .push_bind(&d.reason)
-                        .push_bind(&d.note);
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(turn.expected_version + 1)
         })
     }
 
     fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>> {
         Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, payload, attempts, not_before FROM outbox WHERE conversation = $1 \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(conversation)
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(row.map(|row| OutboxItem {
-                id: row.get("id"),
+            let found = self.reader.get(Read::NextOutbox, conversation).await?;
+            Ok(found.map(|row| OutboxItem {
+                id: row.id,
                 conversation: conversation.to_owned(),
-                payload: row.get("payload"),
-                attempts: u32::try_from(row.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
-                not_before: from_millis(row.get("not_before")),
+                payload: row.payload,
+                attempts: u32::try_from(row.a).unwrap_or(u32::MAX),
+                not_before: from_millis(row.b),
             }))
         })
     }
 
     fn mark_sent(&self, id: i64) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(&self.pool).await?;
-            Ok(())
-        })
+        Box::pin(async move { self.write(Write::MarkSent { id }).await.map(drop) })
     }
 
     fn mark_failed(&self, id: i64, retry_at: DateTime<Utc>) -> StoreFuture<'_, u32> {
         Box::pin(async move {
+            self.trip(1);
             let attempts: Option<i64> = sqlx::query_scalar(
                 "UPDATE outbox SET attempts = attempts + 1, not_before = $1 WHERE id = $2 \
                  RETURNING attempts",
@@ -296,6 +241,7 @@ impl Store for PostgresStore {
 
     fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
+            self.trip(1);
             let rows: Vec<String> = sqlx::query_scalar(
                 "SELECT conversation FROM inbound UNION SELECT conversation FROM outbox",
             )
@@ -307,44 +253,34 @@ impl Store for PostgresStore {
 
     fn fire_due_timers(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
-            let at = to_millis(now);
-            let mut tx = self.pool.begin().await?;
-            let due = sqlx::query(
-                "SELECT conversation, timer_key, payload FROM timers WHERE due_at <= $1 \
-                 ORDER BY due_at, conversation, timer_key FOR UPDATE SKIP LOCKED",
+            // One statement: the due timers are locked (skipping those another replica is
+            // firing), queued as inbound events in due order and deleted.
+            self.trip(1);
+            let conversations: Vec<String> = sqlx::query_scalar(
+                "WITH due AS MATERIALIZED ( \
+                     SELECT conversation, timer_key, due_at, payload FROM timers \
+                     WHERE due_at <= $1 \
+                     ORDER BY due_at, conversation, timer_key FOR UPDATE SKIP LOCKED), \
+                 queued AS ( \
+                     INSERT INTO inbound (conversation, payload, received_at) \
+                     SELECT conversation, payload, $1 FROM due \
+                     ORDER BY due_at, conversation, timer_key), \
+                 fired AS ( \
+                     DELETE FROM timers t USING due \
+                     WHERE t.conversation = due.conversation AND t.timer_key = due.timer_key) \
+                 SELECT conversation FROM due GROUP BY conversation \
+                 ORDER BY MIN(due_at), conversation",
             )
-            .bind(at)
-            .fetch_all(&mut *tx)
+            .bind(to_millis(now))
+            .fetch_all(&self.pool)
             .await?;
-            let mut conversations: Vec<String> = Vec::new();
-            for row in due {
-                let conversation: String = row.get("conversation");
-                let key: String = row.get("timer_key");
-                let payload: String = row.get("payload");
-                sqlx::query(
-                    "INSERT INTO inbound (conversation, payload, received_at) VALUES ($1, $2, $3)",
-                )
-                .bind(&conversation)
-                .bind(&payload)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM timers WHERE conversation = $1 AND timer_key = $2")
-                    .bind(&conversation)
-                    .bind(&key)
-                    .execute(&mut *tx)
-                    .await?;
-                if !conversations.contains(&conversation) {
-                    conversations.push(conversation);
-                }
-            }
-            tx.commit().await?;
             Ok(conversations)
         })
     }
 
     fn next_timer_due(&self) -> StoreFuture<'_, Option<DateTime<Utc>>> {
         Box::pin(async move {
+            self.trip(1);
             let due: Option<i64> =
                 sqlx::query_scalar("SELECT MIN(due_at) FROM timers").fetch_one(&self.pool).await?;
             Ok(due.map(from_millis))
@@ -353,6 +289,7 @@ impl Store for PostgresStore {
 
     fn outbox_depth(&self) -> StoreFuture<'_, u64> {
         Box::pin(async move {
+            self.trip(1);
             let n: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&self.pool).await?;
             Ok(count(n))
@@ -365,6 +302,7 @@ impl Store for PostgresStore {
             let limit = SWEEP_CHUNK.unsigned_abs();
             loop {
                 // Each chunk its own short transaction, so replicas' writes are not held up.
+                self.trip(3);
                 let dedup_keys = sqlx::query(
                     "DELETE FROM dedup_keys WHERE ctid = ANY (ARRAY( \
                      SELECT ctid FROM dedup_keys WHERE received_at < $1 LIMIT $2))",
@@ -412,6 +350,7 @@ impl Store for PostgresStore {
             // each other's row.
             let key =
                 format!("{PROBE_KEY}{}{}", crate::crypto::random_hex(8), "x".repeat(PROBE_FILL));
+            self.trip(4);
             let mut tx = self.pool.begin().await?;
             sqlx::query("INSERT INTO dedup_keys (dedup_key, received_at) VALUES ($1, 0)")
                 .bind(&key)
@@ -432,6 +371,7 @@ impl Store for PostgresStore {
                 "SELECT {DECISION_COLUMNS} FROM decisions WHERE at >= $1 AND at < $2 \
                  AND ($3::text IS NULL OR bot = $3) ORDER BY id"
             );
+            self.trip(1);
             let rows = sqlx::query(&sql)
                 .bind(to_millis(query.since))
                 .bind(to_millis(query.until))
@@ -454,30 +394,26 @@ impl Store for PostgresStore {
         until: DateTime<Utc>,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let row = sqlx::query(
-                "INSERT INTO leases (lane, owner, until_ms) VALUES ($1, $2, $3) \
-                 ON CONFLICT (lane) DO UPDATE SET owner = EXCLUDED.owner, until_ms = EXCLUDED.until_ms \
-                 WHERE leases.owner = EXCLUDED.owner OR leases.until_ms < $4 \
-                 RETURNING owner",
-            )
-            .bind(lane)
-            .bind(owner)
-            .bind(to_millis(until))
-            .bind(to_millis(now))
-            .fetch_optional(&self.pool)
-            .await?;
-            Ok(row.is_some())
+            let (now, until) = (to_millis(now), to_millis(until));
+            if self.leases.still_held(lane, owner, now, until) {
+                return Ok(true);
+            }
+            let write = Write::Claim { lane: lane.to_owned(), owner: owner.to_owned(), now, until };
+            match self.write(write).await? {
+                Written::Claimed(granted) => {
+                    self.leases.claimed(lane, owner, until, granted);
+                    Ok(granted)
+                }
+                other => Err(unexpected(&other)),
+            }
         })
     }
 
     fn release<'a>(&'a self, lane: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            sqlx::query("DELETE FROM leases WHERE lane = $1 AND owner = $2")
-                .bind(lane)
-                .bind(owner)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
+            self.leases.released(lane);
+            let write = Write::Release { lane: lane.to_owned(), owner: owner.to_owned() };
+            self.write(write).await.map(drop)
         })
     }
 
@@ -486,6 +422,7 @@ impl Store for PostgresStore {
             // One statement: the CTEs renew the leases, upsert this replica and forget replicas
             // gone for an hour; the count reads the table as it was before them, so this
             // replica is added by hand.
+            self.trip(1);
             let others: i64 = sqlx::query_scalar(
                 "WITH renewed AS (UPDATE leases SET until_ms = $3 WHERE owner = $1), \
                       me AS (INSERT INTO replicas (owner, seen_ms) VALUES ($1, $2) \
@@ -501,5 +438,9 @@ impl Store for PostgresStore {
             .await?;
             Ok(u32::try_from(others).unwrap_or(u32::MAX - 1) + 1)
         })
+    }
+
+    fn widget_history(&self) -> std::sync::Arc<dyn crate::widget::WidgetStore> {
+        std::sync::Arc::new(widget::PostgresHistory { pool: self.pool.clone() })
     }
 }
