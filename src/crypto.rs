@@ -9,18 +9,18 @@ use rand::RngCore;
 use sha2::Sha256;
 
 /// True when two secrets (tokens in URLs, site secrets) are equal, compared in constant time.
-pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     bool::from(a.ct_eq(b))
 }
 
 /// HMAC-SHA256 of the concatenated `parts` under `key`.
-pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     keyed(key, parts).finalize().into_bytes().into()
 }
 
 /// True when `tag` is the HMAC-SHA256 of `parts` under `key`, compared in constant time.
-pub fn hmac_sha256_matches(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
+pub(crate) fn hmac_sha256_matches(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> bool {
     keyed(key, parts).verify_slice(tag).is_ok()
 }
 
@@ -37,14 +37,14 @@ fn keyed(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
 }
 
 /// `bytes` random bytes.
-pub fn random_bytes(bytes: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(bytes: usize) -> Vec<u8> {
     let mut buffer = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut buffer);
     buffer
 }
 
 /// `bytes` random bytes as lowercase hex (`2 * bytes` characters).
-pub fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     hex::encode(random_bytes(bytes))
 }
 

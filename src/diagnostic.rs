@@ -70,13 +70,13 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     /// The span the diagnostic is reported at, if it has one.
-    pub fn primary_span(&self) -> Option<Span> {
+    pub(crate) fn primary_span(&self) -> Option<Span> {
         self.labels.iter().find(|l| l.primary).or(self.labels.first()).map(|l| l.span)
     }
 
@@ -86,7 +86,7 @@ impl Diagnostic {
 }
 
 /// "did you mean `x`?" — the closest candidate within a small edit distance, if any.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     wrong: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -88,7 +88,7 @@ impl SourceFile {
     }
 
     /// The byte offset where each line starts (the first is 0).
-    pub fn line_starts(&self) -> &[usize] {
+    pub(crate) fn line_starts(&self) -> &[usize] {
         self.line_starts.get_or_init(|| {
             std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect()
         })
@@ -100,7 +100,7 @@ impl SourceFile {
     }
 
     /// 1-based line and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let text = &self.text;
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
@@ -120,7 +120,7 @@ pub fn display_path(path: &Path) -> String {
 
 /// 1-based line and column (counted in characters) of `offset` in `text`; offsets past the end or
 /// inside a multi-byte character are clamped to the nearest character boundary before them.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;

@@ -19,10 +19,12 @@ mod types;
 mod variables;
 pub mod visit;
 
-pub use load::{find_bot_files, Bundle, LoadError, Workspace};
-pub use phrases::build_regex;
-pub use references::{ANSWER_TYPES, CAPTURE_TYPES};
-pub use variables::BUILT_IN as BUILT_IN_VARIABLES;
+pub use load::{find_bot_files, Bundle, Workspace};
+
+pub(crate) use load::LoadError;
+pub(crate) use phrases::build_regex;
+pub(crate) use references::{ANSWER_TYPES, CAPTURE_TYPES};
+pub(crate) use variables::BUILT_IN as BUILT_IN_VARIABLES;
 
 use crate::diagnostic::Diagnostic;
 

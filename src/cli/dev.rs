@@ -56,7 +56,7 @@ pub struct Args {
 }
 
 /// The emulator's world in the data folder.
-pub const WORLD_FILE: &str = "cx-world.json";
+pub(crate) const WORLD_FILE: &str = "cx-world.json";
 
 /// How soon after a change the emulator's world is written.
 const WORLD_SAVE_DEBOUNCE: Duration = Duration::from_millis(300);

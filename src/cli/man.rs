@@ -47,7 +47,7 @@ pub fn page(command: &clap::Command) -> miette::Result<Vec<u8>> {
 
 /// Writes the page of every visible command into `dir` (created if missing) and returns the
 /// files written.
-pub fn write_pages(dir: &Path) -> miette::Result<Vec<PathBuf>> {
+pub(crate) fn write_pages(dir: &Path) -> miette::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| miette!("cannot create the folder {}: {e}", dir.display()))?;
     let mut root = documented();

@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 /// Finds `*.test.yaml` files (folders recursively, sorted).
-pub fn find_transcripts(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
+pub(crate) fn find_transcripts(paths: &[PathBuf]) -> miette::Result<Vec<PathBuf>> {
     crate::check::load::find_files(paths, |name| {
         name.ends_with(".test.yaml") || name.ends_with(".test.yml")
     })

@@ -12,7 +12,7 @@ use super::{ConversationId, CxError, OutgoingMessage, SentMessage};
 
 /// A file to attach: its name, content type and bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileToAttach {
+pub(crate) struct FileToAttach {
     pub name: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
@@ -20,7 +20,7 @@ pub struct FileToAttach {
 
 impl CxClient {
     /// `message` with `files` attached, in one multipart call.
-    pub async fn send_message_with_files(
+    pub(crate) async fn send_message_with_files(
         &self,
         conversation_id: ConversationId,
         message: &OutgoingMessage,

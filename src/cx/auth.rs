@@ -19,7 +19,7 @@ impl Credentials {
     }
 
     /// Reads both from the environment variables the configuration names.
-    pub fn from_env(id_var: &str, secret_var: &str) -> Result<Self, String> {
+    pub(crate) fn from_env(id_var: &str, secret_var: &str) -> Result<Self, String> {
         let read = |var: &str| match std::env::var(var) {
             Ok(value) if !value.trim().is_empty() => Ok(value),
             Ok(_) => Err(format!("environment variable {var} is empty")),
@@ -81,7 +81,7 @@ impl AccessToken {
     }
 
     /// The token itself, for an `Authorization: Bearer` header. Do not log it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.value
     }
 

@@ -77,7 +77,10 @@ impl CxClient {
 
     /// A client for `config` whose calls go through `limiter` (shared with another client of
     /// the same tenant, so one process has one budget), credentials from the environment.
-    pub fn sharing_rate_limit(config: CxConfig, limiter: RateLimiter) -> Result<Self, CxError> {
+    pub(crate) fn sharing_rate_limit(
+        config: CxConfig,
+        limiter: RateLimiter,
+    ) -> Result<Self, CxError> {
         let credentials = Credentials::from_env(&config.client_id_env, &config.client_secret_env)
             .map_err(CxError::Config)?;
         Self::build(config, credentials, Some(limiter))
@@ -89,7 +92,7 @@ impl CxClient {
     }
 
     /// The rate limit this client's calls go through (clones share it).
-    pub fn rate_limiter(&self) -> RateLimiter {
+    pub(crate) fn rate_limiter(&self) -> RateLimiter {
         self.inner.limiter.clone()
     }
 

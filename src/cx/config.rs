@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The path prefix of every Digital Interactions call \[S\].
-pub const API_PREFIX: &str = "api/v1/digital-interactions/";
+pub(crate) const API_PREFIX: &str = "api/v1/digital-interactions/";
 
 /// Whose budget the client-side rate limit is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use super::{ContactId, CreatedContact, CxError, NewContact};
 impl CxClient {
     /// `PUT paths.contact_update` for `contact_id` with the details `contact` has (the others
     /// stay as CX has them).
-    pub async fn update_contact(
+    pub(crate) async fn update_contact(
         &self,
         contact_id: ContactId,
         contact: &NewContact,
@@ -43,7 +43,7 @@ impl CxClient {
     /// The contact CX already has with `contact`'s email (compared without case) or, failing
     /// that, its phone number: `GET paths.contact_search?q=…`, which matches parts of names,
     /// emails and phones, so only an exact match counts. `None` when there is none.
-    pub async fn find_contact(
+    pub(crate) async fn find_contact(
         &self,
         contact: &NewContact,
     ) -> Result<Option<CreatedContact>, CxError> {
@@ -78,7 +78,7 @@ impl CxClient {
 
 impl CxError {
     /// CX refused a contact because its email or phone number belongs to another contact.
-    pub fn is_contact_taken(&self) -> bool {
+    pub(crate) fn is_contact_taken(&self) -> bool {
         matches!(self, Self::Http { status: 422, body_excerpt, .. }
             if body_excerpt.contains("has already been taken"))
     }

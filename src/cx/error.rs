@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 /// Longest body excerpt kept in an error, in characters.
-pub const EXCERPT_CHARS: usize = 200;
+pub(crate) const EXCERPT_CHARS: usize = 200;
 
 /// A failed CX call.
 #[derive(Debug, thiserror::Error)]
@@ -37,12 +37,12 @@ pub enum CxError {
 
 /// Chatwoot's unique index on messages' `(inbox_id, source_id)`: a message created again with a
 /// `source_id` the inbox already has is refused with an error that names it.
-pub const MESSAGE_SOURCE_ID_INDEX: &str = "idx_messages_unique_inbox_source_id";
+pub(crate) const MESSAGE_SOURCE_ID_INDEX: &str = "idx_messages_unique_inbox_source_id";
 
 impl CxError {
     /// CX refused a message because one with the same `source_id` exists: the call was made
     /// before (a crash between CX creating it and botrun noting it), so the message is there.
-    pub fn is_duplicate_source_id(&self) -> bool {
+    pub(crate) fn is_duplicate_source_id(&self) -> bool {
         matches!(self, Self::Http { status: 422, body_excerpt, .. }
             if body_excerpt.contains(MESSAGE_SOURCE_ID_INDEX))
     }
@@ -77,7 +77,7 @@ impl CxError {
 }
 
 /// Statuses worth retrying: request timeout, too early, rate limited, server errors.
-pub fn is_retryable_status(status: u16) -> bool {
+pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 425 | 429) || (500..=599).contains(&status)
 }
 
@@ -96,7 +96,7 @@ fn hint_for_status(status: u16) -> &'static str {
 /// A short, single-line excerpt of a response body for error messages: a JSON `error` or
 /// `message` field when there is one, otherwise the text with HTML tags removed and whitespace
 /// flattened, cut at [`EXCERPT_CHARS`] characters.
-pub fn body_excerpt(body: &[u8]) -> String {
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
     if body.is_empty() {
         return "(empty body)".to_owned();
     }

@@ -147,12 +147,12 @@ pub struct MessageEvent {
 
 impl MessageEvent {
     /// Rule 1 of `sangoma-cx.md`: only a public incoming message is the customer talking.
-    pub fn is_from_customer(&self) -> bool {
+    pub(crate) fn is_from_customer(&self) -> bool {
         self.message_type == MessageType::Incoming && !self.private
     }
 
     /// A public outgoing message written by a human agent (what Flow A relays to the widget).
-    pub fn is_from_human_agent(&self) -> bool {
+    pub(crate) fn is_from_human_agent(&self) -> bool {
         self.message_type == MessageType::Outgoing
             && !self.private
             && self.sender.as_ref().is_some_and(|s| s.kind == ParticipantKind::User)
@@ -242,7 +242,7 @@ pub struct ConversationEvent {
 
 impl ConversationEvent {
     /// `(previous, current)` status when `changed_attributes` reports a status change.
-    pub fn status_change(&self) -> Option<(Option<ConversationStatus>, ConversationStatus)> {
+    pub(crate) fn status_change(&self) -> Option<(Option<ConversationStatus>, ConversationStatus)> {
         let change = self.changed_attributes.iter().find(|c| c.attribute == "status")?;
         let current = ConversationStatus::parse(change.current_value.as_str()?);
         Some((change.previous_value.as_str().map(ConversationStatus::parse), current))

@@ -11,7 +11,7 @@ use super::{ConversationId, CxError};
 
 /// One message as the listing gives it, reduced to what a relay needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedMessage {
+pub(crate) struct ListedMessage {
     pub id: u64,
     pub content: Option<String>,
     /// `outgoing` (from CX's side: agents, bots, the API) rather than the customer's.
@@ -26,13 +26,13 @@ pub struct ListedMessage {
 
 impl CxClient {
     /// True when the tenant has a messages listing (a non-empty `paths.message_list`).
-    pub fn can_list_messages(&self) -> bool {
+    pub(crate) fn can_list_messages(&self) -> bool {
         !self.inner.config.paths.message_list.trim().is_empty()
     }
 
     /// `GET paths.message_list` for `conversation_id`, messages after `after` (a message id),
     /// oldest first.
-    pub async fn list_messages(
+    pub(crate) async fn list_messages(
         &self,
         conversation_id: ConversationId,
         after: Option<u64>,

@@ -19,24 +19,24 @@ mod retry;
 mod signature;
 mod wire;
 
-pub use attachments::FileToAttach;
-pub use auth::{AccessToken, Credentials};
+pub(crate) use attachments::FileToAttach;
+pub use auth::Credentials;
+
 pub use client::CxClient;
-pub use config::{CxConfig, CxExtraBody, CxPaths, RateLimitScope, RetryConfig, API_PREFIX};
-pub use error::{
-    body_excerpt, is_retryable_status, CxError, EXCERPT_CHARS, MESSAGE_SOURCE_ID_INDEX,
+pub(crate) use config::RateLimitScope;
+pub use config::{CxConfig, RetryConfig};
+pub use error::CxError;
+pub(crate) use error::MESSAGE_SOURCE_ID_INDEX;
+pub use event::{decode_event, CxEvent, MessageType};
+pub(crate) use event::{
+    ConversationEvent, ConversationInfo, ConversationStatus, MessageEvent, Participant,
 };
-pub use event::{
-    decode_event, AttributeChange, ConversationEvent, ConversationInfo, ConversationStatus,
-    CxEvent, DecodeError, EmbeddedMessage, MessageEvent, MessageType, Participant, ParticipantKind,
-    WidgetTriggered,
-};
-pub use history::ListedMessage;
-pub use ids::{AgentBotId, ContactId, ConversationId, InboxId, MessageId, WebhookId};
-pub use rate_limit::RateLimiter;
-pub use retry::{backoff_ceiling, jittered_backoff, parse_retry_after, RETRY_AFTER_CAP};
-pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_WINDOW};
-pub use wire::{
-    AgentBot, ButtonItem, Conversation, CreatedContact, Inbox, MessageDirection, NewContact,
-    OutgoingMessage, SentMessage, Webhook, DEFAULT_WEBHOOK_EVENTS,
-};
+pub(crate) use history::ListedMessage;
+pub(crate) use ids::ContactId;
+pub use ids::{AgentBotId, ConversationId, InboxId};
+pub(crate) use rate_limit::RateLimiter;
+pub(crate) use retry::jittered_backoff;
+pub use retry::{parse_retry_after, RETRY_AFTER_CAP};
+pub use signature::{sign, verify_signature};
+pub use wire::{AgentBot, ButtonItem, Conversation, Inbox, NewContact, OutgoingMessage, Webhook};
+pub(crate) use wire::{CreatedContact, SentMessage};

@@ -41,7 +41,7 @@ impl RateLimiter {
     }
 
     /// Waits until one more request is allowed.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let wait = self.reserve(Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
@@ -56,7 +56,7 @@ impl RateLimiter {
     /// Gives this process its share of the budget when `replicas` processes (itself included)
     /// send on behalf of one tenant, so together they stay under the tenant's limit. Saved-up
     /// burst above the new one-second capacity is dropped at once.
-    pub fn share_among(&self, replicas: u32) {
+    pub(crate) fn share_among(&self, replicas: u32) {
         let replicas = f64::from(replicas.max(1));
         self.with_bucket(|bucket| {
             bucket.per_second = bucket.budget / replicas;
@@ -66,7 +66,8 @@ impl RateLimiter {
     }
 
     /// Requests per second this process may send now (`None` when limiting is off).
-    pub fn current_rate(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn current_rate(&self) -> Option<f64> {
         self.with_bucket(|bucket| bucket.per_second)
     }
 

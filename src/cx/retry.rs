@@ -13,7 +13,7 @@ pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 /// Backoff ceiling before retry number `retry` (1 = the first retry): `base · 2^(retry-1)`,
 /// capped at `max_delay_ms`.
-pub fn backoff_ceiling(policy: &RetryConfig, retry: u32) -> Duration {
+pub(crate) fn backoff_ceiling(policy: &RetryConfig, retry: u32) -> Duration {
     let exponent = retry.saturating_sub(1).min(32);
     let ceiling = policy.base_delay_ms.saturating_mul(1_u64 << exponent).min(policy.max_delay_ms);
     Duration::from_millis(ceiling)
@@ -21,7 +21,7 @@ pub fn backoff_ceiling(policy: &RetryConfig, retry: u32) -> Duration {
 
 /// Full jitter: a uniformly random wait in `[0, ceiling]`, so many clients that failed together do
 /// not retry together.
-pub fn jittered_backoff(policy: &RetryConfig, retry: u32) -> Duration {
+pub(crate) fn jittered_backoff(policy: &RetryConfig, retry: u32) -> Duration {
     let ceiling = backoff_ceiling(policy, retry);
     let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
     Duration::from_millis(rand::thread_rng().gen_range(0..=millis))

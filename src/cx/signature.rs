@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::crypto;
 
 /// How far a delivery's timestamp may be from now, either way, before it is refused (replays) \[G\].
-pub const SIGNATURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+pub(crate) const SIGNATURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Why a delivery's signature was refused. Messages never echo the expected signature.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use super::ids::{
 };
 
 /// The events a webhook subscribes to when none are named: the two \[S\] lists.
-pub const DEFAULT_WEBHOOK_EVENTS: &[&str] = &["conversation_created", "message_created"];
+pub(crate) const DEFAULT_WEBHOOK_EVENTS: &[&str] = &["conversation_created", "message_created"];
 
 /// An inbox (channel) \[S: `GET inboxes/`; fields C\].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::handle::{lock, Emulator};
 
 /// The only scope the emulated gateway grants.
-pub const SCOPE: &str = "cx.digital-interactions";
+pub(crate) const SCOPE: &str = "cx.digital-interactions";
 
 pub fn routes() -> Router<Emulator> {
     Router::new().route("/oauth/token", post(issue_token))
@@ -87,7 +87,7 @@ async fn issue_token(
 }
 
 /// Lets a call through only with `Authorization: Bearer <live token>`.
-pub async fn require_token(
+pub(crate) async fn require_token(
     State(emulator): State<Emulator>,
     request: Request,
     next: Next,

@@ -28,7 +28,7 @@ use super::model::{Notification, Status, Target};
 use crate::cx::sign;
 
 /// How long a queue with late copies waits for another event before posting them all.
-pub const REPLAY_FLUSH: Duration = Duration::from_millis(150);
+pub(crate) const REPLAY_FLUSH: Duration = Duration::from_millis(150);
 
 #[derive(Clone)]
 pub(super) struct Job {

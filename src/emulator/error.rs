@@ -8,7 +8,7 @@ use axum::Json;
 use super::model::Refusal;
 
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub message: String,
     /// For a record refused by a rule on its attributes: they are named, and the body takes
@@ -21,11 +21,11 @@ impl ApiError {
         Self { status, message: message.into(), attributes: Vec::new() }
     }
 
-    pub fn unprocessable(message: impl Into<String>) -> Self {
+    pub(crate) fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, message)
     }
 }

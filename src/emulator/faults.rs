@@ -101,13 +101,13 @@ struct ActiveFault {
 }
 
 #[derive(Default)]
-pub struct FaultBook {
+pub(crate) struct FaultBook {
     next_id: u64,
     rules: Vec<ActiveFault>,
 }
 
 impl FaultBook {
-    pub fn add(&mut self, spec: FaultSpec) -> Result<u64, Refusal> {
+    pub(crate) fn add(&mut self, spec: FaultSpec) -> Result<u64, Refusal> {
         if let Some(share) = spec.share {
             if !(0.0..=1.0).contains(&share) {
                 return Err(Refusal::Invalid(format!("share {share} is not between 0 and 1")));
@@ -181,7 +181,11 @@ fn glob_matches(pattern: &str, path: &str) -> bool {
 }
 
 /// Middleware on the emulated API: records the call, applies a fault if a rule fires.
-pub async fn gate(State(emulator): State<Emulator>, request: Request, next: Next) -> Response {
+pub(crate) async fn gate(
+    State(emulator): State<Emulator>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let connection =
         request.extensions().get::<ConnectInfo<ConnectionHandle>>().map(|info| info.0.clone());
@@ -255,10 +259,9 @@ fn too_many_requests(seconds: u64, http_date: bool) -> Response {
     response
 }
 
-/// Per-connection handle given to handlers as `ConnectInfo`: the peer and the kill switch.
+/// Per-connection handle given to handlers as `ConnectInfo`: the connection's kill switch.
 #[derive(Clone, Debug)]
-pub struct ConnectionHandle {
-    pub peer: SocketAddr,
+pub(crate) struct ConnectionHandle {
     kill: Arc<AtomicBool>,
 }
 
@@ -278,7 +281,7 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, ResettableListene
 }
 
 /// A TCP listener whose connections can be reset from a handler.
-pub struct ResettableListener {
+pub(crate) struct ResettableListener {
     listener: TcpListener,
 }
 
@@ -287,7 +290,7 @@ impl ResettableListener {
         Ok(Self { listener: TcpListener::bind(addr).await? })
     }
 
-    pub fn local_socket_addr(&self) -> io::Result<SocketAddr> {
+    pub(crate) fn local_socket_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 }
@@ -299,10 +302,10 @@ impl Listener for ResettableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             match self.listener.accept().await {
-                Ok((stream, peer)) => {
+                Ok((stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
                     let kill = Arc::new(AtomicBool::new(false));
-                    let handle = ConnectionHandle { peer, kill: Arc::clone(&kill) };
+                    let handle = ConnectionHandle { kill: Arc::clone(&kill) };
                     return (ResettableStream { stream, kill }, handle);
                 }
                 // Too many open files and the like pass; back off briefly instead of spinning.
@@ -315,15 +318,13 @@ impl Listener for ResettableListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(ConnectionHandle {
-            peer: self.listener.local_addr()?,
-            kill: Arc::new(AtomicBool::new(false)),
-        })
+        self.listener.local_addr()?;
+        Ok(ConnectionHandle { kill: Arc::new(AtomicBool::new(false)) })
     }
 }
 
 /// A TCP stream that fails every operation once its connection is reset.
-pub struct ResettableStream {
+pub(crate) struct ResettableStream {
     stream: TcpStream,
     kill: Arc<AtomicBool>,
 }

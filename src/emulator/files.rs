@@ -17,14 +17,14 @@ use super::handle::{lock, Emulator};
 use super::model::NewAttachment;
 
 /// Chatwoot's largest attachment (`Attachment` validates 40 MB).
-pub const MAX_ATTACHMENT_BYTES: usize = 40 * 1024 * 1024;
+pub(crate) const MAX_ATTACHMENT_BYTES: usize = 40 * 1024 * 1024;
 
 /// Where kept files are served, like `ActiveStorage` blob URLs.
 const FILES_PATH: &str = "/rails/active_storage/blobs";
 
 /// One `attachments[]` part.
 #[derive(Clone, Debug)]
-pub struct UploadedFile {
+pub(crate) struct UploadedFile {
     pub name: String,
     pub content_type: String,
     pub bytes: Bytes,
@@ -36,7 +36,7 @@ pub fn routes() -> Router<Emulator> {
 
 /// The form's text fields (`private` as a boolean, `content_attributes` as JSON when it parses)
 /// and its files; `None` when the body is not `multipart/form-data`.
-pub async fn read_form(
+pub(crate) async fn read_form(
     headers: &HeaderMap,
     bytes: Bytes,
 ) -> Result<Option<(Map<String, Value>, Vec<UploadedFile>)>, ApiError> {

@@ -76,7 +76,7 @@ impl Emulator {
     }
 
     /// An emulator that starts from `world` (one read back by [`super::persist::load`]).
-    pub fn with_world(options: EmulatorOptions, world: World) -> Self {
+    pub(crate) fn with_world(options: EmulatorOptions, world: World) -> Self {
         let spacing = u64::try_from(options.webhook_retry_spacing.as_millis()).unwrap_or(u64::MAX);
         let http =
             reqwest::Client::builder().timeout(options.webhook_timeout).build().unwrap_or_default();
@@ -188,7 +188,7 @@ impl Emulator {
     }
 
     /// Removes a webhook, as an admin deleting it in CX would.
-    pub fn remove_webhook(&self, id: u64) -> Result<(), Refusal> {
+    pub(crate) fn remove_webhook(&self, id: u64) -> Result<(), Refusal> {
         self.change(|world| Ok((world.remove_webhook(id).map(drop)?, Vec::new())))
     }
 
@@ -213,7 +213,7 @@ impl Emulator {
         lock(&self.inner.calls).clone()
     }
 
-    pub fn clear_calls(&self) {
+    pub(crate) fn clear_calls(&self) {
         lock(&self.inner.calls).clear();
     }
 
@@ -243,10 +243,6 @@ impl Emulator {
     /// `lag` later events to the same target, or when that queue is idle. 0 turns it off.
     pub fn set_replay_lag(&self, lag: usize) {
         self.inner.replay_lag.store(lag, Ordering::SeqCst);
-    }
-
-    pub fn retry_spacing(&self) -> Duration {
-        Duration::from_millis(self.inner.retry_spacing_ms.load(Ordering::SeqCst))
     }
 
     /// Adds a fault rule; returns its id. Rules are tried in the order they were added.

@@ -25,19 +25,16 @@ pub mod faults;
 pub mod files;
 pub mod handle;
 pub mod model;
-pub mod payloads;
-pub mod persist;
+pub(crate) mod payloads;
+pub(crate) mod persist;
 pub mod routing;
 
-pub use delivery::DeliveryRecord;
 pub use faults::{Fault, FaultSpec};
 pub use handle::{Emulator, RecordedCall};
-pub use model::{
-    Attachment, Contact, Conversation, Message, MessageType, Refusal, SenderKind, Status, Target,
-};
+pub use model::{Attachment, Contact, Conversation, Message, MessageType, SenderKind, Status};
 
 /// Where the CX API lives under the emulator's root, like `https://cpaas.sangoma.com/cx/`.
-pub const API_PREFIX: &str = "/cx/api/v1/digital-interactions";
+pub(crate) const API_PREFIX: &str = "/cx/api/v1/digital-interactions";
 
 /// How the emulated tenant is set up.
 #[derive(Clone, Debug)]

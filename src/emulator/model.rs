@@ -14,7 +14,7 @@ use crate::cx::MESSAGE_SOURCE_ID_INDEX;
 /// Inbox id of the seeded API-type inbox (Flow A).
 pub const API_INBOX_ID: u64 = 1;
 /// Inbox id of the seeded CX-native web widget inbox (Flow B).
-pub const WIDGET_INBOX_ID: u64 = 2;
+pub(crate) const WIDGET_INBOX_ID: u64 = 2;
 
 /// Who owns a conversation right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +168,7 @@ pub struct AgentBot {
 
 /// A message to be created; who wrote it decides its type and sender.
 #[derive(Clone, Debug)]
-pub struct NewMessage {
+pub(crate) struct NewMessage {
     pub content: String,
     pub message_type: MessageType,
     pub private: bool,
@@ -182,7 +182,7 @@ pub struct NewMessage {
 
 /// A file a customer sends.
 #[derive(Clone, Debug)]
-pub struct NewAttachment {
+pub(crate) struct NewAttachment {
     pub file_type: String,
     pub data_url: String,
 }
@@ -239,7 +239,7 @@ pub enum Refusal {
 }
 
 /// Rails' full messages for taken attributes, joined as Chatwoot joins them.
-pub fn taken_message(attributes: &[&str]) -> String {
+pub(crate) fn taken_message(attributes: &[&str]) -> String {
     attributes
         .iter()
         .map(|attribute| {
@@ -255,12 +255,12 @@ pub fn taken_message(attributes: &[&str]) -> String {
 }
 
 /// The refusal of a second webhook for one URL (Chatwoot's validation message).
-pub const WEBHOOK_URL_TAKEN: &str = "Url has already been taken";
+pub(crate) const WEBHOOK_URL_TAKEN: &str = "Url has already been taken";
 
 /// The refusal of a second message with one `source_id` in an inbox: the error text Chatwoot's
 /// messages controller answers (422, `render_could_not_create_error`) when PostgreSQL rejects the
 /// row under `idx_messages_unique_inbox_source_id`.
-pub fn source_id_taken(inbox_id: u64, source_id: &str) -> String {
+pub(crate) fn source_id_taken(inbox_id: u64, source_id: &str) -> String {
     format!(
         "PG::UniqueViolation: ERROR:  duplicate key value violates unique constraint \
          \"{MESSAGE_SOURCE_ID_INDEX}\"\nDETAIL:  Key (inbox_id, source_id)=({inbox_id}, {source_id}) \
@@ -379,14 +379,6 @@ impl World {
         self.contacts.get(&id).ok_or_else(|| Refusal::NotFound(format!("contact {id} not found")))
     }
 
-    /// The contact whose contact-inbox has this id.
-    pub fn contact_by_contact_inbox(&self, contact_inbox_id: u64) -> Result<&Contact, Refusal> {
-        self.contacts
-            .values()
-            .find(|c| c.contact_inbox_id == contact_inbox_id)
-            .ok_or_else(|| Refusal::NotFound(format!("contact inbox {contact_inbox_id} not found")))
-    }
-
     /// The contact-inbox's newest conversation in any status (`ContactInbox#current_conversation`).
     pub fn current_conversation(&self, contact_id: u64) -> Option<&Conversation> {
         self.conversations.values().filter(|c| c.contact_id == contact_id).max_by_key(|c| c.id)
@@ -398,7 +390,7 @@ impl World {
 
     /// Subscribes `url`; a URL already subscribed is refused, as Chatwoot's `Webhook` validates
     /// `url` unique per account (`app/models/webhook.rb`).
-    pub fn register_webhook(
+    pub(crate) fn register_webhook(
         &mut self,
         url: String,
         subscriptions: Vec<String>,
@@ -412,7 +404,7 @@ impl World {
     }
 
     /// Removes a webhook (`WebhooksController#destroy`).
-    pub fn remove_webhook(&mut self, id: u64) -> Result<Webhook, Refusal> {
+    pub(crate) fn remove_webhook(&mut self, id: u64) -> Result<Webhook, Refusal> {
         self.webhooks
             .remove(&id)
             .ok_or_else(|| Refusal::NotFound(format!("webhook {id} not found")))
@@ -502,7 +494,7 @@ impl World {
         }
     }
 
-    pub fn update_contact(
+    pub(crate) fn update_contact(
         &mut self,
         id: u64,
         change: impl FnOnce(&mut Contact),
@@ -561,7 +553,7 @@ impl World {
     /// Adds a message and applies `Message#reopen_conversation`: a customer writing in a resolved
     /// conversation hands it back to the bot when the inbox has one (`pending`), otherwise to
     /// humans; a snoozed one wakes up for humans.
-    pub fn create_message(
+    pub(crate) fn create_message(
         &mut self,
         conversation_id: u64,
         new: NewMessage,
@@ -620,7 +612,7 @@ impl World {
 
     /// Merges `attributes` into a message's `content_attributes` and announces it with
     /// `message_updated` (`Message#dispatch_update_event`), as a widget button click does.
-    pub fn update_message(
+    pub(crate) fn update_message(
         &mut self,
         conversation_id: u64,
         message_id: u64,
@@ -694,7 +686,7 @@ impl World {
 
     /// The `webwidget_triggered` event of a visitor opening CX's own widget
     /// (`AgentBotListener#webwidget_triggered`, `ContactInbox#webhook_data`).
-    pub fn widget_triggered(&self, contact_id: u64) -> Result<Vec<Notification>, Refusal> {
+    pub(crate) fn widget_triggered(&self, contact_id: u64) -> Result<Vec<Notification>, Refusal> {
         let contact = self.contact(contact_id)?;
         let body = payloads::widget_triggered_event(self, contact);
         let inbox = self.inbox(contact.inbox_id)?;

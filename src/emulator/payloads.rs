@@ -216,7 +216,7 @@ pub fn conversation(world: &World, conversation: &Conversation) -> Value {
 }
 
 /// The id a named human agent gets (the same name is the same user everywhere).
-pub fn agent_id(name: &str) -> u64 {
+pub(crate) fn agent_id(name: &str) -> u64 {
     name.bytes()
         .fold(1_000_000_u64, |hash, byte| hash.wrapping_mul(31).wrapping_add(u64::from(byte)))
         % 1_000_000
@@ -247,7 +247,7 @@ pub fn message(world: &World, message: &Message, conversation: &Conversation) ->
 }
 
 /// `Message#webhook_data` plus `event`: the body of `message_created` / `message_updated`.
-pub fn message_event(
+pub(crate) fn message_event(
     world: &World,
     message: &Message,
     conversation: &Conversation,
@@ -277,7 +277,7 @@ pub fn message_event(
 
 /// A conversation event: the conversation object plus `event` (and `changed_attributes` for
 /// `conversation_status_changed` / `conversation_updated`, `WebhookListener`).
-pub fn conversation_event(
+pub(crate) fn conversation_event(
     world: &World,
     conversation: &Conversation,
     event: &str,
@@ -294,7 +294,7 @@ pub fn conversation_event(
 /// `ContactInbox#webhook_data` plus `event` and `event_info`: top-level `id` is the
 /// contact-inbox's, and `current_conversation` the contact's newest conversation in any status
 /// (`ContactInbox#current_conversation`), or null for a visitor who never wrote.
-pub fn widget_triggered_event(world: &World, contact: &Contact) -> Value {
+pub(crate) fn widget_triggered_event(world: &World, contact: &Contact) -> Value {
     let current = world.current_conversation(contact.id).map(|c| self::conversation(world, c));
     json!({
         "id": contact.contact_inbox_id,
@@ -315,7 +315,7 @@ pub fn widget_triggered_event(world: &World, contact: &Contact) -> Value {
 }
 
 /// `POST contacts/` answer.
-pub fn contact_created(contact: &Contact) -> Value {
+pub(crate) fn contact_created(contact: &Contact) -> Value {
     let contact_inbox = json!({
         "id": contact.contact_inbox_id, "source_id": contact.source_id, "inbox_id": contact.inbox_id,
     });
@@ -331,7 +331,7 @@ pub fn contact_updated(contact: &Contact) -> Value {
 }
 
 /// A contact with its contact inboxes, as the update and search answers list it.
-pub fn contact_with_inboxes(contact: &Contact) -> Value {
+pub(crate) fn contact_with_inboxes(contact: &Contact) -> Value {
     let mut value = self::contact(contact);
     value["contact_inboxes"] = json!([{
         "id": contact.contact_inbox_id, "source_id": contact.source_id, "inbox_id": contact.inbox_id,
@@ -342,7 +342,11 @@ pub fn contact_with_inboxes(contact: &Contact) -> Value {
 /// The messages listing (`Api::V1::Accounts::Conversations::MessagesController#index` with
 /// `messages/index.json.jbuilder`): `meta` about the conversation and `payload`, the messages
 /// in creation order.
-pub fn message_listing(world: &World, conversation: &Conversation, messages: &[&Message]) -> Value {
+pub(crate) fn message_listing(
+    world: &World,
+    conversation: &Conversation,
+    messages: &[&Message],
+) -> Value {
     let contact = world.contacts.get(&conversation.contact_id).map(self::contact);
     json!({
         "meta": {

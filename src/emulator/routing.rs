@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::model::{Conversation, Inbox, Message, MessageType, Notification, Target, World};
 
 /// Events an account webhook may subscribe to (`Webhook::ALLOWED_WEBHOOK_EVENTS`).
-pub const WEBHOOK_EVENTS: &[&str] = &[
+pub(crate) const WEBHOOK_EVENTS: &[&str] = &[
     "conversation_created",
     "conversation_status_changed",
     "conversation_updated",
@@ -24,7 +24,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
 
 /// Events the agent bot of an inbox receives (`AgentBotListener`'s public methods). It never
 /// hears `conversation_created`: a bot learns of a conversation from its first message.
-pub const AGENT_BOT_EVENTS: &[&str] = &[
+pub(crate) const AGENT_BOT_EVENTS: &[&str] = &[
     "conversation_resolved",
     "conversation_opened",
     "conversation_status_changed",
@@ -39,7 +39,7 @@ pub const AGENT_BOT_EVENTS: &[&str] = &[
 const AGENT_BOT_ONLY: &[&str] = &["conversation_opened", "conversation_resolved"];
 
 /// Every delivery `body` (an event with its `event` field) causes.
-pub fn addressees(
+pub(crate) fn addressees(
     world: &World,
     body: &Value,
     inbox: &Inbox,

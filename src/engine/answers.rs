@@ -10,7 +10,7 @@ use super::program::{AnswerKind, ListDef, Program};
 use super::text::{normalise_text, tokenize};
 
 /// What an answer is checked against besides its kind.
-pub struct AnswerContext<'a> {
+pub(crate) struct AnswerContext<'a> {
     pub now: DateTime<Utc>,
     pub timezone: Tz,
     pub lists: &'a [ListDef],
@@ -44,7 +44,7 @@ impl AnswerContext<'_> {
 }
 
 /// The normalised value of `text` as an answer of `kind`, or `None` when it is not one.
-pub fn parse_answer(kind: &AnswerKind, text: &str, cx: &AnswerContext<'_>) -> Option<Value> {
+pub(crate) fn parse_answer(kind: &AnswerKind, text: &str, cx: &AnswerContext<'_>) -> Option<Value> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -62,7 +62,7 @@ pub fn parse_answer(kind: &AnswerKind, text: &str, cx: &AnswerContext<'_>) -> Op
         AnswerKind::Phone => phone(text).map(Value::String),
         AnswerKind::Date => date(text, cx).map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
         AnswerKind::Time => parse_time(text).map(|t| Value::String(t.format("%H:%M").to_string())),
-        AnswerKind::DateTime => parse_date_time(text, &cx.date_rules())
+        AnswerKind::DateTime => parse_date_time(text, cx.date_rules())
             .map(|t| Value::String(t.format("%Y-%m-%d %H:%M").to_string())),
         AnswerKind::YesNo => yes_no(text, cx.fold_accents)
             .map(|b| Value::String(if b { "yes" } else { "no" }.into())),
@@ -120,11 +120,11 @@ pub fn phone(text: &str) -> Option<String> {
 
 /// A date as customers type it (see `dates`), in the bot's date order.
 pub fn date(text: &str, cx: &AnswerContext<'_>) -> Option<NaiveDate> {
-    parse_date(text, &cx.date_rules())
+    parse_date(text, cx.date_rules())
 }
 
 /// Yes and no in their common forms.
-pub fn yes_no(text: &str, fold: bool) -> Option<bool> {
+pub(crate) fn yes_no(text: &str, fold: bool) -> Option<bool> {
     let words = normalise_text(text, fold);
     const YES: &[&str] = &[
         "yes",
@@ -153,7 +153,7 @@ pub fn yes_no(text: &str, fold: bool) -> Option<bool> {
 }
 
 /// The list entry the text names (normalised comparison); returns the entry as written.
-pub fn list_entry(text: &str, list: &ListDef, fold: bool) -> Option<String> {
+pub(crate) fn list_entry(text: &str, list: &ListDef, fold: bool) -> Option<String> {
     let words: Vec<String> = tokenize(text, fold).into_iter().map(|t| t.norm).collect();
     list.entries.iter().find(|(_, entry)| *entry == words).map(|(written, _)| written.clone())
 }

@@ -11,14 +11,15 @@ use crate::syntax::ast::ArithOp;
 use super::value::{display, is_empty};
 
 /// The functions expressions may call, with how many arguments each takes.
-pub const FUNCTIONS: &[(&str, usize)] = &[("upper", 1), ("lower", 1), ("length", 1), ("round", 1)];
+pub(crate) const FUNCTIONS: &[(&str, usize)] =
+    &[("upper", 1), ("lower", 1), ("length", 1), ("round", 1)];
 
 /// How dates are stored: `YYYY-MM-DD`, and date-times `YYYY-MM-DD HH:MM`.
-pub const DATE_FORMAT: &str = "%Y-%m-%d";
-pub const DATE_TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
+pub(crate) const DATE_FORMAT: &str = "%Y-%m-%d";
+pub(crate) const DATE_TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
 
 /// A value read as a number, when it is one (numbers, and texts such as `"12"`).
-pub fn as_number(value: &Value) -> Option<f64> {
+pub(crate) fn as_number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -27,7 +28,7 @@ pub fn as_number(value: &Value) -> Option<f64> {
 }
 
 /// A value read as a date or date-time, when it is one.
-pub fn as_moment(value: &Value) -> Option<NaiveDateTime> {
+pub(crate) fn as_moment(value: &Value) -> Option<NaiveDateTime> {
     let Value::String(text) = value else { return None };
     let text = text.trim();
     NaiveDateTime::parse_from_str(text, DATE_TIME_FORMAT).ok().or_else(|| {
@@ -36,7 +37,7 @@ pub fn as_moment(value: &Value) -> Option<NaiveDateTime> {
 }
 
 /// Whether a text value holds a date-time (rather than a day).
-pub fn has_time(value: &Value) -> bool {
+pub(crate) fn has_time(value: &Value) -> bool {
     matches!(value, Value::String(s) if NaiveDateTime::parse_from_str(s.trim(), DATE_TIME_FORMAT).is_ok())
 }
 
@@ -49,7 +50,7 @@ fn number(f: f64) -> Value {
 }
 
 /// `a + b` and friends: numbers; a date plus or minus days; the days between two dates.
-pub fn arith(op: ArithOp, lhs: &Value, rhs: &Value) -> Value {
+pub(crate) fn arith(op: ArithOp, lhs: &Value, rhs: &Value) -> Value {
     // An unset variable counts as 0, so `set n to n + 1` counts from 1.
     let operand = |v: &Value| if v.is_null() { Some(0.0) } else { as_number(v) };
     if let (Some(a), Some(b)) = (operand(lhs), operand(rhs)) {

@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
 /// How `3/12/26`-style dates are read: the bot's `dates day-first` / `dates month-first`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DateOrder {
+pub(crate) enum DateOrder {
     #[default]
     DayFirst,
     MonthFirst,
@@ -17,7 +17,7 @@ pub enum DateOrder {
 impl DateOrder {
     /// The default for a bot in `timezone`: month first in the United States' timezones (where
     /// people write 12/3 for December 3), day first everywhere else, including UTC.
-    pub fn for_timezone(timezone: &str) -> DateOrder {
+    pub(crate) fn for_timezone(timezone: &str) -> DateOrder {
         const US: &[&str] = &[
             "America/New_York",
             "America/Chicago",
@@ -55,7 +55,7 @@ impl DateOrder {
 
 /// What reading a date needs: today in the bot's timezone, the order, and typo tolerance.
 #[derive(Clone, Copy, Debug)]
-pub struct DateRules {
+pub(crate) struct DateRules {
     pub today: NaiveDate,
     pub order: DateOrder,
     pub typos: bool,
@@ -147,7 +147,7 @@ fn words_of(text: &str) -> Vec<String> {
 }
 
 /// A date as a customer types it, or `None`.
-pub fn parse_date(text: &str, rules: &DateRules) -> Option<NaiveDate> {
+pub(crate) fn parse_date(text: &str, rules: DateRules) -> Option<NaiveDate> {
     let mut words = words_of(text);
     // Filler that does not change the date: "on friday", "the 3rd of december".
     words.retain(|w| !matches!(w.as_str(), "on" | "the" | "of" | "this"));
@@ -176,8 +176,8 @@ pub fn parse_date(text: &str, rules: &DateRules) -> Option<NaiveDate> {
         [day] if weekday(day, rules.typos).is_some() => {
             weekday(day, rules.typos).map(|i| next_weekday(today, i))
         }
-        [single] => numeric_date(single, *rules),
-        parts => named_month_date(parts, *rules),
+        [single] => numeric_date(single, rules),
+        parts => named_month_date(parts, rules),
     }
 }
 
@@ -230,7 +230,7 @@ fn named_month_date(parts: &[&str], rules: DateRules) -> Option<NaiveDate> {
 }
 
 /// A time of day: `14:30`, `14h30`, `14h`, `2 pm`, `2:30pm`, `2.30 p.m.`, `noon`, `midnight`.
-pub fn parse_time(text: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_time(text: &str) -> Option<NaiveTime> {
     let lower = text.trim().to_lowercase().replace("a.m.", "am").replace("p.m.", "pm");
     let lower = lower.trim_end_matches('.').trim();
     match lower {
@@ -270,7 +270,7 @@ fn two_digits(text: &str) -> Option<u32> {
 
 /// A date and a time together: `tomorrow at 3pm`, `friday 14:00`, `3pm tomorrow`,
 /// `2026-12-03 10:00`, `dec 3 at noon`.
-pub fn parse_date_time(text: &str, rules: &DateRules) -> Option<NaiveDateTime> {
+pub(crate) fn parse_date_time(text: &str, rules: DateRules) -> Option<NaiveDateTime> {
     let words: Vec<&str> = text.split_whitespace().collect();
     // Try every split into a date part and a time part, time last or first, with an optional
     // "at" between them; the time may be one or two words ("2 pm").
@@ -319,41 +319,41 @@ mod tests {
     fn numeric_dates_follow_the_bots_order_and_read_two_digit_years() {
         let day_first = rules(DateOrder::DayFirst);
         let month_first = rules(DateOrder::MonthFirst);
-        assert_eq!(parse_date("12/3/26", &day_first), ymd(2026, 3, 12));
-        assert_eq!(parse_date("12/3/26", &month_first), ymd(2026, 12, 3));
-        assert_eq!(parse_date("31.12.2026", &day_first), ymd(2026, 12, 31));
-        assert_eq!(parse_date("2026-12-03", &month_first), ymd(2026, 12, 3));
-        assert_eq!(parse_date("3/12", &day_first), ymd(2026, 12, 3));
-        assert_eq!(parse_date("1/2", &day_first), ymd(2027, 2, 1));
-        assert_eq!(parse_date("31/2/26", &day_first), None);
-        assert_eq!(parse_date("13/13/26", &month_first), None);
+        assert_eq!(parse_date("12/3/26", day_first), ymd(2026, 3, 12));
+        assert_eq!(parse_date("12/3/26", month_first), ymd(2026, 12, 3));
+        assert_eq!(parse_date("31.12.2026", day_first), ymd(2026, 12, 31));
+        assert_eq!(parse_date("2026-12-03", month_first), ymd(2026, 12, 3));
+        assert_eq!(parse_date("3/12", day_first), ymd(2026, 12, 3));
+        assert_eq!(parse_date("1/2", day_first), ymd(2027, 2, 1));
+        assert_eq!(parse_date("31/2/26", day_first), None);
+        assert_eq!(parse_date("13/13/26", month_first), None);
     }
 
     #[test]
     fn month_names_ordinals_weekdays_and_relative_days() {
         let r = rules(DateOrder::DayFirst);
-        assert_eq!(parse_date("December 3", &r), ymd(2026, 12, 3));
-        assert_eq!(parse_date("dec 3rd", &r), ymd(2026, 12, 3));
-        assert_eq!(parse_date("the 3rd of December", &r), ymd(2026, 12, 3));
-        assert_eq!(parse_date("3 Jan", &r), ymd(2027, 1, 3));
-        assert_eq!(parse_date("march 1st, 2027", &r), ymd(2027, 3, 1));
-        assert_eq!(parse_date("on friday", &r), ymd(2026, 11, 27));
-        assert_eq!(parse_date("next tuesday", &r), ymd(2026, 12, 1));
-        assert_eq!(parse_date("fri", &r), ymd(2026, 11, 27));
-        assert_eq!(parse_date("in 3 days", &r), ymd(2026, 11, 27));
-        assert_eq!(parse_date("in a week", &r), ymd(2026, 12, 1));
-        assert_eq!(parse_date("the day after tomorrow", &r), ymd(2026, 11, 26));
-        assert_eq!(parse_date("soon", &r), None);
+        assert_eq!(parse_date("December 3", r), ymd(2026, 12, 3));
+        assert_eq!(parse_date("dec 3rd", r), ymd(2026, 12, 3));
+        assert_eq!(parse_date("the 3rd of December", r), ymd(2026, 12, 3));
+        assert_eq!(parse_date("3 Jan", r), ymd(2027, 1, 3));
+        assert_eq!(parse_date("march 1st, 2027", r), ymd(2027, 3, 1));
+        assert_eq!(parse_date("on friday", r), ymd(2026, 11, 27));
+        assert_eq!(parse_date("next tuesday", r), ymd(2026, 12, 1));
+        assert_eq!(parse_date("fri", r), ymd(2026, 11, 27));
+        assert_eq!(parse_date("in 3 days", r), ymd(2026, 11, 27));
+        assert_eq!(parse_date("in a week", r), ymd(2026, 12, 1));
+        assert_eq!(parse_date("the day after tomorrow", r), ymd(2026, 11, 26));
+        assert_eq!(parse_date("soon", r), None);
     }
 
     #[test]
     fn one_typo_in_long_names_only_when_tolerated() {
         let r = rules(DateOrder::DayFirst);
-        assert_eq!(parse_date("decmber 3", &r), ymd(2026, 12, 3));
-        assert_eq!(parse_date("on fridya", &r), ymd(2026, 11, 27));
+        assert_eq!(parse_date("decmber 3", r), ymd(2026, 12, 3));
+        assert_eq!(parse_date("on fridya", r), ymd(2026, 11, 27));
         let strict = DateRules { typos: false, ..r };
-        assert_eq!(parse_date("decmber 3", &strict), None);
-        assert_eq!(parse_date("mya 3", &r), None);
+        assert_eq!(parse_date("decmber 3", strict), None);
+        assert_eq!(parse_date("mya 3", r), None);
     }
 
     #[test]
@@ -371,10 +371,10 @@ mod tests {
         assert_eq!(parse_time("soon"), None);
         let r = rules(DateOrder::DayFirst);
         let at = |d: Option<NaiveDate>, h, m| d.and_then(|d| d.and_hms_opt(h, m, 0));
-        assert_eq!(parse_date_time("tomorrow at 3pm", &r), at(ymd(2026, 11, 25), 15, 0));
-        assert_eq!(parse_date_time("friday 14:00", &r), at(ymd(2026, 11, 27), 14, 0));
-        assert_eq!(parse_date_time("3 pm tomorrow", &r), at(ymd(2026, 11, 25), 15, 0));
-        assert_eq!(parse_date_time("dec 3 at noon", &r), at(ymd(2026, 12, 3), 12, 0));
-        assert_eq!(parse_date_time("tomorrow", &r), None);
+        assert_eq!(parse_date_time("tomorrow at 3pm", r), at(ymd(2026, 11, 25), 15, 0));
+        assert_eq!(parse_date_time("friday 14:00", r), at(ymd(2026, 11, 27), 14, 0));
+        assert_eq!(parse_date_time("3 pm tomorrow", r), at(ymd(2026, 11, 25), 15, 0));
+        assert_eq!(parse_date_time("dec 3 at noon", r), at(ymd(2026, 12, 3), 12, 0));
+        assert_eq!(parse_date_time("tomorrow", r), None);
     }
 }

@@ -126,7 +126,7 @@ fn choose<'p>(
 
 /// Where pressing a button leads (see [`button_reaches`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// Only `otherwise` (or silence) answers it.
     Nowhere,
     /// It answers the open question.
@@ -138,7 +138,7 @@ pub enum Reach {
 /// Where a button labelled `label` leads: pressed in state `state`, the handler (a `when` there or
 /// an `anytime`) that takes it; pressed while a question on list `list` is open, the question
 /// when the label is one of its entries, else an `anytime` handler. Decided by the engine.
-pub fn button_reaches(
+pub(crate) fn button_reaches(
     program: &Program,
     state: Option<&str>,
     list: Option<&str>,

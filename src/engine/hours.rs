@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 const LOOKAHEAD_DAYS: i64 = 60;
 
 #[derive(Clone, Debug)]
-pub struct Calendar {
+pub(crate) struct Calendar {
     pub name: String,
     pub timezone: Tz,
     /// Opening ranges per weekday (Monday first), in minutes since midnight, `end` exclusive.
@@ -26,7 +26,7 @@ impl Calendar {
         &self.week[date.weekday().num_days_from_monday() as usize]
     }
 
-    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn is_open(&self, now: DateTime<Utc>) -> bool {
         let local = now.with_timezone(&self.timezone);
         let minute =
             u16::try_from(local.time().signed_duration_since(NaiveTime::MIN).num_minutes())
@@ -37,12 +37,12 @@ impl Calendar {
     }
 
     /// Whether the calendar opens at all on `date` (its own timezone's day).
-    pub fn is_open_on(&self, date: NaiveDate) -> bool {
+    pub(crate) fn is_open_on(&self, date: NaiveDate) -> bool {
         !self.ranges_on(date).is_empty()
     }
 
     /// Whether the calendar is open at `at`, a wall-clock time in the calendar's timezone.
-    pub fn is_open_at_local(&self, at: chrono::NaiveDateTime) -> bool {
+    pub(crate) fn is_open_at_local(&self, at: chrono::NaiveDateTime) -> bool {
         let minute = u16::try_from(at.time().signed_duration_since(NaiveTime::MIN).num_minutes())
             .unwrap_or(0);
         self.ranges_on(at.date()).iter().any(|(start, end)| (*start..*end).contains(&minute))
@@ -74,7 +74,7 @@ impl Calendar {
 
     /// `next_open` in words, relative to `now`: "now", "today at 13:30", "tomorrow at 09:00",
     /// "Monday at 09:00", or a date further ahead.
-    pub fn describe_next_open(&self, now: DateTime<Utc>) -> String {
+    pub(crate) fn describe_next_open(&self, now: DateTime<Utc>) -> String {
         let Some(at) = self.next_open(now) else { return "later".into() };
         if self.is_open(now) {
             return "now".into();

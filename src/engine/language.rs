@@ -13,7 +13,7 @@ use super::state::State;
 /// Index in `languages` of the language `wanted` asks for: the same code (`es-MX` is `es-mx`),
 /// else the same language whatever the region (`es-MX` finds `es`, `pt` finds `pt-BR`). A list
 /// such as a browser's `es-MX,es;q=0.9,en;q=0.8` is tried in its order.
-pub fn matching_language(languages: &[String], wanted: &str) -> Option<usize> {
+pub(crate) fn matching_language(languages: &[String], wanted: &str) -> Option<usize> {
     let primary = |code: &str| code.split('-').next().unwrap_or("").to_string();
     let declared: Vec<String> =
         languages.iter().map(|code| code.to_ascii_lowercase().replace('_', "-")).collect();

@@ -19,18 +19,20 @@ mod step;
 mod text;
 mod value;
 
-pub use compute::FUNCTIONS as EXPRESSION_FUNCTIONS;
-pub use decide::{button_reaches, Decided, Decision, Reach};
-pub use event::{
-    Action, Button, Contact, Event, FetchId, FetchRequest, FetchResult, Method, TimerId,
-};
-pub use explain::{explain, ExplainedCandidate, Explanation};
-pub use language::matching_language;
-pub use matcher::{Candidate, Specificity};
+pub(crate) use compute::FUNCTIONS as EXPRESSION_FUNCTIONS;
+pub use decide::Decision;
+pub(crate) use decide::{button_reaches, Decided, Reach};
+pub(crate) use event::TimerId;
+pub use event::{Action, Button, Contact, Event, FetchRequest, FetchResult, Method};
+pub use explain::explain;
+pub(crate) use explain::Explanation;
+
 pub use program::Program;
-pub use state::{Mode, State, StateError};
-pub use step::{enter_traced, step, step_traced, Trace, MAX_GOS_PER_TURN, MAX_STATEMENTS_PER_TURN};
-pub use text::normalise_text;
+pub use state::{Mode, State};
+
+pub(crate) use step::{enter_traced, Trace};
+pub use step::{step, step_traced};
+pub(crate) use text::normalise_text;
 
 /// Puts a conversation in `state_name` (for tests that start mid-dialog); false if unknown.
 pub fn set_state(program: &Program, state: &mut State, state_name: &str) -> bool {
@@ -46,7 +48,7 @@ pub fn set_state(program: &Program, state: &mut State, state_name: &str) -> bool
 }
 
 /// The name of the conversation's current state.
-pub fn current_state_name<'p>(program: &'p Program, state: &State) -> Option<&'p str> {
+pub(crate) fn current_state_name<'p>(program: &'p Program, state: &State) -> Option<&'p str> {
     state
         .current_state()
         .and_then(|name| program.state_id(name))

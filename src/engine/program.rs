@@ -13,14 +13,14 @@ use super::hours::Calendar;
 use super::matcher::Matcher;
 use super::Method;
 
-pub type BlockId = u16;
-pub type StateId = u16;
-pub type IntentId = u16;
-pub type ListId = u16;
+pub(crate) type BlockId = u16;
+pub(crate) type StateId = u16;
+pub(crate) type IntentId = u16;
+pub(crate) type ListId = u16;
 
 /// One compiled statement. Values and conditions keep their syntax-tree form; names are indices.
 #[derive(Clone, Debug)]
-pub enum Op {
+pub(crate) enum Op {
     Say(Template),
     SayOneOf(Vec<(Template, u32)>),
     /// Default labels, and the labels per other language.
@@ -36,7 +36,7 @@ pub enum Op {
 
 /// What kind of answer a question accepts.
 #[derive(Clone, Debug)]
-pub enum AnswerKind {
+pub(crate) enum AnswerKind {
     Text,
     Word,
     Digits,
@@ -52,7 +52,7 @@ pub enum AnswerKind {
 }
 
 #[derive(Clone, Debug)]
-pub struct AskOp {
+pub(crate) struct AskOp {
     pub var: String,
     pub kind: AnswerKind,
     pub prompt: BlockId,
@@ -63,7 +63,7 @@ pub struct AskOp {
 }
 
 #[derive(Clone, Debug)]
-pub struct FetchOp {
+pub(crate) struct FetchOp {
     pub method: Method,
     pub url: Template,
     pub into: String,
@@ -75,7 +75,7 @@ pub struct FetchOp {
 
 /// A handler: the intents that trigger it and its block.
 #[derive(Clone, Debug)]
-pub struct Handler {
+pub(crate) struct Handler {
     pub intents: Vec<IntentId>,
     pub body: BlockId,
     /// What `botrun why` and coverage call it, e.g. `state menu / when track`.
@@ -83,13 +83,13 @@ pub struct Handler {
 }
 
 #[derive(Clone, Debug)]
-pub struct Otherwise {
+pub(crate) struct Otherwise {
     pub body: BlockId,
     pub after_misses: Vec<(u32, BlockId)>,
 }
 
 #[derive(Clone, Debug)]
-pub struct StateDef {
+pub(crate) struct StateDef {
     pub name: String,
     pub entry: BlockId,
     pub handlers: Vec<Handler>,
@@ -99,14 +99,14 @@ pub struct StateDef {
 }
 
 #[derive(Clone, Debug)]
-pub struct ListDef {
+pub(crate) struct ListDef {
     pub name: String,
     /// Entries as written, and their normalised words.
     pub entries: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Hooks {
+pub(crate) struct Hooks {
     pub start: Option<BlockId>,
     pub handoff: Option<BlockId>,
     pub returned: Option<BlockId>,
@@ -149,13 +149,8 @@ pub struct Program {
 
 impl Program {
     /// The name from `bot "…"`.
-    pub fn bot_name(&self) -> &str {
+    pub(crate) fn bot_name(&self) -> &str {
         &self.name
-    }
-
-    /// Whether `typos tolerated` is on.
-    pub fn tolerates_typos(&self) -> bool {
-        self.typos
     }
 
     /// Binds the operator's `env.*` values.
@@ -165,16 +160,16 @@ impl Program {
         self
     }
 
-    pub fn state_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn state_names(&self) -> impl Iterator<Item = &str> {
         self.states.iter().map(|s| s.name.as_str())
     }
 
-    pub fn intent_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn intent_names(&self) -> impl Iterator<Item = &str> {
         self.intents.iter().map(String::as_str)
     }
 
     /// Every handler label (hooks, `anytime`, `when`, `otherwise`), for coverage reports.
-    pub fn handler_labels(&self) -> Vec<String> {
+    pub(crate) fn handler_labels(&self) -> Vec<String> {
         let mut labels = Vec::new();
         for (hook, present) in [
             ("on start", self.hooks.start),

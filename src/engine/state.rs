@@ -10,7 +10,7 @@ use super::event::{Button, Contact, FetchId, TimerId};
 use super::program::BlockId;
 
 /// Format version written in front of every snapshot.
-pub const FORMAT_VERSION: u8 = 1;
+pub(crate) const FORMAT_VERSION: u8 = 1;
 
 /// Who owns the conversation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ pub enum Mode {
 
 /// Where a suspended block continues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub block: BlockId,
     pub index: u16,
 }
@@ -44,7 +44,7 @@ pub enum Waiting {
 
 /// A scheduled timer and what it is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TimerKind {
+pub(crate) enum TimerKind {
     /// Rung `rung` of the current question's `timeout` ladder.
     Ask { rung: u8 },
     /// Rung `rung` of the bot-wide idle policy.
@@ -145,11 +145,6 @@ impl State {
     /// Whether the bot is waiting for the answer to a question.
     pub fn is_asking(&self) -> bool {
         matches!(self.waiting, Waiting::Answer { .. })
-    }
-
-    /// Timers scheduled and not yet fired or cancelled.
-    pub fn pending_timers(&self) -> impl Iterator<Item = TimerId> + '_ {
-        self.timers.iter().map(|(id, _)| *id)
     }
 
     /// Presets a variable (for tests that start mid-dialog).

@@ -13,9 +13,9 @@ use super::state::{Frame, Mode, State, TimerKind, Waiting};
 use super::value::{truthy, Scope};
 
 /// Statements one turn may run before the engine stops the script.
-pub const MAX_STATEMENTS_PER_TURN: usize = 1_000;
+pub(crate) const MAX_STATEMENTS_PER_TURN: usize = 1_000;
 /// `go`s one turn may take before the engine stops the script.
-pub const MAX_GOS_PER_TURN: usize = 50;
+pub(crate) const MAX_GOS_PER_TURN: usize = 50;
 
 /// What happened inside one step, for coverage, `botrun chat`'s `/why` and logs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub fn step_traced(
 /// Moves the conversation into `state_name` and runs the state's own lines, as `go` would (for
 /// tests that start mid-dialog: the state's question is asked). `None` when there is no such
 /// state.
-pub fn enter_traced(
+pub(crate) fn enter_traced(
     program: &Program,
     state: &State,
     state_name: &str,

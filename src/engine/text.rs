@@ -15,14 +15,14 @@ pub struct Token {
 }
 
 /// Normalises one word: lowercase, letters and digits only, accents folded if asked.
-pub fn normalise_word(word: &str, fold_accents: bool) -> String {
+pub(crate) fn normalise_word(word: &str, fold_accents: bool) -> String {
     let mut out = String::new();
     normalise_word_into(word, fold_accents, &mut out);
     out
 }
 
 /// Like [`normalise_word`], appending to `out` (the matcher reuses one buffer per message).
-pub fn normalise_word_into(word: &str, fold_accents: bool, out: &mut String) {
+pub(crate) fn normalise_word_into(word: &str, fold_accents: bool, out: &mut String) {
     if word.is_ascii() {
         // Most messages: no Unicode tables needed.
         out.extend(
@@ -39,7 +39,7 @@ pub fn normalise_word_into(word: &str, fold_accents: bool, out: &mut String) {
 }
 
 /// Splits a message into words; pieces made only of punctuation are dropped.
-pub fn tokenize(text: &str, fold_accents: bool) -> Vec<Token> {
+pub(crate) fn tokenize(text: &str, fold_accents: bool) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
@@ -67,7 +67,7 @@ fn push_token(text: &str, start: usize, end: usize, fold: bool, tokens: &mut Vec
 }
 
 /// The whole text normalised word by word and joined with single spaces.
-pub fn normalise_text(text: &str, fold_accents: bool) -> String {
+pub(crate) fn normalise_text(text: &str, fold_accents: bool) -> String {
     tokenize(text, fold_accents).into_iter().map(|t| t.norm).collect::<Vec<_>>().join(" ")
 }
 

@@ -14,7 +14,7 @@ use super::state::State;
 use super::text::normalise_text;
 
 /// What expressions and templates can see.
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     pub program: &'a Program,
     pub state: &'a State,
     pub now: DateTime<Utc>,
@@ -124,7 +124,7 @@ impl Scope<'_> {
         }
     }
 
-    pub fn eval(&self, expr: &Expr) -> Value {
+    pub(crate) fn eval(&self, expr: &Expr) -> Value {
         match &expr.kind {
             ExprKind::Or(a, b) => Value::Bool(truthy(&self.eval(a)) || truthy(&self.eval(b))),
             ExprKind::And(a, b) => Value::Bool(truthy(&self.eval(a)) && truthy(&self.eval(b))),
@@ -240,7 +240,7 @@ pub fn is_empty(value: &Value) -> bool {
     }
 }
 
-pub fn truthy(value: &Value) -> bool {
+pub(crate) fn truthy(value: &Value) -> bool {
     match value {
         Value::Bool(b) => *b,
         Value::String(s) => !matches!(s.trim().to_lowercase().as_str(), "" | "no" | "false"),

@@ -4,7 +4,7 @@ use super::mermaid::node_label;
 use super::model::{EdgeKind, FlowGraph, NodeKind};
 
 /// Writes `graph` as a DOT `digraph`.
-pub fn render_dot(graph: &FlowGraph) -> String {
+pub(crate) fn render_dot(graph: &FlowGraph) -> String {
     let mut out = String::from("digraph flow {\n");
     if !graph.title.is_empty() {
         out.push_str(&format!("  label={};\n  labelloc=t;\n", quote(&graph.title)));

@@ -24,11 +24,11 @@ pub(super) struct Place {
 }
 
 impl Place {
-    pub fn centre_x(&self) -> f64 {
+    pub(crate) fn centre_x(&self) -> f64 {
         self.x + self.width / 2.0
     }
 
-    pub fn bottom(&self) -> f64 {
+    pub(crate) fn bottom(&self) -> f64 {
         self.y + NODE_HEIGHT
     }
 }

@@ -3,7 +3,7 @@
 use super::model::{EdgeKind, FlowGraph, NodeKind};
 
 /// Writes `graph` as a Mermaid `flowchart TD`.
-pub fn render_mermaid(graph: &FlowGraph) -> String {
+pub(crate) fn render_mermaid(graph: &FlowGraph) -> String {
     let mut out = String::new();
     if !graph.title.is_empty() {
         out.push_str(&format!("---\ntitle: {}\n---\n", quote(&graph.title)));

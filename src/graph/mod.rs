@@ -9,11 +9,12 @@ mod mermaid;
 mod model;
 mod svg;
 
-pub use dot::render_dot;
-pub use mermaid::render_mermaid;
-pub use model::{build, Edge, EdgeKind, FlowGraph, Node, NodeKind};
+pub(crate) use dot::render_dot;
+pub(crate) use mermaid::render_mermaid;
+pub(crate) use model::FlowGraph;
+pub use model::{build, NodeKind};
 pub(crate) use svg::escape as escape_markup;
-pub use svg::render_svg;
+pub(crate) use svg::render_svg;
 
 /// The picture formats `botrun graph` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -67,7 +67,7 @@ pub struct FlowGraph {
 
 impl FlowGraph {
     /// Indices of the nodes no arrow has to reach: hooks, interrupts and idle rungs.
-    pub fn roots(&self) -> Vec<usize> {
+    pub(crate) fn roots(&self) -> Vec<usize> {
         (0..self.nodes.len())
             .filter(|i| {
                 matches!(self.nodes[*i].kind, NodeKind::Hook | NodeKind::Anytime | NodeKind::Idle)
@@ -76,7 +76,7 @@ impl FlowGraph {
     }
 
     /// Names of states nothing leads to.
-    pub fn unreachable_states(&self) -> Vec<&str> {
+    pub(crate) fn unreachable_states(&self) -> Vec<&str> {
         self.nodes
             .iter()
             .filter(|n| n.kind == NodeKind::State { reachable: false })

@@ -8,7 +8,7 @@ use super::model::{Edge, EdgeKind, FlowGraph, NodeKind};
 const LABEL_CHARS: usize = 44;
 
 /// Writes `graph` as an SVG document.
-pub fn render_svg(graph: &FlowGraph) -> String {
+pub(crate) fn render_svg(graph: &FlowGraph) -> String {
     let labels: Vec<String> = graph.nodes.iter().map(|n| node_label(&n.label, &n.kind)).collect();
     let layout = lay_out(graph, &labels);
     // Arrows first: long ones are routed beside the boxes they pass, which may widen the picture.

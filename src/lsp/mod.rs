@@ -18,11 +18,11 @@ mod outline;
 mod server;
 mod uri;
 
-pub use server::run_stdio;
+pub(crate) use server::run_stdio;
 
 /// Why the language server stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum LspError {
+pub(crate) enum LspError {
     #[error("the editor broke the protocol: {0}")]
     Protocol(#[from] lsp_server::ProtocolError),
     #[error("a message could not be read or written: {0}")]

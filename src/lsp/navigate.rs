@@ -1,4 +1,4 @@
-//! Go to definition, find references and rename, all read from the bundle's [`NameIndex`], so a
+//! Go to definition, find references and rename, all read from the bundle's [`NameIndex`](super::index::NameIndex), so a
 //! name used in one file and declared in another (`use`) is found in both.
 
 use std::collections::HashMap;

@@ -31,7 +31,7 @@ use super::{complete, hover, navigate, outline, LspError};
 use crate::diagnostic::{Diagnostic, Severity};
 
 /// Runs the server on standard input and output until the editor says `exit`.
-pub fn run_stdio() -> Result<(), LspError> {
+pub(crate) fn run_stdio() -> Result<(), LspError> {
     let (connection, io_threads) = Connection::stdio();
     let capabilities = serde_json::to_value(capabilities())?;
     let params: InitializeParams = serde_json::from_value(connection.initialize(capabilities)?)?;

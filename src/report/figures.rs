@@ -88,7 +88,7 @@ pub struct Figures {
 const MESSAGES_PER_GROUP: usize = 10;
 
 /// The words of every missed message (one entry per occurrence), for grouping or export.
-pub fn missed_texts(records: &[StoredDecision]) -> impl Iterator<Item = &str> {
+pub(crate) fn missed_texts(records: &[StoredDecision]) -> impl Iterator<Item = &str> {
     records
         .iter()
         .filter(|d| d.record.missed)
@@ -98,7 +98,7 @@ pub fn missed_texts(records: &[StoredDecision]) -> impl Iterator<Item = &str> {
 
 /// The missed messages as `botrun replay` reads them: one per line, every occurrence, largest
 /// group first so similar messages sit together; line breaks inside a message become spaces.
-pub fn replay_lines(records: &[StoredDecision]) -> String {
+pub(crate) fn replay_lines(records: &[StoredDecision]) -> String {
     let grouped = grouping::group(missed_texts(records));
     let mut out = String::new();
     for group in &grouped.groups {

@@ -16,10 +16,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 /// The least Jaccard similarity with a group's leader to join it.
-pub const SIMILARITY: f64 = 0.5;
+pub(crate) const SIMILARITY: f64 = 0.5;
 
 /// Distinct messages grouped at most; rarer ones beyond it are counted, not grouped.
-pub const MAX_DISTINCT: usize = 20_000;
+pub(crate) const MAX_DISTINCT: usize = 20_000;
 
 /// Small words that say little about what the customer wants (English and German, the
 /// languages of the example bots).
@@ -68,7 +68,7 @@ pub fn words(text: &str) -> BTreeSet<String> {
 }
 
 /// Jaccard similarity of two word sets (0 when both are empty).
-pub fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
+pub(crate) fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
     let shared = a.intersection(b).count();
     let all = a.len() + b.len() - shared;
     if all == 0 {
@@ -80,7 +80,7 @@ pub fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
 }
 
 /// Groups `messages` (one entry per occurrence) by similarity.
-pub fn group<'a>(messages: impl IntoIterator<Item = &'a str>) -> Grouped {
+pub(crate) fn group<'a>(messages: impl IntoIterator<Item = &'a str>) -> Grouped {
     let mut counts: HashMap<&str, u64> = HashMap::new();
     for message in messages {
         let message = message.trim();

@@ -5,13 +5,15 @@
 //! `server`.
 
 mod figures;
-pub mod grouping;
+pub(crate) mod grouping;
 mod html;
 mod table;
 mod vocabulary;
 
-pub use figures::{compute, missed_texts, replay_lines, Count, Day, Figures, QuestionFigures};
-pub use vocabulary::{HandoffReason, Outcome};
+pub use figures::{compute, Day};
+
+pub(crate) use figures::{replay_lines, Figures};
+pub(crate) use vocabulary::{HandoffReason, Outcome};
 
 /// How the report is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

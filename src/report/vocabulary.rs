@@ -26,7 +26,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 9] = [
+    pub(crate) const ALL: [Outcome; 9] = [
         Outcome::Answered,
         Outcome::Missed,
         Outcome::Retry,
@@ -60,7 +60,7 @@ impl Outcome {
 
 /// Why a conversation went to a person: a fixed set, so it can label a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum HandoffReason {
+pub(crate) enum HandoffReason {
     /// The customer asked for it: a rule for a matched intent handed off (`anytime human`).
     Asked,
     /// A message no rule understood led there (`otherwise`, `after N misses`).
@@ -76,7 +76,7 @@ pub enum HandoffReason {
 }
 
 impl HandoffReason {
-    pub const ALL: [HandoffReason; 6] = [
+    pub(crate) const ALL: [HandoffReason; 6] = [
         HandoffReason::Asked,
         HandoffReason::Missed,
         HandoffReason::RetriesExhausted,

@@ -4,7 +4,7 @@
 //! compiles it). Names are kept as written (`Ident`); resolving them is `check`'s job, so a tree
 //! may refer to states, intents, lists or types that do not exist.
 
-pub use crate::source::Span;
+pub(crate) use crate::source::Span;
 
 /// A name as written in the script (`menu`, `order.status` segments, `digits`).
 #[derive(Clone, Debug, PartialEq, Eq)]

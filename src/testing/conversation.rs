@@ -17,7 +17,7 @@ pub trait FetchAnswers {
 }
 
 /// Every fetch fails: for bots and tests that do not expect one.
-pub struct NoFetch;
+pub(crate) struct NoFetch;
 
 impl FetchAnswers for NoFetch {
     fn answer(&self, request: &FetchRequest) -> FetchResult {
@@ -31,7 +31,7 @@ impl FetchAnswers for NoFetch {
     }
 }
 
-pub fn method_name(method: crate::engine::Method) -> &'static str {
+pub(crate) fn method_name(method: crate::engine::Method) -> &'static str {
     match method {
         crate::engine::Method::Get => "GET",
         crate::engine::Method::Post => "POST",
@@ -137,7 +137,7 @@ impl<'p> Conversation<'p> {
 
     /// Moves into `state_name` and runs its own lines (its question), as `go` would; `None`
     /// when the bot has no such state.
-    pub fn enter(&mut self, state_name: &str) -> Option<Reply> {
+    pub(crate) fn enter(&mut self, state_name: &str) -> Option<Reply> {
         let first = enter_traced(self.program, &self.state, state_name, self.now)?;
         Some(self.absorb_step(first))
     }

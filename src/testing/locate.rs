@@ -4,7 +4,7 @@
 //! then points at the enclosing test.
 
 /// The 1-based line of `tests[test]`, or of its `steps[step]` when given and found.
-pub fn line_of(text: &str, test: usize, step: Option<usize>) -> Option<usize> {
+pub(crate) fn line_of(text: &str, test: usize, step: Option<usize>) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
     let tests_at = lines.iter().position(|l| is_key(l, 0, "tests"))?;
     let (start, end) = nth_item(&lines, tests_at + 1, lines.len(), 0, test)?;

@@ -11,4 +11,4 @@ pub mod replay;
 pub mod runner;
 pub mod transcript;
 
-pub use conversation::{Conversation, FetchAnswers, NoFetch, Reply};
+pub use conversation::{Conversation, FetchAnswers};

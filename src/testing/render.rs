@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::engine::{Action, Explanation, Trace};
 
 /// One line (or a few) per customer-visible action.
-pub fn render_actions(actions: &[Action]) -> String {
+pub(crate) fn render_actions(actions: &[Action]) -> String {
     let mut out = String::new();
     for action in actions {
         match action {
@@ -47,7 +47,7 @@ pub fn render_actions(actions: &[Action]) -> String {
 }
 
 /// A trace in words.
-pub fn render_trace(trace: &Trace) -> String {
+pub(crate) fn render_trace(trace: &Trace) -> String {
     let mut out = String::new();
     if let Some(intent) = &trace.intent {
         let _ = writeln!(out, "matched intent `{intent}`");
@@ -65,7 +65,7 @@ pub fn render_trace(trace: &Trace) -> String {
 }
 
 /// Ranked candidates, captures, and the rule that picked the winner.
-pub fn render_explanation(text: &str, why: &Explanation) -> String {
+pub(crate) fn render_explanation(text: &str, why: &Explanation) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "message: {text:?}");
     let _ = writeln!(out, "state:   {}", why.state.as_deref().unwrap_or("(none)"));

@@ -38,7 +38,7 @@ impl Outcome {
 
 /// The result of one message.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Replayed {
+pub(crate) struct Replayed {
     pub intent: Option<String>,
     pub captures: Vec<(String, Value)>,
     pub outcome: Outcome,
@@ -47,7 +47,12 @@ pub struct Replayed {
 }
 
 /// Steps `message` from `start` and says what happened.
-pub fn replay_one(program: &Program, start: &State, message: &str, now: DateTime<Utc>) -> Replayed {
+pub(crate) fn replay_one(
+    program: &Program,
+    start: &State,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Replayed {
     let (_, actions, trace) =
         step_traced(program, start, Event::Text { text: message.to_string() }, now);
     let mut outcome = match trace.decided.as_ref().map(|d| &d.decision) {
@@ -86,7 +91,11 @@ fn ambiguous(decided: &Decided) -> bool {
 }
 
 /// Writes one result as a JSON line: message, intent, captures, outcome.
-pub fn write_json(out: &mut impl Write, message: &str, replayed: &Replayed) -> std::io::Result<()> {
+pub(crate) fn write_json(
+    out: &mut impl Write,
+    message: &str,
+    replayed: &Replayed,
+) -> std::io::Result<()> {
     out.write_all(b"{\"message\":")?;
     serde_json::to_writer(&mut *out, message)?;
     out.write_all(b",\"intent\":")?;
@@ -111,7 +120,7 @@ const REMEMBERED: usize = 100_000;
 
 /// Counts for the summary.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub total: u64,
     counts: [u64; 5],
     missed: HashMap<String, u64>,
@@ -119,7 +128,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, message: &str, replayed: &Replayed) {
+    pub(crate) fn add(&mut self, message: &str, replayed: &Replayed) {
         self.total += 1;
         self.counts[replayed.outcome as usize] += 1;
         if replayed.outcome == Outcome::Missed {

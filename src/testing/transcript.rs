@@ -72,7 +72,7 @@ pub enum TextExpect {
 }
 
 impl TextExpect {
-    pub fn accepts(&self, text: &str) -> bool {
+    pub(crate) fn accepts(&self, text: &str) -> bool {
         match self {
             TextExpect::Exact(e) => e == text,
             TextExpect::Contains(e) => text.contains(e.as_str()),
@@ -81,7 +81,7 @@ impl TextExpect {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             TextExpect::Exact(e) => format!("{e:?}"),
             TextExpect::Contains(e) => format!("a text containing {e:?}"),
@@ -109,7 +109,7 @@ pub enum Step {
 
 impl Step {
     /// How the step reads in a report.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Step::Customer(t) => format!("customer: {t}"),
             Step::Press(t) => format!("press: {t}"),
@@ -531,7 +531,7 @@ fn text_expect(value: &Yaml) -> Result<TextExpect, String> {
 }
 
 /// `90s`, `5m`, `2h`, `1d`, `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::syntax::duration::parse_seconds(text)
         .and_then(|s| i64::try_from(s).ok())
         .map(Duration::seconds)

@@ -43,12 +43,12 @@ pub enum OutgoingActivity {
 
 impl OutgoingActivity {
     /// Whether the activity is kept in the history (everything but typing).
-    pub fn is_stored(&self) -> bool {
+    pub(crate) fn is_stored(&self) -> bool {
         !matches!(self, Self::Typing { .. })
     }
 
     /// The Direct Line JSON, without `id`, `timestamp` and `conversation` (the service adds them).
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         match self {
             Self::Message { from, text, suggested_actions } => {
                 let mut activity = json!({"type": "message", "from": from.to_json(), "text": text});
@@ -95,10 +95,10 @@ pub struct CustomerActivity {
 /// `messageReaction`, `installationUpdate`, `trace`, …), so only the shape is checked.
 const MAX_TYPE_BYTES: usize = 64;
 /// Longest message text accepted, in bytes.
-pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_TEXT_BYTES: usize = 16 * 1024;
 
 /// Checks a posted body and returns it as an object ready to be stamped, or why it is refused.
-pub fn check_posted(body: &[u8]) -> Result<Map<String, Value>, String> {
+pub(crate) fn check_posted(body: &[u8]) -> Result<Map<String, Value>, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|err| format!("the body is not valid JSON: {err}"))?;
     let Value::Object(activity) = value else {

@@ -19,7 +19,7 @@ const FAVICON: &str = include_str!("assets/favicon.svg");
 const SETTINGS_SLOT: &str = "/*BOTRUN_CONFIG*/ { uploads: false } /*END*/";
 
 /// The bundle path `scripts/install-webchat` produces under `root`.
-pub fn bundle_under(root: &Path) -> PathBuf {
+pub(crate) fn bundle_under(root: &Path) -> PathBuf {
     root.join("vendor/webchat/node_modules/botframework-webchat/dist/webchat.js")
 }
 
@@ -30,7 +30,7 @@ struct AssetState {
 }
 
 /// `/static/webchat.js`, `/static/botrun-chat.js`, `/favicon.svg` and `/favicon.ico`.
-pub fn assets_router(widget: WidgetService, webchat_js: PathBuf) -> Router {
+pub(crate) fn assets_router(widget: WidgetService, webchat_js: PathBuf) -> Router {
     Router::new()
         .route("/static/webchat.js", get(bundle))
         .route("/static/botrun-chat.js", get(snippet))
@@ -40,7 +40,7 @@ pub fn assets_router(widget: WidgetService, webchat_js: PathBuf) -> Router {
 }
 
 /// The snippet with what the page must know about this service (whether uploads are on).
-pub fn snippet_source(widget: &WidgetService) -> String {
+pub(crate) fn snippet_source(widget: &WidgetService) -> String {
     let settings = widget.config().page_settings();
     SNIPPET.replacen(SETTINGS_SLOT, &settings.to_string(), 1)
 }
@@ -98,7 +98,7 @@ async fn bundle(State(state): State<AssetState>) -> Response {
 /// Where the bundle may be, best first: next to the working directory, then next to the
 /// executable's checkout (`target/debug/botrun` → the checkout), then the checkout this binary
 /// was built from. The first that exists wins.
-pub fn bundle_candidates() -> Vec<PathBuf> {
+pub(crate) fn bundle_candidates() -> Vec<PathBuf> {
     let mut candidates = vec![bundle_under(Path::new("."))];
     if let Ok(exe) = std::env::current_exe() {
         candidates.extend(exe.ancestors().skip(1).take(4).map(bundle_under));
@@ -109,12 +109,12 @@ pub fn bundle_candidates() -> Vec<PathBuf> {
 }
 
 /// The bundle found among [`bundle_candidates`], if any.
-pub fn find_bundle() -> Option<PathBuf> {
+pub(crate) fn find_bundle() -> Option<PathBuf> {
     bundle_candidates().into_iter().find(|path| path.is_file())
 }
 
 /// How to install the bundle, with the script's absolute path when the checkout is at hand.
-pub fn install_hint() -> String {
+pub(crate) fn install_hint() -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-webchat");
     if script.is_file() {
         format!(

@@ -61,7 +61,7 @@ impl UploadSettings {
 
 impl WidgetConfig {
     /// The site whose origin list holds `origin`.
-    pub fn site_for_origin(&self, origin: &str) -> Option<&Site> {
+    pub(crate) fn site_for_origin(&self, origin: &str) -> Option<&Site> {
         self.sites.iter().find(|site| site.origins.iter().any(|allowed| allowed == origin))
     }
 
@@ -71,7 +71,7 @@ impl WidgetConfig {
     }
 
     /// The site whose backend secret is `secret`, compared in constant time.
-    pub fn site_for_secret(&self, secret: &str) -> Option<&Site> {
+    pub(crate) fn site_for_secret(&self, secret: &str) -> Option<&Site> {
         self.sites.iter().find(|site| {
             !secret.is_empty()
                 && crate::crypto::secrets_equal(site.secret.as_bytes(), secret.as_bytes())
@@ -79,7 +79,7 @@ impl WidgetConfig {
     }
 
     /// What the embed snippet must know about this service, written into it when served.
-    pub fn page_settings(&self) -> serde_json::Value {
+    pub(crate) fn page_settings(&self) -> serde_json::Value {
         match &self.uploads {
             Some(uploads) => serde_json::json!({
                 "uploads": true,
@@ -91,7 +91,7 @@ impl WidgetConfig {
     }
 
     /// The `ws://`/`wss://` base derived from the public base URL (no trailing slash).
-    pub fn websocket_base(&self) -> String {
+    pub(crate) fn websocket_base(&self) -> String {
         let base = self.public_base_url.trim_end_matches('/');
         if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")

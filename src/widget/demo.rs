@@ -36,7 +36,7 @@ pub struct DemoPage {
 
 impl DemoPage {
     /// The bundle path `scripts/install-webchat` produces under `root`.
-    pub fn bundle_under(root: &std::path::Path) -> PathBuf {
+    pub(crate) fn bundle_under(root: &std::path::Path) -> PathBuf {
         super::assets::bundle_under(root)
     }
 }

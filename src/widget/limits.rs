@@ -46,7 +46,7 @@ impl Default for WidgetLimits {
 /// The client's address as the accept loop saw it (none when the app runs without a socket,
 /// as in tests: they share one bucket).
 #[derive(Clone, Copy, Debug)]
-pub struct ClientAddress(pub IpAddr);
+pub(crate) struct ClientAddress(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;

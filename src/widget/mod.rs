@@ -5,7 +5,7 @@
 //! Integration tests: `widget`.
 
 pub mod activity;
-pub mod assets;
+pub(crate) mod assets;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -23,15 +23,14 @@ use axum::Router;
 pub use activity::{CustomerActivity, OutgoingActivity, Sender};
 pub use config::{Site, UploadSettings, WidgetConfig};
 pub use error::WidgetError;
-pub use limits::{ClientAddress, WidgetLimits};
+pub use limits::WidgetLimits;
+
 pub use service::{WidgetHost, WidgetService, WidgetUser};
-pub use store::{
-    ChangeStream, ConversationRecord, MemoryWidgetStore, StoredActivity, WidgetStore,
-    WidgetStoreError,
-};
+pub(crate) use store::{ChangeStream, StoredActivity, WidgetStoreError};
+pub use store::{ConversationRecord, MemoryWidgetStore, WidgetStore};
 
 /// Largest request body the Direct Line routes accept.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The Direct Line routes, to be mounted at `/v3/directline`. A page configured with a trailing
 /// slash in `domain` asks for `/v3/directline//conversations`: runs of slashes are folded into

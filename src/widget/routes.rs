@@ -40,7 +40,11 @@ fn origin_of(headers: &HeaderMap) -> Option<&str> {
 
 /// CORS with a per-site allow-list: a browser request from an origin no site lists is refused,
 /// preflights are answered here, and allowed origins are echoed back.
-pub async fn cors(State(widget): State<WidgetService>, request: Request, next: Next) -> Response {
+pub(crate) async fn cors(
+    State(widget): State<WidgetService>,
+    request: Request,
+    next: Next,
+) -> Response {
     let origin = origin_of(request.headers()).map(str::to_owned);
     let Some(origin) = origin else {
         return next.run(request).await;
@@ -188,7 +192,7 @@ pub async fn generate_token(
 }
 
 /// `POST /conversations`: start with a token, or anonymously where the site allows it.
-pub async fn start_conversation(
+pub(crate) async fn start_conversation(
     State(widget): State<WidgetService>,
     ClientAddress(address): ClientAddress,
     authorized: Result<Authorized, WidgetError>,
@@ -220,7 +224,7 @@ pub async fn start_conversation(
 }
 
 /// `GET /conversations/{id}?watermark=W`: resume with a fresh `streamUrl`.
-pub async fn resume_conversation(
+pub(crate) async fn resume_conversation(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
     Query(query): Query<WatermarkQuery>,
@@ -237,7 +241,7 @@ pub async fn resume_conversation(
 }
 
 /// `POST /conversations/{id}/activities`: store the echo, answer its id at once.
-pub async fn post_activity(
+pub(crate) async fn post_activity(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
     Authorized { claims, .. }: Authorized,
@@ -251,7 +255,7 @@ pub async fn post_activity(
 
 /// `GET /conversations/{id}/activities?watermark=W`: polling. Internal trouble answers 200 with
 /// no activities, because one 5xx makes the widget stop polling for good.
-pub async fn poll_activities(
+pub(crate) async fn poll_activities(
     State(widget): State<WidgetService>,
     Path(id): Path<String>,
     Query(query): Query<WatermarkQuery>,
@@ -281,7 +285,7 @@ pub async fn poll_activities(
 }
 
 /// `POST /tokens/refresh`: a fresh token for the same conversation.
-pub async fn refresh_token(
+pub(crate) async fn refresh_token(
     State(widget): State<WidgetService>,
     Authorized { claims, .. }: Authorized,
 ) -> Result<Json<Value>, WidgetError> {

@@ -96,7 +96,7 @@ struct Inner {
 }
 
 /// How many activities one poll or replay batch carries at most.
-pub const BATCH: u32 = 500;
+pub(crate) const BATCH: u32 = 500;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -216,7 +216,7 @@ impl WidgetService {
 
     /// Mints a token for a page that has none (an anonymous start, the demo page): counted per
     /// client address, apart from the site's backend budget, so one address cannot use it up.
-    pub fn mint_for_address(
+    pub(crate) fn mint_for_address(
         &self,
         site: &Site,
         address: IpAddr,
@@ -304,7 +304,7 @@ impl WidgetService {
     /// The live (not ended) conversation the token is bound to. A path naming another
     /// conversation is one this token cannot see: 404 like any unknown conversation, as Direct
     /// Line documents it (a 403 would make `botframework-directlinejs` wait for a fresh token).
-    pub async fn live_conversation(
+    pub(crate) async fn live_conversation(
         &self,
         claims: &Claims,
         path_id: &str,
@@ -349,7 +349,7 @@ impl WidgetService {
 
     /// Stores the customer's activity as its echo (server id, `from` from the token, the
     /// client's `clientActivityID` kept), streams it, and queues it for the host.
-    pub async fn post_customer(
+    pub(crate) async fn post_customer(
         &self,
         claims: &Claims,
         mut activity: Map<String, Value>,
@@ -421,7 +421,7 @@ impl WidgetService {
 
     /// [`push`](Self::push) for a reply to the customer's activity `reply_to` (its server id),
     /// which the page sees as `replyToId`.
-    pub async fn push_reply(
+    pub(crate) async fn push_reply(
         &self,
         conversation: &str,
         activity: OutgoingActivity,

@@ -89,10 +89,10 @@ pub trait WidgetStore: Send + Sync + 'static {
 }
 
 /// Conversation ids, as other replicas store activities in them.
-pub type ChangeStream = futures_util::stream::BoxStream<'static, String>;
+pub(crate) type ChangeStream = futures_util::stream::BoxStream<'static, String>;
 
 /// The `channelData.clientActivityID` of an activity.
-pub fn client_activity_id(activity: &Value) -> Option<&str> {
+pub(crate) fn client_activity_id(activity: &Value) -> Option<&str> {
     activity.pointer("/channelData/clientActivityID").and_then(Value::as_str)
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn stamp(activity: &mut Value, conversation: &str, seq: u64, ts_ms: i
 }
 
 /// The server id of an activity.
-pub fn activity_id(conversation: &str, seq: u64) -> String {
+pub(crate) fn activity_id(conversation: &str, seq: u64) -> String {
     format!("{conversation}|{seq:07}")
 }
 

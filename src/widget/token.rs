@@ -36,7 +36,7 @@ pub struct Claims {
 
 impl Claims {
     /// Seconds until the token expires (what `expires_in` reports), never negative.
-    pub fn seconds_left(&self, now_unix: i64) -> u64 {
+    pub(crate) fn seconds_left(&self, now_unix: i64) -> u64 {
         u64::try_from(self.expires_at - now_unix).unwrap_or(0)
     }
 }

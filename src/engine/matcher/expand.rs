@@ -113,7 +113,7 @@ impl Expander<'_> {
 }
 
 /// The answer kind for a built-in type name (`digits`, `yes/no`…).
-pub fn answer_kind(name: &str) -> Option<AnswerKind> {
+pub(crate) fn answer_kind(name: &str) -> Option<AnswerKind> {
     Some(match name {
         "text" => AnswerKind::Text,
         "word" => AnswerKind::Word,

@@ -32,9 +32,9 @@ use names::{NameTable, WordId};
 use regex::RegexPhrase;
 use walk::{Walk, Walked};
 
-pub use expand::{answer_kind, Specificity};
+pub(crate) use expand::{answer_kind, Specificity};
 pub(crate) use names::ENGLISH_SMALL_WORDS;
-pub use regex::build_regex;
+pub(crate) use regex::build_regex;
 
 /// One plain sequence. Its elements live in the matcher's shared arena, in build order, so the
 /// sequences of one phrase sit side by side in memory: on a large bot, trying a sequence costs
@@ -72,7 +72,7 @@ pub struct Candidate {
 }
 
 /// A candidate's rank, compared field by field (higher first); see [`Candidate::rank`].
-pub type Rank = (u32, Specificity, usize, bool, Reverse<u32>, Reverse<u32>, u32, u32);
+pub(crate) type Rank = (u32, Specificity, usize, bool, Reverse<u32>, Reverse<u32>, u32, u32);
 
 impl Candidate {
     /// Higher ranks first: more of the message covered, then exact words over captures over
@@ -93,7 +93,7 @@ impl Candidate {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     names: NameTable,
     sequences: Vec<Sequence>,
     /// Every sequence's elements, one after another.
@@ -118,7 +118,7 @@ struct Filed {
 }
 
 /// What the matcher needs to build phrases.
-pub struct BuildContext<'a> {
+pub(crate) struct BuildContext<'a> {
     pub lists: &'a HashMap<String, ListId>,
     pub list_defs: &'a [ListDef],
     pub typos: bool,
@@ -378,7 +378,7 @@ impl Matcher {
 
     /// The list entry (its stored value) that `text` names as an answer to `ask … as @list`:
     /// the whole message, or the only entry in a short sentence, typos read as in phrases.
-    pub fn list_answer(&self, list: ListId, text: &str, defs: &[ListDef]) -> Option<String> {
+    pub(crate) fn list_answer(&self, list: ListId, text: &str, defs: &[ListDef]) -> Option<String> {
         let index = self.lists.get(usize::from(list))?;
         let def = defs.get(usize::from(list))?;
         let row = with_scratch(|scratch| {

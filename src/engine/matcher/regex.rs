@@ -49,7 +49,9 @@ impl RegexPhrase {
 }
 
 /// Builds the regex with its flags, with a size limit so a script cannot exhaust memory.
-pub fn build_regex(regex: &crate::syntax::ast::RegexLit) -> Result<regex::Regex, regex::Error> {
+pub(crate) fn build_regex(
+    regex: &crate::syntax::ast::RegexLit,
+) -> Result<regex::Regex, regex::Error> {
     regex::RegexBuilder::new(&regex.pattern)
         .case_insensitive(regex.flags.contains('i'))
         .multi_line(regex.flags.contains('m'))
