@@ -1,7 +1,8 @@
 //! Benchmark: `botrun validate` on a generated bot with 5,000 intents (~50,000 lines), and the
 //! whole command (load, check, render every warning) on 20,000 intents of which half are never
 //! used (20,000 warnings once rendered quadratically and took 82 s).
-//! Run: `cargo bench --bench validate`. Prints the median of several runs.
+//! Run: `cargo bench --bench validate`. Prints the median of several runs; `--once` runs each
+//! step once (for `valgrind --tool=callgrind`, whose instruction counts do not depend on load).
 
 use std::time::Instant;
 
@@ -18,8 +19,9 @@ fn main() {
         return;
     }
     let lines = text.lines().count();
+    let once = args.iter().any(|a| a == "--once");
     let mut times = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..if once { 1 } else { 7 } {
         let started = Instant::now();
         let source = SourceFile::new(FileId(0), "large.bot", text.as_str());
         let file = botrun::syntax::parse(&source).expect("the generated bot parses");
@@ -44,11 +46,11 @@ fn main() {
     println!("  parse: {:.1} ms", parsed.as_secs_f64() * 1e3);
     println!("  parse + check: {:.1} ms (median of {})", checked.as_secs_f64() * 1e3, times.len());
     println!("  parse + check + compile: {:.1} ms", total.as_secs_f64() * 1e3);
-    unused_intents(20_000);
+    unused_intents(20_000, if once { 1 } else { 3 });
 }
 
 /// `intents` intents, only the even ones handled: load, check and render every warning.
-fn unused_intents(intents: usize) {
+fn unused_intents(intents: usize, runs: usize) {
     use botrun::check::report::{render_human, Style};
     let full = botrun::testing::generate::large_bot(intents);
     let (declarations, _) = full.split_once("on start\n").expect("generated bot has `on start`");
@@ -63,7 +65,7 @@ fn unused_intents(intents: usize) {
     std::fs::write(&path, &text).expect("write");
     let mut times = Vec::new();
     let mut warnings = 0;
-    for _ in 0..3 {
+    for _ in 0..runs {
         let started = Instant::now();
         let v =
             botrun::cli::validate::validate(std::slice::from_ref(&path), &CheckOptions::default())

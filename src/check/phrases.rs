@@ -2,6 +2,8 @@
 //! them apart), a phrase repeated or covered by an earlier one can never win, and capture names
 //! must be unique within a phrase.
 
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::diagnostic::Diagnostic;
@@ -22,6 +24,8 @@ pub const REGEX_FLAGS: &str = "imsxu";
 pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
     // Canonical phrase text → (intent, span) of its first appearance.
     let mut seen: HashMap<String, (&str, Span)> = HashMap::new();
+    // Every pattern with its intent and canonical text, for `collisions`.
+    let mut patterns: Vec<Pattern<'_>> = Vec::new();
     for item in &file.items {
         let Item::Intent(intent) = item else { continue };
         let mut wildcard_only: Option<Span> = None;
@@ -35,6 +39,12 @@ pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
             };
             check_capture_names(parts, out);
             let key = canonical(parts);
+            patterns.push(Pattern {
+                intent: &intent.name.name,
+                span: phrase.span,
+                parts,
+                key: key.clone(),
+            });
             if key.is_empty() {
                 out.push(
                     Diagnostic::error("botrun::empty_phrase", "this phrase has no words")
@@ -72,7 +82,7 @@ pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    collisions(file, out);
+    collisions(&patterns, out);
     for_each_stmt(file, &mut |stmt, _| {
         if let StmtKind::Ask(ask) = &stmt.kind {
             if let AnswerType::Regex(regex) = &ask.ty {
@@ -85,42 +95,48 @@ pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
 /// Most normalised forms of one phrase compared for collisions.
 const MAX_FORMS: usize = 64;
 
+/// A pattern phrase of an intent, with its canonical text.
+struct Pattern<'a> {
+    intent: &'a str,
+    span: Span,
+    parts: &'a [PhrasePart],
+    key: String,
+}
+
 /// Phrases of different intents that match the same words once case, punctuation and optional
 /// words are set aside (`"talk to [a] person"` and `"Talk to person!"`): the earlier intent
 /// always wins those words. Identical phrases are reported as `ambiguous_phrase` instead.
-fn collisions(file: &File, out: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<String, (&str, Span, String)> = HashMap::new();
-    for item in &file.items {
-        let Item::Intent(intent) = item else { continue };
-        for phrase in &intent.phrases {
-            let PhraseKind::Pattern(parts) = &phrase.kind else { continue };
-            let key = canonical(parts);
-            for form in forms(parts) {
-                if form.is_empty() {
-                    continue;
-                }
-                match seen.get(&form) {
-                    Some((other, first, other_key))
-                        if *other != intent.name.name && *other_key != key =>
-                    {
+fn collisions(patterns: &[Pattern<'_>], out: &mut Vec<Diagnostic>) {
+    // Normalised form → the pattern (index) that first matched it.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, pattern) in patterns.iter().enumerate() {
+        for form in forms(pattern.parts) {
+            if form.is_empty() {
+                continue;
+            }
+            match seen.entry(form) {
+                Entry::Occupied(entry) => {
+                    let first = &patterns[*entry.get()];
+                    if first.intent != pattern.intent && first.key != pattern.key {
                         out.push(
                             Diagnostic::warning(
                                 "botrun::phrase_collision",
                                 format!(
-                                    "intents `{}` and `{other}` both match \"{form}\"",
-                                    intent.name.name
+                                    "intents `{}` and `{}` both match \"{}\"",
+                                    pattern.intent,
+                                    first.intent,
+                                    entry.key()
                                 ),
                             )
-                            .at(phrase.span, format!("in `{}`", intent.name.name))
-                            .also(*first, format!("also in `{other}`"))
+                            .at(pattern.span, format!("in `{}`", pattern.intent))
+                            .also(first.span, format!("also in `{}`", first.intent))
                             .with_help("case, punctuation and optional words do not tell phrases apart: the earlier intent always wins these words; reword one of the phrases"),
                         );
                         break;
                     }
-                    Some(_) => {}
-                    None => {
-                        seen.insert(form, (&intent.name.name, phrase.span, key.clone()));
-                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(index);
                 }
             }
         }
@@ -129,23 +145,33 @@ fn collisions(file: &File, out: &mut Vec<Diagnostic>) {
 
 /// The normalised word sequences a phrase matches (captures and lists as placeholders).
 fn forms(parts: &[PhrasePart]) -> Vec<String> {
+    let branches = |p: &PhrasePart| {
+        matches!(p.kind, PhrasePartKind::Optional(_) | PhrasePartKind::Alternatives(_))
+    };
+    if !parts.iter().any(branches) {
+        // One sequence: each part adds its single option.
+        let mut form = String::new();
+        for part in parts {
+            let option = option(part);
+            if !option.is_empty() {
+                if !form.is_empty() {
+                    form.push(' ');
+                }
+                form.push_str(&option);
+            }
+        }
+        return vec![form];
+    }
     let mut results = vec![String::new()];
     for part in parts {
         let options: Vec<String> = match &part.kind {
-            PhrasePartKind::Word(w) => vec![crate::engine::normalise_text(w, false)],
-            PhrasePartKind::Wildcard => vec!["*".into()],
-            PhrasePartKind::ListRef(l) => vec![format!("@{}", l.name)],
-            PhrasePartKind::Capture { ty, .. } => vec![match ty {
-                CaptureType::Default => "{text}".into(),
-                CaptureType::Named(t) => format!("{{{}}}", t.name),
-                CaptureType::List(l) => format!("@{}", l.name),
-            }],
             PhrasePartKind::Optional(inner) => {
                 let mut with = forms(inner);
                 with.push(String::new());
                 with
             }
             PhrasePartKind::Alternatives(alts) => alts.iter().flat_map(|a| forms(a)).collect(),
+            _ => vec![option(part).into_owned()],
         };
         let mut next = Vec::new();
         for prefix in &results {
@@ -165,6 +191,30 @@ fn forms(parts: &[PhrasePart]) -> Vec<String> {
     results
 }
 
+/// The normalised text of a part that is neither optional nor alternatives.
+fn option(part: &PhrasePart) -> Cow<'_, str> {
+    match &part.kind {
+        PhrasePartKind::Word(w) => normalised_word(w),
+        PhrasePartKind::Wildcard => Cow::Borrowed("*"),
+        PhrasePartKind::ListRef(l) => Cow::Owned(format!("@{}", l.name)),
+        PhrasePartKind::Capture { ty, .. } => match ty {
+            CaptureType::Default => Cow::Borrowed("{text}"),
+            CaptureType::Named(t) => Cow::Owned(format!("{{{}}}", t.name)),
+            CaptureType::List(l) => Cow::Owned(format!("@{}", l.name)),
+        },
+        PhrasePartKind::Optional(_) | PhrasePartKind::Alternatives(_) => Cow::Borrowed(""),
+    }
+}
+
+/// A written word normalised as messages are (lowercase letters and digits only); most words
+/// already are.
+fn normalised_word(word: &str) -> Cow<'_, str> {
+    if word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        return Cow::Borrowed(word);
+    }
+    Cow::Owned(crate::engine::normalise_text(word, false))
+}
+
 fn phrase_text(key: &str) -> String {
     format!("`\"{key}\"`")
 }
@@ -178,24 +228,56 @@ fn shadowed(span: Span, first: Span, why: &str) -> Diagnostic {
 
 /// A phrase's structure as lowercase text, so identical phrases compare equal.
 pub fn canonical(parts: &[PhrasePart]) -> String {
-    let mut out = Vec::new();
-    for part in parts {
-        out.push(match &part.kind {
-            PhrasePartKind::Word(w) => w.to_lowercase(),
-            PhrasePartKind::Wildcard => "*".into(),
-            PhrasePartKind::ListRef(l) => format!("@{}", l.name),
-            PhrasePartKind::Optional(inner) => format!("[{}]", canonical(inner)),
+    let mut out = String::new();
+    write_canonical(parts, &mut out);
+    out
+}
+
+fn write_canonical(parts: &[PhrasePart], out: &mut String) {
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match &part.kind {
+            PhrasePartKind::Word(w) if w.is_ascii() => {
+                out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+            }
+            PhrasePartKind::Word(w) => out.push_str(&w.to_lowercase()),
+            PhrasePartKind::Wildcard => out.push('*'),
+            PhrasePartKind::ListRef(l) => {
+                out.push('@');
+                out.push_str(&l.name);
+            }
+            PhrasePartKind::Optional(inner) => {
+                out.push('[');
+                write_canonical(inner, out);
+                out.push(']');
+            }
             PhrasePartKind::Alternatives(alts) => {
-                format!("({})", alts.iter().map(|a| canonical(a)).collect::<Vec<_>>().join("|"))
+                out.push('(');
+                for (j, alternative) in alts.iter().enumerate() {
+                    if j > 0 {
+                        out.push('|');
+                    }
+                    write_canonical(alternative, out);
+                }
+                out.push(')');
             }
             PhrasePartKind::Capture { ty, .. } => match ty {
-                CaptureType::Default => "{text}".into(),
-                CaptureType::Named(t) => format!("{{{}}}", t.name),
-                CaptureType::List(l) => format!("{{@{}}}", l.name),
+                CaptureType::Default => out.push_str("{text}"),
+                CaptureType::Named(t) => {
+                    out.push('{');
+                    out.push_str(&t.name);
+                    out.push('}');
+                }
+                CaptureType::List(l) => {
+                    out.push_str("{@");
+                    out.push_str(&l.name);
+                    out.push('}');
+                }
             },
-        });
+        }
     }
-    out.join(" ")
 }
 
 fn check_capture_names(parts: &[PhrasePart], out: &mut Vec<Diagnostic>) {

@@ -143,7 +143,7 @@ pub(super) fn parse_line<'a>(
 /// Brackets deeper than this in one line are refused before pest sees them (pest recurses).
 const MAX_BRACKETS: usize = 32;
 
-fn nesting_too_deep(text: &str) -> Option<usize> {
+pub(super) fn nesting_too_deep(text: &str) -> Option<usize> {
     let mut depth = 0usize;
     for (i, c) in text.char_indices() {
         match c {

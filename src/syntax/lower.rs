@@ -357,6 +357,13 @@ impl<'f> Lowerer<'f> {
     }
 
     fn phrases(&mut self, line: &Line, intent: &str) -> Vec<Phrase> {
+        super::phrase_scan::phrase_line(self.text(line), line.span.start, self.file.id)
+            .unwrap_or_else(|| self.phrases_by_pest(line, intent))
+    }
+
+    /// The phrases of a line the hand-written reader leaves to pest (other languages, regexes,
+    /// escapes, mistakes).
+    pub(super) fn phrases_by_pest(&mut self, line: &Line, intent: &str) -> Vec<Phrase> {
         let context = format!(" in `intent {intent}`");
         let Some(parsed) = self.parse(LineKind::Phrases, line, &context) else { return Vec::new() };
         let cx = Cx { line: &parsed };

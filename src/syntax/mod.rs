@@ -12,6 +12,7 @@ mod lower;
 mod lower_lang;
 mod lower_stmt;
 mod outline;
+mod phrase_scan;
 mod pieces;
 pub mod print;
 mod prose;
