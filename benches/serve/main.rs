@@ -27,7 +27,8 @@
 //!
 //! `cargo bench --bench serve -- [--rate=3000] [--seconds=10] [--conversations=300]
 //! [--durability=full|process] [--missed-every=N] [--store=FILE]
-//! [--store-url=postgres://… [--replicas=N] [--spread=affinity|alternate]]`
+//! [--store-url=postgres://… [--replicas=N] [--spread=affinity|alternate]
+//! [--store-connections=8]]`
 
 #![allow(clippy::unwrap_used, reason = "a benchmark may stop on the first failure")]
 
@@ -83,6 +84,8 @@ struct Options {
     replicas: usize,
     /// Every webhook to the next replica, instead of a conversation's to its own.
     alternate: bool,
+    /// Each replica's PostgreSQL pool size (`limits.store_connections`).
+    connections: u32,
 }
 
 impl Options {
@@ -97,6 +100,7 @@ impl Options {
             store_url: None,
             replicas: 1,
             alternate: false,
+            connections: botrun::store::DEFAULT_CONNECTIONS,
         };
         for arg in std::env::args().skip(1) {
             let Some((name, value)) = arg.trim_start_matches("--").split_once('=') else {
@@ -117,6 +121,7 @@ impl Options {
                 "store-url" => options.store_url = Some(value.to_owned()),
                 "replicas" => options.replicas = value.parse().unwrap(),
                 "spread" => options.alternate = value == "alternate",
+                "store-connections" => options.connections = value.parse().unwrap(),
                 _ => panic!("unknown option --{name}"),
             }
         }
@@ -182,8 +187,8 @@ async fn start(options: &Options, db: &Path, schema: &str) -> Running {
     for _ in 0..options.replicas {
         let store: Arc<dyn Store> = match &options.store_url {
             Some(url) => {
-                let store =
-                    Arc::new(PostgresStore::open_in_schema(url, Some(schema)).await.unwrap());
+                let store = PostgresStore::open_with(url, Some(schema), options.connections);
+                let store = Arc::new(store.await.unwrap());
                 postgres.push(Arc::clone(&store));
                 store
             }
@@ -374,7 +379,12 @@ async fn main() {
             / (last_reply.unwrap_or(start_utc) - start_utc).to_std().unwrap().as_secs_f64(),
     );
     let backend = match &options.store_url {
-        Some(_) => format!("PostgreSQL, {} replica(s)", options.replicas),
+        Some(_) => format!(
+            "PostgreSQL, {} replica(s) of {} connections, {}",
+            options.replicas,
+            options.connections,
+            if options.alternate { "webhooks alternating" } else { "webhooks by conversation" }
+        ),
         None => format!("SQLite {:?}", options.durability),
     };
     println!(

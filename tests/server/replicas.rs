@@ -165,3 +165,50 @@ async fn a_crashed_replicas_conversation_moves_to_the_other_within_seconds() {
     }
     eprintln!("failover: the live replica answered {:?} after the crash", crashed.elapsed());
 }
+
+/// What one customer message costs on PostgreSQL, in statements sent (each one round trip),
+/// when nothing else is going on — the worst case, as no other message shares a batch:
+/// 1. the event and the conversation's lease, asked for together by the webhook;
+/// 2. the next event and the conversation's state, read together by the worker;
+/// 3. the turn; 4. the reply to send; 5. its removal once sent; 6. the next reply (none);
+/// 7. the next event (none); 8. the lease given up. (Before intake asked for the lease in the
+/// event's batch, the worker's own claim made it 9.)
+#[tokio::test]
+async fn one_message_alone_costs_eight_statements_on_postgres() {
+    use sqlx::Connection;
+    let schema = crate::postgres::fresh_schema("cost");
+    let store = Arc::new(crate::postgres::store_in(&schema).await);
+    let mut side = sqlx::PgConnection::connect(&crate::postgres::url()).await.unwrap();
+    let cx = Arc::new(RecordingCx::default());
+    let bot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
+    let program = load_program(&bot, &CheckOptions::default()).unwrap().program;
+    let state = AppState::new(
+        Config::default(),
+        store.clone(),
+        Bots::new(vec![(None, program)]),
+        cx.clone(),
+        Arc::new(SystemClock),
+        TOKEN.to_owned(),
+    );
+    let leases = format!("SELECT COUNT(*) FROM {schema}.leases");
+    // Until the reply went out and the worker gave its lease up: every statement is sent.
+    let mut settled = async |calls: usize| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let held: i64 = sqlx::query_scalar(&leases).fetch_one(&mut side).await.unwrap();
+            if cx.calls.lock().unwrap().len() >= calls && state.idle() && held == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no answer, or a lease left");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    // The greeting first, so the measured message is a plain question and its answer.
+    post(&state, &customer_message(7001, 1, QUESTIONS[0].0)).await;
+    settled(1).await;
+    let calls = cx.calls.lock().unwrap().len();
+    let before = store.round_trips();
+    post(&state, &customer_message(7002, 1, QUESTIONS[1].0)).await;
+    settled(calls + 1).await;
+    assert_eq!(store.round_trips() - before, 8);
+}

@@ -34,11 +34,24 @@ pub(crate) async fn cx_webhook(
     let key = payload.cx().key();
     let text = serde_json::to_string(&payload)
         .map_err(|error| IntakeError::BadRequest(format!("event cannot be stored: {error}")))?;
-    let recorded = state
-        .store
-        .record_inbound(&dedup, &key, &text, state.clock.now())
-        .await
-        .map_err(|error| IntakeError::not_stored(&error))?;
+    // On a store shared by replicas the conversation's lease is asked for alongside the event
+    // (one batch of the store's group commit), so the worker finds it held and starts without
+    // a write of its own. A lease taken here is always handed to the worker, which gives it up
+    // when it finds nothing left to do.
+    let (recorded, held) = tokio::join!(
+        state.store.record_inbound(&dedup, &key, &text, state.clock.now()),
+        state.hold(&key)
+    );
+    let held = state.store.shared_by_replicas() && matches!(held, Ok(true));
+    let recorded = match recorded {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            if held {
+                worker::wake(&state, &key);
+            }
+            return Err(IntakeError::not_stored(&error));
+        }
+    };
     match recorded {
         Recorded::Accepted(_) => {
             // Without a running worker the queue held nothing before this event.
@@ -51,6 +64,9 @@ pub(crate) async fn cx_webhook(
         }
         Recorded::Duplicate => {
             state.metrics.count_duplicate();
+            if held {
+                worker::wake(&state, &key);
+            }
             Ok(answer("duplicate"))
         }
     }
