@@ -16,7 +16,8 @@
 //! - [`cx`]         — Sangoma CX API client (auth, endpoints, retries, rate limit) and wire types.
 //! - [`emulator`]   — a local stand-in for Sangoma CX with an agent console.
 //! - [`widget`]     — the Direct Line subset that BotFramework Web Chat speaks.
-//! - [`store`]      — durable conversation state, dedup, outbox and timers (SQLite, PostgreSQL).
+//! - [`store`]      — durable conversation state, dedup, outbox, timers and the widget's history
+//!   (SQLite, PostgreSQL), on one set of connections with one durability.
 //! - [`server`]     — `botrun serve`: the only place that wires engine, store, CX and widget.
 //! - [`report`]     — `botrun report`: what the bots decided over a period, from the store.
 //! - [`cli`]        — command-line commands; exit codes are decided there, in one place.

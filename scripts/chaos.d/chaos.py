@@ -15,8 +15,10 @@ Usage: scripts/chaos [--short] [--binary target/release/botrun] [--only NAME ...
 
 import argparse
 import base64
+import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -380,6 +382,70 @@ def kill_loop_postgres(ctx):
     return load.count() + (max(recoveries),)
 
 
+def seconds_of(stamp):
+    """Unix seconds of an ISO 8601 time with any number of fractional digits."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", stamp)
+    if not match:
+        raise SystemExit(f"chaos: cannot read the time {stamp!r}")
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    whole = datetime.datetime.fromisoformat(match.group(1) + zone).timestamp()
+    return whole + float(match.group(2) or 0)
+
+
+def reply_waits(emulator, conversations):
+    """(customer message time, seconds until its echo) for every answered message."""
+    waits = []
+    for conversation in conversations:
+        messages = emulator.messages(conversation)
+        answered = {}
+        for message in messages:
+            if message["message_type"] in ("outgoing", 1) and message["content"].startswith("echo "):
+                answered.setdefault(message["content"].split()[1], seconds_of(message["created_at"]))
+        for message in messages:
+            if message["message_type"] in ("incoming", 0):
+                number = message["content"].split()[1]
+                if number in answered:
+                    asked = seconds_of(message["created_at"])
+                    waits.append((asked, answered[number] - asked))
+    return waits
+
+
+def failover_postgres(ctx):
+    """One of two replicas is killed for good mid-load. The conversations it was working on
+    are leased to it; the survivor answers them once the leases lapse (the dead replica's
+    heartbeats stop). Time to recover: the longest any customer waited for an answer."""
+    database = f"chaos_{os.getpid()}_{int(time.time())}"
+    subprocess.run(["psql", f"{POSTGRES}/postgres", "-qc", f"CREATE DATABASE {database}"],
+                   check=True, capture_output=True)
+    ctx.cleanups.append(lambda: subprocess.run(
+        ["psql", f"{POSTGRES}/postgres", "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"],
+        capture_output=True))
+    emulator = ctx.emulator(retry_spacing_ms=1000)
+    bot = echo_bot(ctx.dir)
+    store = f"{POSTGRES}/{database}"
+    doomed = ctx.service("replica-a", serve_config(emulator, ctx.dir, store, bot))
+    survivor = ctx.service("replica-b", serve_config(emulator, ctx.dir, store, bot))
+    emulator.route_to(webhook(doomed))
+    emulator.also_webhook(webhook(survivor))
+    # Slow CX replies keep each turn, and so its lease, open for a while: at the kill the doomed
+    # replica is in the middle of some conversations, as it would be under real load.
+    emulator.control("POST", "faults", {"path": "*/messages*", "share": 1.0, "seed": 1,
+                                         "fault": {"type": "latency", "millis": 800}})
+    load = Load(emulator, ctx.conversations, ctx.messages, ctx.seconds, targets=2)
+    time.sleep(ctx.seconds / 2)
+    killed = time.time()
+    doomed.kill9()
+    emulator.control("DELETE", "faults")
+    load.join()
+    load.settle()
+    waits = reply_waits(emulator, load.ids)
+    around = [wait for asked, wait in waits if killed - 10 <= asked <= killed + 1]
+    slow = sum(1 for wait in around if wait > 1.0)
+    print(f"chaos: failover: {slow} answers waited over 1 s around the kill, longest "
+          f"{max(around, default=0):.1f} s", file=sys.stderr)
+    return load.count() + (max((wait for _, wait in waits), default=0.0),)
+
+
 def cx_faults(ctx):
     emulator = ctx.emulator(retry_spacing_ms=1000)
     bot = echo_bot(ctx.dir)
@@ -568,6 +634,7 @@ def websocket_flood(ctx):
 SCENARIOS = [
     ("kill -9 loop, SQLite", "kill_sqlite", kill_loop_sqlite),
     ("kill -9 loop, 2 PostgreSQL replicas", "kill_postgres", kill_loop_postgres),
+    ("one of 2 PostgreSQL replicas killed for good", "failover", failover_postgres),
     ("CX faults (40% 503, 20% 429, 10% slow)", "cx_faults", cx_faults),
     ("CX down", "cx_down", cx_down),
     ("disk full (SQLite)", "disk_full", disk_full),

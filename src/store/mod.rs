@@ -1,12 +1,14 @@
 //! Store: durable conversation state, dedup keys, the inbound queue, the outbox and timers,
-//! written in one transaction per turn. A [`Store`] trait with a SQLite backend (the embedded
+//! written in one transaction per turn, and the widget's history ([`Store::widget_history`],
+//! implementing `widget::WidgetStore` on the same connections). A [`Store`] trait with a SQLite backend (the embedded
 //! default), a PostgreSQL one (replicas sharing a database) and one conformance suite
 //! (`tests/store/conformance.rs`) every backend runs. Both backends commit concurrent writes
 //! together (group commit), so callers may call freely from many tasks at once.
 //!
 //! The store knows nothing about CX, the engine or HTTP: conversations are opaque keys, states
 //! are opaque bytes (the engine's snapshot), and inbound events, outbox items and timer events
-//! are opaque JSON strings the server defines. It must not import `server`, `cx` or `engine`.
+//! are opaque JSON strings the server defines. It must not import `server`, `cx` or `engine`;
+//! from `widget` it takes only the history's trait and record types.
 
 mod decisions;
 mod postgres;
