@@ -6,6 +6,10 @@
 
 use std::time::Instant;
 
+/// The same allocator as the `botrun` binary, so the figures are the shipped command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use botrun::check::{check, compile::compile, Bundle, CheckOptions};
 use botrun::source::{FileId, SourceFile};
 

@@ -4,7 +4,8 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -23,7 +24,7 @@ pub const REGEX_FLAGS: &str = "imsxu";
 
 pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
     // Canonical phrase text → (intent, span) of its first appearance.
-    let mut seen: HashMap<String, (&str, Span)> = HashMap::new();
+    let mut seen: HashMap<String, (&str, Span)> = HashMap::default();
     // Every pattern with its intent and canonical text, for `collisions`.
     let mut patterns: Vec<Pattern<'_>> = Vec::new();
     for item in &file.items {
@@ -63,21 +64,29 @@ pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
                 }
                 wildcard_only.get_or_insert(phrase.span);
             }
-            match seen.get(&key) {
-                Some((other, first)) if *other == intent.name.name => {
-                    out.push(shadowed(phrase.span, *first, "repeats an earlier phrase of this intent"));
+            match seen.entry(key) {
+                Entry::Occupied(entry) if entry.get().0 == intent.name.name => {
+                    let first = entry.get().1;
+                    out.push(shadowed(
+                        phrase.span,
+                        first,
+                        "repeats an earlier phrase of this intent",
+                    ));
                 }
-                Some((other, first)) => out.push(
-                    Diagnostic::error(
-                        "botrun::ambiguous_phrase",
-                        format!("intents `{}` and `{other}` share the phrase {}", intent.name.name, phrase_text(&key)),
-                    )
-                    .at(phrase.span, format!("in `{}`", intent.name.name))
-                    .also(*first, format!("also in `{other}`"))
-                    .with_help("the bot cannot tell these intents apart: keep the phrase in one intent only"),
-                ),
-                None => {
-                    seen.insert(key, (&intent.name.name, phrase.span));
+                Entry::Occupied(entry) => {
+                    let (other, first) = *entry.get();
+                    out.push(
+                        Diagnostic::error(
+                            "botrun::ambiguous_phrase",
+                            format!("intents `{}` and `{other}` share the phrase {}", intent.name.name, phrase_text(entry.key())),
+                        )
+                        .at(phrase.span, format!("in `{}`", intent.name.name))
+                        .also(first, format!("also in `{other}`"))
+                        .with_help("the bot cannot tell these intents apart: keep the phrase in one intent only"),
+                    );
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert((&intent.name.name, phrase.span));
                 }
             }
         }
@@ -108,7 +117,7 @@ struct Pattern<'a> {
 /// always wins those words. Identical phrases are reported as `ambiguous_phrase` instead.
 fn collisions(patterns: &[Pattern<'_>], out: &mut Vec<Diagnostic>) {
     // Normalised form → the pattern (index) that first matched it.
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::default();
     for (index, pattern) in patterns.iter().enumerate() {
         for form in forms(pattern.parts) {
             if form.is_empty() {
@@ -150,7 +159,7 @@ fn forms(parts: &[PhrasePart]) -> Vec<String> {
     };
     if !parts.iter().any(branches) {
         // One sequence: each part adds its single option.
-        let mut form = String::new();
+        let mut form = String::with_capacity(parts.iter().map(|p| p.span.len() + 1).sum());
         for part in parts {
             let option = option(part);
             if !option.is_empty() {
@@ -228,7 +237,7 @@ fn shadowed(span: Span, first: Span, why: &str) -> Diagnostic {
 
 /// A phrase's structure as lowercase text, so identical phrases compare equal.
 pub fn canonical(parts: &[PhrasePart]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(parts.iter().map(|p| p.span.len() + 1).sum());
     write_canonical(parts, &mut out);
     out
 }
@@ -240,7 +249,9 @@ fn write_canonical(parts: &[PhrasePart], out: &mut String) {
         }
         match &part.kind {
             PhrasePartKind::Word(w) if w.is_ascii() => {
-                out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+                let start = out.len();
+                out.push_str(w);
+                out[start..].make_ascii_lowercase();
             }
             PhrasePartKind::Word(w) => out.push_str(&w.to_lowercase()),
             PhrasePartKind::Wildcard => out.push('*'),
@@ -281,7 +292,7 @@ fn write_canonical(parts: &[PhrasePart], out: &mut String) {
 }
 
 fn check_capture_names(parts: &[PhrasePart], out: &mut Vec<Diagnostic>) {
-    let mut names: HashMap<&str, Span> = HashMap::new();
+    let mut names: HashMap<&str, Span> = HashMap::default();
     let mut stack: Vec<&PhrasePart> = parts.iter().collect();
     while let Some(part) = stack.pop() {
         match &part.kind {

@@ -134,8 +134,28 @@ fn source_of(sources: &[SourceFile], file: FileId) -> Option<&SourceFile> {
     sources.get(file.0 as usize).filter(|s| s.id == file)
 }
 
+/// From this many diagnostics on, [`render_human`] lays them out on two threads.
+const PARALLEL_FROM: usize = 512;
+
 /// Renders diagnostics for people, each with its file, line, column, caret and help.
 pub fn render_human(diagnostics: &[Diagnostic], sources: &[SourceFile], style: Style) -> String {
+    if diagnostics.len() < PARALLEL_FROM {
+        return render_each(diagnostics, sources, style);
+    }
+    // Thousands of warnings (the unused intents of a large bot) take a while to lay out: each
+    // thread renders its half, and the halves are joined in order.
+    let (first, second) = diagnostics.split_at(diagnostics.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| render_each(second, sources, style));
+        let mut out = render_each(first, sources, style);
+        // Rendering does not panic on any diagnostic; if it did anyway, render that half here.
+        let rest = other.join().unwrap_or_else(|_| render_each(second, sources, style));
+        out.push_str(&rest);
+        out
+    })
+}
+
+fn render_each(diagnostics: &[Diagnostic], sources: &[SourceFile], style: Style) -> String {
     let theme =
         if style.colour { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler =
@@ -348,6 +368,31 @@ fn escape_property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_diagnostics_render_on_two_threads_as_on_one() {
+        let mut text = String::new();
+        for i in 0..1_000 {
+            text.push_str(&format!("intent topic{i}\n  \"hi {i}\"\n"));
+        }
+        let source = SourceFile::new(FileId(0), "many.bot", text.as_str());
+        let diagnostics: Vec<Diagnostic> = (0..PARALLEL_FROM + 11)
+            .map(|i| {
+                let start = source.line_starts()[2 * i];
+                Diagnostic::warning(
+                    "botrun::unused_intent",
+                    format!("intent `topic{i}` is never used"),
+                )
+                .at(crate::source::Span::new(FileId(0), start, start + 6), "here")
+                .with_help("handle it")
+            })
+            .collect();
+        let style = Style { colour: false, width: 100 };
+        let sources = std::slice::from_ref(&source);
+        let one_thread = render_each(&diagnostics, sources, style);
+        assert!(one_thread.contains("topic0") && one_thread.contains("many.bot:1045:1"));
+        assert_eq!(render_human(&diagnostics, sources, style), one_thread);
+    }
 
     #[test]
     fn github_escapes_follow_the_workflow_rules() {

@@ -403,7 +403,8 @@ fn weekday(text: &str) -> Weekday {
     }
 }
 
-/// Files larger than this are lowered on two threads (items are independent of each other).
+/// Files larger than this are lowered on two threads, each about half of the bytes (items are
+/// independent of each other).
 const PARALLEL_FROM_BYTES: usize = 256 * 1024;
 
 /// Parses one file into its AST, or every syntax problem found.
@@ -416,7 +417,10 @@ pub fn parse(file: &SourceFile) -> Result<File, Vec<Diagnostic>> {
     let mut diagnostics = outline.diagnostics;
     let lines = &outline.lines;
     let (items, mut found) = if file.text.len() >= PARALLEL_FROM_BYTES && lines.len() >= 2 {
-        let (first, second) = lines.split_at(lines.len() / 2);
+        // Halves of about the same size in bytes (a long state at the end would otherwise leave
+        // one thread most of the work).
+        let middle = lines.partition_point(|l| l.span.start < file.text.len() / 2);
+        let (first, second) = lines.split_at(middle.clamp(1, lines.len() - 1));
         std::thread::scope(|scope| {
             let other = scope.spawn(|| Lowerer { file, diagnostics: Vec::new() }.file(second));
             let (mut items, mut found) = Lowerer { file, diagnostics: Vec::new() }.file(first);
