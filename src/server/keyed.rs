@@ -105,8 +105,17 @@ impl Task {
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
+            if dirty.load(Ordering::SeqCst) {
+                continue;
+            }
+            // The lease is given up while this task is still registered: a wake-up meanwhile
+            // sets the flag instead of starting a second task, so this process never has one
+            // task working under a lease another of its tasks is giving up (a replica could take
+            // it in between and both would deliver).
+            self.app.let_go(&self.lease).await;
             // Checked under the lock `wake` holds while setting the flag, so no wake-up is lost
-            // between "nothing left" and "task gone".
+            // between "nothing left" and "task gone"; one that came in while the lease was being
+            // given up runs the loop again, which takes the lease first.
             let finished = {
                 let mut running =
                     self.workers.inner.running.lock().unwrap_or_else(PoisonError::into_inner);
@@ -120,13 +129,6 @@ impl Task {
                 finished
             };
             if finished {
-                self.app.let_go(&self.lease).await;
-                // A task started meanwhile keeps the lease this one just gave up.
-                if self.workers.is_running(&self.key) {
-                    if let Err(error) = self.app.hold(&self.lease).await {
-                        tracing::warn!(key = %self.key, %error, "cannot renew a lease");
-                    }
-                }
                 return;
             }
         }

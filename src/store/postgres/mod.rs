@@ -398,12 +398,13 @@ impl Store for PostgresStore {
             if self.leases.still_held(lane, owner, now, until) {
                 return Ok(true);
             }
+            let ticket = self.leases.claim_started(lane);
             let write = Write::Claim { lane: lane.to_owned(), owner: owner.to_owned(), now, until };
-            match self.write(write).await? {
-                Written::Claimed(granted) => {
-                    self.leases.claimed(lane, owner, until, granted);
-                    Ok(granted)
-                }
+            let answer = self.write(write).await;
+            let granted = matches!(answer, Ok(Written::Claimed(true)));
+            self.leases.claimed(ticket, lane, owner, until, granted);
+            match answer? {
+                Written::Claimed(granted) => Ok(granted),
                 other => Err(unexpected(&other)),
             }
         })
@@ -411,7 +412,8 @@ impl Store for PostgresStore {
 
     fn release<'a>(&'a self, lane: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.leases.released(lane);
+            // Counted as finished when answered, or when the caller stops waiting.
+            let _releasing = self.leases.release_started(lane);
             let write = Write::Release { lane: lane.to_owned(), owner: owner.to_owned() };
             self.write(write).await.map(drop)
         })
