@@ -16,6 +16,7 @@ mod flow_a_languages;
 mod flow_b;
 mod harness;
 mod intake;
+mod lease_handover;
 mod logs;
 mod mismatches;
 mod reload;
