@@ -27,7 +27,7 @@ struct Offer<'f> {
 }
 
 /// True when the file offers any button worth checking (so the bot is compiled only then).
-pub fn offers_buttons(file: &File) -> bool {
+pub(crate) fn offers_buttons(file: &File) -> bool {
     let mut found = false;
     super::visit::for_each_stmt(file, &mut |stmt, _| {
         found |= matches!(stmt.kind, StmtKind::Buttons { .. });

@@ -21,7 +21,7 @@ use crate::syntax::ast::{
 };
 
 /// Default `fetch` timeout when the script names none.
-pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const DEFAULT_FETCH_TIMEOUT_MS: u64 = 10_000;
 
 /// Compiles a checked bundle's merged file.
 pub fn compile(file: &File) -> Result<Program, Vec<Diagnostic>> {

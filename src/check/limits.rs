@@ -7,7 +7,7 @@ use crate::syntax::ast::{BotSetting, File, Item, StmtKind, Template};
 use super::visit::for_each_stmt;
 
 /// Quick replies most channels show at once; `buttons at most N` in `bot` changes it.
-pub const DEFAULT_BUTTON_LIMIT: u32 = 10;
+pub(crate) const DEFAULT_BUTTON_LIMIT: u32 = 10;
 
 pub fn check(file: &File, fetch_hosts: Option<&[String]>, out: &mut Vec<Diagnostic>) {
     let limit = file
@@ -68,7 +68,7 @@ pub fn check(file: &File, fetch_hosts: Option<&[String]>, out: &mut Vec<Diagnost
 
 /// The host of a URL template when it is written out literally (`https://shop.example/…`);
 /// `None` when the host comes from a placeholder such as `{env.SHOP_API}`.
-pub fn literal_host(url: &Template) -> Option<String> {
+pub(crate) fn literal_host(url: &Template) -> Option<String> {
     let raw = &url.raw;
     let rest = raw.split_once("://").map(|(_, rest)| rest)?;
     let host_end = rest.find(['/', ':', '?', '#']).unwrap_or(rest.len());

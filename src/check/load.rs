@@ -55,7 +55,7 @@ impl Workspace {
 
     /// A workspace that reads the given texts instead of the files at those paths (the editor's
     /// unsaved buffers for `botrun lsp`); every other file still comes from disk.
-    pub fn with_overlay(texts: impl IntoIterator<Item = (PathBuf, Arc<str>)>) -> Self {
+    pub(crate) fn with_overlay(texts: impl IntoIterator<Item = (PathBuf, Arc<str>)>) -> Self {
         let overlay = texts.into_iter().map(|(path, text)| (canonical(&path), text)).collect();
         Self { overlay, ..Self::default() }
     }
@@ -241,7 +241,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// A file is an entry when it declares the bot or how it starts.
-pub fn is_entry(file: &File) -> bool {
+pub(crate) fn is_entry(file: &File) -> bool {
     file.items.iter().any(|item| {
         matches!(item, Item::Bot(_)) || matches!(item, Item::On(h) if h.hook == HookKind::Start)
     })
@@ -255,7 +255,7 @@ pub fn find_bot_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 
 /// Expands files and folders into the files whose name `wanted` accepts (files named directly
 /// are always kept).
-pub fn find_files(
+pub(crate) fn find_files(
     paths: &[PathBuf],
     wanted: impl Fn(&str) -> bool + Copy,
 ) -> Result<Vec<PathBuf>, LoadError> {

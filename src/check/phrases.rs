@@ -20,7 +20,7 @@ pub(crate) use crate::engine::matcher::build_regex;
 
 /// Flags a `/regex/` may carry: `i` ignore case, `m` multi-line, `s` dot matches new line,
 /// `x` verbose, `u` (Unicode, always on).
-pub const REGEX_FLAGS: &str = "imsxu";
+pub(crate) const REGEX_FLAGS: &str = "imsxu";
 
 pub fn check(file: &File, out: &mut Vec<Diagnostic>) {
     // Canonical phrase text → (intent, span) of its first appearance.
@@ -317,7 +317,7 @@ fn check_capture_names(parts: &[PhrasePart], out: &mut Vec<Diagnostic>) {
 }
 
 /// Compiles a `/regex/` as the engine will, reporting errors at the regex.
-pub fn check_regex(regex: &RegexLit, out: &mut Vec<Diagnostic>) {
+pub(crate) fn check_regex(regex: &RegexLit, out: &mut Vec<Diagnostic>) {
     if let Some(bad) = regex.flags.chars().find(|c| !REGEX_FLAGS.contains(*c)) {
         out.push(
             Diagnostic::error("botrun::bad_regex", format!("unknown regex flag `{bad}`"))

@@ -14,14 +14,14 @@ use super::symbols::Symbols;
 use super::visit::{exprs, for_each_stmt, templates};
 
 /// Built-in capture types: `{name:TYPE}`.
-pub const CAPTURE_TYPES: &[&str] =
+pub(crate) const CAPTURE_TYPES: &[&str] =
     &["text", "word", "digits", "number", "email", "phone", "date", "time", "datetime"];
 /// Built-in answer types: `ask x as TYPE`.
-pub const ANSWER_TYPES: &[&str] =
+pub(crate) const ANSWER_TYPES: &[&str] =
     &["text", "word", "digits", "number", "email", "phone", "date", "time", "datetime", "yes/no"];
 /// Functions usable in templates: `next_open(calendar)`, and the expression functions
 /// (`upper`, `lower`, `length`, `round`) applied to a variable.
-pub const FUNCTIONS: &[&str] = &["next_open", "upper", "lower", "length", "round"];
+pub(crate) const FUNCTIONS: &[&str] = &["next_open", "upper", "lower", "length", "round"];
 
 fn unknown_function(function: &Ident) -> Diagnostic {
     let d = Diagnostic::error(

@@ -125,7 +125,7 @@ pub struct Style {
 
 impl Style {
     /// Colour only on a terminal and when `NO_COLOR` is not set.
-    pub fn for_terminal(is_terminal: bool) -> Style {
+    pub(crate) fn for_terminal(is_terminal: bool) -> Style {
         Style { colour: is_terminal && std::env::var_os("NO_COLOR").is_none(), width: 100 }
     }
 }
@@ -205,7 +205,7 @@ fn severity_word(severity: Severity) -> &'static str {
 
 /// Counts for the closing line and the JSON summary.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub files: usize,
@@ -326,7 +326,7 @@ pub fn render_json(
 }
 
 /// Renders GitHub workflow annotations, one line per diagnostic.
-pub fn render_github(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
+pub(crate) fn render_github(diagnostics: &[Diagnostic], sources: &[SourceFile]) -> String {
     let mut out = String::new();
     for diagnostic in diagnostics {
         let kind = severity_word(diagnostic.severity);

@@ -9,7 +9,7 @@ use crate::syntax::ast::{File, Ident, Item};
 
 /// Declared names of one kind, in declaration order.
 #[derive(Debug, Default)]
-pub struct Names {
+pub(crate) struct Names {
     pub order: Vec<String>,
     pub spans: HashMap<String, Span>,
 }
@@ -37,7 +37,7 @@ impl Names {
     }
 
     /// Reports `name` as unknown unless declared; suggests the closest declared name.
-    pub fn require(&self, name: &Ident, kind: &str, diagnostics: &mut Vec<Diagnostic>) {
+    pub(crate) fn require(&self, name: &Ident, kind: &str, diagnostics: &mut Vec<Diagnostic>) {
         if self.contains(&name.name) {
             return;
         }
@@ -64,7 +64,7 @@ fn code_for(kind: &str) -> &'static str {
 }
 
 /// Up to eight names in backticks.
-pub fn list_names(names: &[String]) -> String {
+pub(crate) fn list_names(names: &[String]) -> String {
     let mut shown: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
     if names.len() > 8 {
         shown.push(format!("and {} more", names.len() - 8));
@@ -74,7 +74,7 @@ pub fn list_names(names: &[String]) -> String {
 
 /// Every declared name of a bundle.
 #[derive(Debug, Default)]
-pub struct Symbols {
+pub(crate) struct Symbols {
     pub states: Names,
     pub intents: Names,
     pub lists: Names,

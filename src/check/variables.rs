@@ -15,7 +15,7 @@ use crate::syntax::ast::{
 use super::visit::{exprs, for_each_stmt, templates};
 
 /// Names every bot can read.
-pub const BUILT_IN: &[&str] = &["contact", "env", "message", "today", "now", "language"];
+pub(crate) const BUILT_IN: &[&str] = &["contact", "env", "message", "today", "now", "language"];
 
 pub fn check(file: &File, library: bool, out: &mut Vec<Diagnostic>) {
     if library {

@@ -5,7 +5,7 @@ use crate::syntax::ast::{Block, BotSetting, Expr, ExprKind, File, Item, Stmt, St
 
 /// Where a block lives, for messages and flow analysis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Owner<'a> {
+pub(crate) enum Owner<'a> {
     /// A state's entry block, `when` handlers and `otherwise` (by state name).
     State(&'a str),
     /// `on …`, `anytime …`, `idle …`: blocks that run from anywhere.
@@ -13,7 +13,7 @@ pub enum Owner<'a> {
 }
 
 /// Calls `visit` for every statement in the file, depth first, with its owner.
-pub fn for_each_stmt<'a>(file: &'a File, visit: &mut dyn FnMut(&'a Stmt, Owner<'a>)) {
+pub(crate) fn for_each_stmt<'a>(file: &'a File, visit: &mut dyn FnMut(&'a Stmt, Owner<'a>)) {
     for item in &file.items {
         match item {
             Item::Bot(bot) => {
@@ -44,7 +44,11 @@ pub fn for_each_stmt<'a>(file: &'a File, visit: &mut dyn FnMut(&'a Stmt, Owner<'
 }
 
 /// Calls `visit` for every statement of `block` and the blocks nested in it.
-pub fn walk<'a>(block: &'a Block, owner: Owner<'a>, visit: &mut dyn FnMut(&'a Stmt, Owner<'a>)) {
+pub(crate) fn walk<'a>(
+    block: &'a Block,
+    owner: Owner<'a>,
+    visit: &mut dyn FnMut(&'a Stmt, Owner<'a>),
+) {
     for stmt in block {
         visit(stmt, owner);
         for child in child_blocks(stmt) {
@@ -54,7 +58,7 @@ pub fn walk<'a>(block: &'a Block, owner: Owner<'a>, visit: &mut dyn FnMut(&'a St
 }
 
 /// The blocks directly inside a statement.
-pub fn child_blocks(stmt: &Stmt) -> Vec<&Block> {
+pub(crate) fn child_blocks(stmt: &Stmt) -> Vec<&Block> {
     match &stmt.kind {
         StmtKind::Ask(ask) => {
             let mut blocks = vec![&ask.prompt];
@@ -74,7 +78,7 @@ pub fn child_blocks(stmt: &Stmt) -> Vec<&Block> {
 
 /// The templates a statement shows or sends, their translations included (not those of nested
 /// blocks).
-pub fn templates(stmt: &Stmt) -> Vec<&Template> {
+pub(crate) fn templates(stmt: &Stmt) -> Vec<&Template> {
     let mut all = written_templates(stmt);
     let translated: Vec<&Template> =
         all.iter().flat_map(|t| t.translations.iter().map(|tr| &tr.text)).collect();
@@ -104,7 +108,7 @@ fn written_templates(stmt: &Stmt) -> Vec<&Template> {
 }
 
 /// Every sub-expression of `expr`, itself included.
-pub fn sub_exprs(expr: &Expr) -> Vec<&Expr> {
+pub(crate) fn sub_exprs(expr: &Expr) -> Vec<&Expr> {
     let mut out = vec![expr];
     let mut i = 0;
     while i < out.len() {
@@ -146,7 +150,7 @@ fn expr_templates(expr: &Expr) -> Vec<&Template> {
 }
 
 /// The conditions and values a statement evaluates.
-pub fn exprs(stmt: &Stmt) -> Vec<&Expr> {
+pub(crate) fn exprs(stmt: &Stmt) -> Vec<&Expr> {
     match &stmt.kind {
         StmtKind::Set { value, .. } => sub_exprs(value),
         StmtKind::If { branches, .. } => branches.iter().flat_map(|(c, _)| sub_exprs(c)).collect(),

@@ -83,7 +83,7 @@ pub(crate) struct Handler {
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Otherwise {
+pub struct Otherwise {
     pub body: BlockId,
     pub after_misses: Vec<(u32, BlockId)>,
 }

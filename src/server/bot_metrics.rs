@@ -11,7 +11,7 @@ use crate::report::{HandoffReason, Outcome};
 use crate::store::DecisionRecord;
 
 /// Bot names labelled separately; more than this many count under `other`.
-pub const MAX_BOTS: usize = 32;
+pub(crate) const MAX_BOTS: usize = 32;
 
 /// The label of bots past [`MAX_BOTS`].
 const OTHER: &str = "other";
@@ -29,7 +29,7 @@ struct Counters {
 
 /// The counters of every bot.
 #[derive(Debug, Default)]
-pub struct ByBot {
+pub(crate) struct ByBot {
     bots: Mutex<BTreeMap<String, Counters>>,
 }
 

@@ -184,7 +184,7 @@ pub enum ConfigError {
 const PLACEHOLDER_TOKENS: &[&str] = &["change-me", "changeme", "secret", "token", "example"];
 
 /// Shortest webhook token accepted (unguessable: 32 random characters or more).
-pub const MIN_TOKEN_LEN: usize = 32;
+pub(crate) const MIN_TOKEN_LEN: usize = 32;
 
 impl Config {
     /// Reads and validates a configuration file.
@@ -290,12 +290,6 @@ impl Config {
             }
         }
         Ok(())
-    }
-
-    /// The bot for a CX inbox: the one naming it, else the one without `inbox_id`.
-    pub fn bot_for_inbox(&self, inbox: Option<u64>) -> Option<usize> {
-        let exact = inbox.and_then(|id| self.bots.iter().position(|b| b.inbox_id == Some(id)));
-        exact.or_else(|| self.bots.iter().position(|b| b.inbox_id.is_none()))
     }
 }
 

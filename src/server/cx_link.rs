@@ -10,7 +10,7 @@ use crate::cx::{ButtonItem, ConversationId, CxClient, CxError, OutgoingMessage};
 use crate::engine::Button;
 
 /// Builds the CX client from the `cx:` section (credentials from the variables it names).
-pub fn connect_cx(config: &Config) -> Result<Arc<dyn CxOutbound>, ServeError> {
+pub(crate) fn connect_cx(config: &Config) -> Result<Arc<dyn CxOutbound>, ServeError> {
     let client = CxClient::new(config.cx.clone()).map_err(|e| ServeError::Cx(e.to_string()))?;
     Ok(Arc::new(client))
 }

@@ -136,7 +136,7 @@ pub(crate) fn describe(step: &Step<'_>, keep: CustomerText) -> Option<DecisionRe
 
 /// Characters of a customer message a record keeps: enough to read and group what people ask,
 /// without a pasted log file growing the store turn by turn.
-pub const KEPT_CHARS: usize = 500;
+pub(crate) const KEPT_CHARS: usize = 500;
 
 fn kept_words(text: &str) -> String {
     match text.char_indices().nth(KEPT_CHARS) {

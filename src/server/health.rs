@@ -57,7 +57,7 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 
 /// A store that counts its failed calls (version conflicts are not failures: they are how
 /// replicas take turns).
-pub struct CountingStore {
+pub(crate) struct CountingStore {
     inner: Arc<dyn Store>,
     failures: Arc<AtomicU64>,
 }

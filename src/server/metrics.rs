@@ -50,36 +50,36 @@ fn bump(counter: &AtomicU64) {
 }
 
 impl Metrics {
-    pub fn count_event_in(&self) {
+    pub(crate) fn count_event_in(&self) {
         bump(&self.events_in);
     }
-    pub fn count_ignored(&self) {
+    pub(crate) fn count_ignored(&self) {
         bump(&self.ignored);
     }
-    pub fn count_rejected(&self) {
+    pub(crate) fn count_rejected(&self) {
         bump(&self.rejected);
     }
-    pub fn count_duplicate(&self) {
+    pub(crate) fn count_duplicate(&self) {
         bump(&self.duplicates);
     }
-    pub fn count_reply(&self) {
+    pub(crate) fn count_reply(&self) {
         bump(&self.replies_out);
     }
-    pub fn count_handoff(&self) {
+    pub(crate) fn count_handoff(&self) {
         bump(&self.handoffs);
     }
-    pub fn count_resolve(&self) {
+    pub(crate) fn count_resolve(&self) {
         bump(&self.resolves);
     }
-    pub fn count_cx_error(&self) {
+    pub(crate) fn count_cx_error(&self) {
         bump(&self.cx_errors);
     }
     /// Delivery failed past the retry budget and the conversation went to a human.
-    pub fn count_escalation(&self) {
+    pub(crate) fn count_escalation(&self) {
         bump(&self.escalations);
     }
     /// A message read back from CX before sending it again: it was there, so it was not sent.
-    pub fn count_resent_skipped(&self) {
+    pub(crate) fn count_resent_skipped(&self) {
         bump(&self.resends_skipped);
     }
     /// Messages not sent twice because CX already had them (tests read it).
@@ -88,7 +88,7 @@ impl Metrics {
     }
 
     /// An edited bot was loaded (`swapped`), or refused and the previous version kept running.
-    pub fn count_reload(&self, swapped: bool) {
+    pub(crate) fn count_reload(&self, swapped: bool) {
         bump(if swapped { &self.reloads } else { &self.reloads_refused });
     }
     /// Edited bots swapped in so far (tests wait on it).
@@ -101,14 +101,14 @@ impl Metrics {
     }
 
     /// Counts what the bots decided in one committed turn.
-    pub fn count_decisions(&self, records: &[crate::store::DecisionRecord]) {
+    pub(crate) fn count_decisions(&self, records: &[crate::store::DecisionRecord]) {
         let misses = records.iter().filter(|r| r.missed).count();
         self.misses.fetch_add(misses as u64, Ordering::Relaxed);
         self.by_bot.count(records);
     }
 
     /// Records the duration of one CX call.
-    pub fn observe_cx_latency(&self, took: Duration) {
+    pub(crate) fn observe_cx_latency(&self, took: Duration) {
         let seconds = took.as_secs_f64();
         for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency_buckets) {
             if seconds <= *bound {
@@ -121,13 +121,8 @@ impl Metrics {
     }
 
     /// The counter the store wrapper adds its failures to.
-    pub fn store_failure_counter(&self) -> Arc<AtomicU64> {
+    pub(crate) fn store_failure_counter(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.store_failures)
-    }
-
-    /// Failed store calls so far.
-    pub fn store_failures(&self) -> u64 {
-        self.store_failures.load(Ordering::Relaxed)
     }
 
     /// Duplicate deliveries seen so far (tests read it).
@@ -141,7 +136,7 @@ impl Metrics {
     }
 
     /// Records how many replicas the last heartbeat counted.
-    pub fn set_live_replicas(&self, live: u32) {
+    pub(crate) fn set_live_replicas(&self, live: u32) {
         self.live_replicas.store(u64::from(live), Ordering::Relaxed);
     }
 

@@ -21,7 +21,7 @@ pub mod metrics;
 pub mod outbox;
 mod ownership;
 pub mod payload;
-pub mod redact;
+pub(crate) mod redact;
 pub mod reload;
 mod replicas;
 pub mod retention;
@@ -45,11 +45,12 @@ use crate::store::Store;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use cx_link::connect_cx;
-pub use metrics::Metrics;
+pub(crate) use cx_link::connect_cx;
+pub(crate) use metrics::Metrics;
 pub use outbox::{CxOutbound, DeliveryError};
 pub use replicas::run_heartbeat_loop;
-pub use run::{run, RunOptions, ServeError};
+pub use run::run;
+pub(crate) use run::{RunOptions, ServeError};
 
 /// The loaded bots: one swappable program per configured bot (hot reload replaces the `Arc`).
 #[derive(Default)]
@@ -67,7 +68,7 @@ impl Bots {
     }
 
     /// The index of the bot serving `inbox`.
-    pub fn index_for_inbox(&self, inbox: Option<u64>) -> Option<usize> {
+    pub(crate) fn index_for_inbox(&self, inbox: Option<u64>) -> Option<usize> {
         let exact = inbox.and_then(|id| self.inboxes.iter().position(|b| *b == Some(id)));
         exact.or_else(|| self.inboxes.iter().position(Option::is_none))
     }
@@ -200,7 +201,7 @@ impl AppState {
     /// Takes or renews this process's lease on `lane` before working on it; false when another
     /// replica works on it now. Always true when the store is not shared. Between these calls
     /// the heartbeat ([`run_heartbeat_loop`]) keeps the lease alive.
-    pub async fn hold(&self, lane: &str) -> Result<bool, crate::store::StoreError> {
+    pub(crate) async fn hold(&self, lane: &str) -> Result<bool, crate::store::StoreError> {
         if !self.store.shared_by_replicas() {
             return Ok(true);
         }
@@ -215,7 +216,7 @@ impl AppState {
     }
 
     /// Gives up the lease on `lane` (a worker that found nothing left to do).
-    pub async fn let_go(&self, lane: &str) {
+    pub(crate) async fn let_go(&self, lane: &str) {
         if self.store.shared_by_replicas() {
             if let Err(error) = self.store.release(lane, &self.owner).await {
                 tracing::warn!(%lane, %error, "cannot release a lease; it expires on its own");
@@ -272,7 +273,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// The HTTP trace span, with credentials cut out of the URL (the default span records it whole).
-pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     tracing::debug_span!(
         "request",
         method = %request.method(),

@@ -17,7 +17,7 @@ use crate::store::{OutboxItem, StoreError};
 pub type CxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
 /// A boxed future of a read-back: whether a message is already in CX, if CX can tell.
-pub type SentFuture<'a> =
+pub(crate) type SentFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Option<bool>, DeliveryError>> + Send + 'a>>;
 
 /// Why a CX call failed.

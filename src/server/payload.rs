@@ -31,7 +31,7 @@ impl CxRef {
 /// A queued inbound event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum InboundPayload {
+pub(crate) enum InboundPayload {
     /// The customer wrote (or picked a button: `button` holds its value).
     Message { cx: CxRef, text: String, button: Option<String>, contact: Contact },
     /// The customer sent a file without text (`file_type`: image, audio, video, file, …).
@@ -95,7 +95,7 @@ impl Outgoing {
     /// text) as their message's content: Chatwoot shows an `input_select`'s content above its
     /// options, and `WhatsApp` needs it as the interactive message's body, so the question and
     /// its options arrive as one message and the labels are not listed twice.
-    pub fn buttons_after(
+    pub(crate) fn buttons_after(
         earlier: &mut Vec<Outgoing>,
         cx: &CxRef,
         buttons: Vec<Button>,
@@ -115,7 +115,11 @@ impl Outgoing {
     /// The content of a buttons message: the prompt, or the numbered labels when there is none
     /// (a channel's interactive message needs a body). Without buttons on the channel
     /// (`buttons: false`), the prompt and the numbered labels as one text.
-    pub fn buttons_content(prompt: Option<&str>, fallback: &str, as_buttons: bool) -> String {
+    pub(crate) fn buttons_content(
+        prompt: Option<&str>,
+        fallback: &str,
+        as_buttons: bool,
+    ) -> String {
         match (prompt, as_buttons) {
             (Some(prompt), true) => prompt.to_owned(),
             (Some(prompt), false) => format!("{prompt}\n{fallback}"),

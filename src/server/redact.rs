@@ -11,7 +11,7 @@ const SECRET_SEGMENT_AFTER: [&str; 2] = ["/webhooks/cx/", "/webhooks/cx-widget/"
 const SECRET_PARAMETERS: [&str; 2] = ["t", "token"];
 
 /// `uri` with every credential replaced by `***`.
-pub fn redacted_uri(uri: &Uri) -> String {
+pub(crate) fn redacted_uri(uri: &Uri) -> String {
     let path = uri.path();
     let mut out = match SECRET_SEGMENT_AFTER.iter().find(|prefix| path.starts_with(*prefix)) {
         Some(prefix) => {

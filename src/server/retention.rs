@@ -54,7 +54,7 @@ impl Retention {
 
 /// What one sweep removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Removed {
+pub(crate) struct Removed {
     pub store: Swept,
     pub widget_conversations: u64,
 }
@@ -69,7 +69,7 @@ fn cutoff(now: chrono::DateTime<chrono::Utc>, days: u64) -> chrono::DateTime<chr
 }
 
 /// Runs one sweep of the service store and, when given, the widget store.
-pub async fn sweep_once(
+pub(crate) async fn sweep_once(
     state: &AppState,
     widget: Option<&dyn WidgetStore>,
 ) -> Result<Removed, String> {
@@ -92,7 +92,7 @@ pub async fn sweep_once(
 }
 
 /// Sweeps now and then every `retention.sweep_every_mins`, for as long as the service runs.
-pub async fn run_sweeps(state: AppState, widget: Option<Arc<dyn WidgetStore>>) {
+pub(crate) async fn run_sweeps(state: AppState, widget: Option<Arc<dyn WidgetStore>>) {
     let every = Duration::from_secs(state.config.retention.sweep_every_mins.saturating_mul(60));
     loop {
         match sweep_once(&state, widget.as_deref()).await {

@@ -48,7 +48,7 @@ pub struct RunOptions {
 }
 
 /// Loads every configured bot; any invalid bot stops the start with its diagnostics.
-pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError> {
+pub(crate) fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError> {
     if config.bots.is_empty() && config.widget.is_none() {
         return Err(ServeError::NoBots);
     }
@@ -80,7 +80,7 @@ pub fn load_bots(config: &Config) -> Result<(Bots, Vec<WatchedBot>), ServeError>
 
 /// The webhook token from the environment; `dev` generates one when it is missing.
 /// For `serve --check`: the widget's bot loads and its secrets are set (false: no widget).
-pub fn check_widget(config: &Config) -> Result<bool, ServeError> {
+pub(crate) fn check_widget(config: &Config) -> Result<bool, ServeError> {
     let Some(section) = &config.widget else { return Ok(false) };
     load_widget_bot(config, section)?;
     section.widget_config(&config.public_url).map_err(ServeError::Widget)?;
@@ -108,7 +108,7 @@ fn load_widget_bot(
     }
 }
 
-pub fn webhook_token(config: &Config, dev: bool) -> Result<String, ServeError> {
+pub(crate) fn webhook_token(config: &Config, dev: bool) -> Result<String, ServeError> {
     let token = match std::env::var(&config.webhook.token_env) {
         Ok(token) => token,
         Err(_) if dev => generate_token(),
@@ -289,7 +289,7 @@ async fn widget_history(
     }
 }
 
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -86,7 +86,7 @@ impl Default for WidgetLimitsSection {
 
 impl WidgetLimitsSection {
     /// The widget's limits.
-    pub fn widget_limits(&self) -> WidgetLimits {
+    pub(crate) fn widget_limits(&self) -> WidgetLimits {
         WidgetLimits {
             anonymous_starts_per_minute: self.anonymous_starts_per_minute,
             streams_per_conversation: self.streams_per_conversation,

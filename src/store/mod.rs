@@ -258,7 +258,7 @@ pub async fn open(
 }
 
 /// Like [`open`], with a PostgreSQL pool of `connections` when given (SQLite ignores it).
-pub async fn open_pooled(
+pub(crate) async fn open_pooled(
     url: &str,
     durability: Durability,
     connections: Option<u32>,

@@ -158,7 +158,7 @@ pub struct TimeOfDay {
 
 impl TimeOfDay {
     /// Between 00:00 and 24:00 (which may end a range).
-    pub fn is_valid(self) -> bool {
+    pub(crate) fn is_valid(self) -> bool {
         self.minute <= 59 && (self.hour < 24 || (self.hour == 24 && self.minute == 0))
     }
 }
@@ -341,7 +341,7 @@ pub struct CountedRung {
     pub span: Span,
 }
 
-pub type Block = Vec<Stmt>;
+pub(crate) type Block = Vec<Stmt>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stmt {
@@ -501,7 +501,7 @@ impl VarPath {
         self.segments.first().map_or("", String::as_str)
     }
 
-    pub fn dotted(&self) -> String {
+    pub(crate) fn dotted(&self) -> String {
         self.segments.join(".")
     }
 }
@@ -531,7 +531,7 @@ pub enum ArithOp {
 }
 
 impl ArithOp {
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             ArithOp::Add => "+",
             ArithOp::Subtract => "-",

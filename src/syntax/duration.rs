@@ -1,7 +1,7 @@
 //! Durations as written in bots and transcripts: `30s`, `5m`, `2h`, `1d`, `1h30m`.
 
 /// Seconds in `text`, or `None` when it is not a duration (or absurdly long).
-pub fn parse_seconds(text: &str) -> Option<u64> {
+pub(crate) fn parse_seconds(text: &str) -> Option<u64> {
     let mut total: u64 = 0;
     let mut digits = String::new();
     for c in text.trim().chars() {
@@ -24,7 +24,7 @@ pub fn parse_seconds(text: &str) -> Option<u64> {
 }
 
 /// Seconds in the largest exact units: `90` → `1m30s`, `5400` → `1h30m`.
-pub fn format_seconds(seconds: u64) -> String {
+pub(crate) fn format_seconds(seconds: u64) -> String {
     if seconds == 0 {
         return "0s".into();
     }

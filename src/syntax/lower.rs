@@ -52,7 +52,7 @@ impl<'f> Lowerer<'f> {
     }
 
     /// Reports an indented block under a line that takes none.
-    pub fn no_children(&mut self, line: &Line, what: &str) {
+    pub(crate) fn no_children(&mut self, line: &Line, what: &str) {
         if let Some(first) = line.children.first() {
             self.report(
                 Diagnostic::error(
@@ -67,7 +67,7 @@ impl<'f> Lowerer<'f> {
     }
 
     /// Reports a line that needs an indented block but has none.
-    pub fn needs_children(&mut self, line: &Line, what: &str, example: &str) -> bool {
+    pub(crate) fn needs_children(&mut self, line: &Line, what: &str, example: &str) -> bool {
         if line.children.is_empty() {
             self.report(
                 Diagnostic::error(
@@ -255,7 +255,7 @@ impl<'f> Lowerer<'f> {
     }
 
     /// The first word of a line, to route it before parsing.
-    pub fn statement_word(&self, line: &Line) -> &'f str {
+    pub(crate) fn statement_word(&self, line: &Line) -> &'f str {
         let text = self.text(line);
         let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(text.len());
         &text[..end]

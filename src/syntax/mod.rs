@@ -19,4 +19,4 @@ mod prose;
 mod repair;
 
 pub use lower::parse;
-pub use outline::reindent;
+pub(crate) use outline::reindent;

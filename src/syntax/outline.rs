@@ -8,7 +8,7 @@ use crate::source::{FileId, Span};
 use super::ast::Comment;
 
 /// Deepest indentation accepted; deeper files get `botrun::too_deep`.
-pub const MAX_DEPTH: usize = 48;
+pub(crate) const MAX_DEPTH: usize = 48;
 
 /// One non-blank line and the lines indented under it.
 #[derive(Debug)]
@@ -22,14 +22,14 @@ pub struct Line {
 
 /// Lines at the top level, every comment, and indentation problems.
 #[derive(Debug, Default)]
-pub struct Outline {
+pub(crate) struct Outline {
     pub lines: Vec<Line>,
     pub comments: Vec<Comment>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Builds the outline of `text`.
-pub fn outline(file: FileId, text: &str) -> Outline {
+pub(crate) fn outline(file: FileId, text: &str) -> Outline {
     let mut out = Outline::default();
     // Stack of open blocks: (indent of their lines, lines collected so far).
     let mut stack: Vec<(usize, Vec<Line>)> = vec![(0, Vec::new())];
@@ -152,7 +152,7 @@ const INDENT_CHARS: [char; 3] = [' ', '\t', '\u{a0}'];
 /// space, a line deeper than the one above by less than a level lines up with it, and a line that
 /// lines up with no open block moves to the nearest one (the deeper one on a tie, as the line
 /// usually continues the block above it). `None` when nothing needed repair.
-pub fn reindent(text: &str) -> Option<String> {
+pub(crate) fn reindent(text: &str) -> Option<String> {
     let leading = |line: &str| line.len() - line.trim_start_matches(INDENT_CHARS).len();
     let unit = text
         .lines()

@@ -83,14 +83,14 @@ impl Cx<'_, '_> {
         }
     }
 
-    pub fn var_path(&self, pair: &Pair<'_>) -> VarPath {
+    pub(crate) fn var_path(&self, pair: &Pair<'_>) -> VarPath {
         VarPath {
             segments: pair.as_str().split('.').map(str::to_string).collect(),
             span: self.span(pair),
         }
     }
 
-    pub fn regex(&self, pair: &Pair<'_>) -> Lowered<RegexLit> {
+    pub(crate) fn regex(&self, pair: &Pair<'_>) -> Lowered<RegexLit> {
         let mut inner = pair.clone().into_inner();
         let body = inner.next().ok_or_else(|| self.unexpected(pair))?;
         let flags = inner.next().map(|p| p.as_str().to_string()).unwrap_or_default();
@@ -147,7 +147,7 @@ impl Cx<'_, '_> {
         Ok(TemplatePart::Value { value, default, span: self.span(pair) })
     }
 
-    pub fn phrase_parts(&self, seq: &Pair<'_>) -> Lowered<Vec<PhrasePart>> {
+    pub(crate) fn phrase_parts(&self, seq: &Pair<'_>) -> Lowered<Vec<PhrasePart>> {
         seq.clone().into_inner().map(|p| self.phrase_part(&p)).collect()
     }
 
@@ -185,16 +185,16 @@ impl Cx<'_, '_> {
     }
 
     /// The identifier inside `@name`.
-    pub fn inner_ident(&self, pair: &Pair<'_>) -> Lowered<Ident> {
+    pub(crate) fn inner_ident(&self, pair: &Pair<'_>) -> Lowered<Ident> {
         let inner = pair.clone().into_inner().next().ok_or_else(|| self.unexpected(pair))?;
         Ok(self.ident(&inner))
     }
 
-    pub fn intent_names(&self, pair: &Pair<'_>) -> Vec<Ident> {
+    pub(crate) fn intent_names(&self, pair: &Pair<'_>) -> Vec<Ident> {
         pair.clone().into_inner().map(|p| self.ident(&p)).collect()
     }
 
-    pub fn expr(&self, pair: &Pair<'_>) -> Lowered<Expr> {
+    pub(crate) fn expr(&self, pair: &Pair<'_>) -> Lowered<Expr> {
         let span = self.span(pair);
         match pair.as_rule() {
             Rule::expr | Rule::conjunction => {

@@ -157,7 +157,7 @@ impl FlowA {
     }
 
     /// Swaps the program (hot reload); conversations pick it up on their next turn.
-    pub fn replace_program(&self, program: Program) {
+    pub(crate) fn replace_program(&self, program: Program) {
         *self.program.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Arc::new(program);
     }
@@ -174,7 +174,7 @@ impl FlowA {
     }
 
     /// Queues `work` for a widget conversation unless `dedup` was seen, and wakes its worker.
-    pub async fn enqueue(
+    pub(crate) async fn enqueue(
         self: &Arc<Self>,
         dedup: &str,
         conversation: &str,
@@ -194,7 +194,7 @@ impl FlowA {
 
     /// Makes sure both tasks of the store key `key` run and see its newest work (after a
     /// restart, or when a timer fired).
-    pub fn wake(self: &Arc<Self>, key: &str) {
+    pub(crate) fn wake(self: &Arc<Self>, key: &str) {
         self.wake_lane(LaneKind::Mirror, key);
         self.wake_lane(LaneKind::Turns, key);
     }

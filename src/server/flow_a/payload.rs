@@ -11,7 +11,7 @@ use crate::widget::CustomerActivity;
 /// Something that happened to a widget conversation, queued for its worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WidgetInbound {
+pub(crate) enum WidgetInbound {
     /// The page started the conversation.
     Started { contact: Contact },
     /// The customer wrote, clicked a suggested action (its value arrives as text), submitted a
@@ -69,7 +69,7 @@ impl FileLink {
     }
 
     /// The CX message text for `text` with these files: one `name: url` line per file.
-    pub fn describe(text: &str, files: &[FileLink]) -> String {
+    pub(crate) fn describe(text: &str, files: &[FileLink]) -> String {
         let mut content = text.to_owned();
         for file in files {
             if !content.is_empty() {
@@ -133,7 +133,7 @@ impl MirrorItem {
 
 /// What a page message says: its text, or else its `value` (a card submit or a value-only
 /// suggested action): a string as it is, anything else as compact JSON.
-pub fn message_text(activity: &CustomerActivity) -> String {
+pub(crate) fn message_text(activity: &CustomerActivity) -> String {
     let text = activity.text.as_deref().map_or("", str::trim);
     if !text.is_empty() {
         return text.to_owned();
@@ -147,7 +147,7 @@ pub fn message_text(activity: &CustomerActivity) -> String {
 
 /// The files of a page message: attachments with an `http(s)` `contentUrl` (cards and inline
 /// content are not files).
-pub fn file_links(activity: &Value) -> Vec<FileLink> {
+pub(crate) fn file_links(activity: &Value) -> Vec<FileLink> {
     let Some(attachments) = activity.get("attachments").and_then(Value::as_array) else {
         return Vec::new();
     };

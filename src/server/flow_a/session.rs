@@ -14,7 +14,7 @@ pub fn key(widget_conversation: &str) -> String {
 }
 
 /// Prefix of every Flow A conversation key (the Flow B keys start with `cx:`).
-pub const PREFIX: &str = "widget:";
+pub(crate) const PREFIX: &str = "widget:";
 
 /// The widget conversation of a store key, when it is a Flow A key.
 pub fn widget_conversation(key: &str) -> Option<&str> {
@@ -22,7 +22,7 @@ pub fn widget_conversation(key: &str) -> Option<&str> {
 }
 
 /// The store key holding which widget conversation a CX conversation mirrors.
-pub fn reverse_key(cx_conversation: u64) -> String {
+pub(crate) fn reverse_key(cx_conversation: u64) -> String {
     format!("widget-cx:{cx_conversation}")
 }
 
@@ -65,7 +65,7 @@ pub struct Echoes {
 
 impl Echoes {
     /// How many created ids are kept per conversation.
-    pub const KEPT: usize = 500;
+    pub(crate) const KEPT: usize = 500;
 
     /// A bot message is on its way to CX.
     pub fn expect(&mut self, text: &str) {
@@ -123,7 +123,7 @@ pub struct CxLink {
 
 impl Session {
     /// The engine state, or a fresh one seeded from the conversation id.
-    pub fn engine_state(&self, seed: u64) -> State {
+    pub(crate) fn engine_state(&self, seed: u64) -> State {
         if self.engine.is_empty() {
             return State::new(seed);
         }
@@ -139,14 +139,14 @@ impl Session {
         }
     }
 
-    pub fn set_engine_state(&mut self, state: &State) {
+    pub(crate) fn set_engine_state(&mut self, state: &State) {
         self.engine = hex::encode(state.to_bytes());
     }
 
     /// The customer's language: a multilingual bot answers in it from the next reply on. A
     /// page's locale on an activity only fills in a language not known yet (`replace` false);
     /// the `language` the page gives in its contact event replaces it.
-    pub fn adopt_language(&mut self, language: &str, replace: bool) {
+    pub(crate) fn adopt_language(&mut self, language: &str, replace: bool) {
         let language = language.trim();
         if language.is_empty() || (!replace && self.contact.attributes.contains_key("language")) {
             return;
@@ -161,7 +161,7 @@ impl Session {
 
     /// Who the customer is for CX: what the page said, completed with what the bot asked for
     /// (its variables `name`, `email` and `phone`).
-    pub fn contact_for_cx(&self) -> Contact {
+    pub(crate) fn contact_for_cx(&self) -> Contact {
         let mut contact = self.contact.clone();
         let state = self.engine_state(0);
         let asked = |wanted: &str| {
@@ -186,7 +186,7 @@ impl Session {
     }
 
     /// Whether the engine has ever run for this conversation.
-    pub fn is_new(&self) -> bool {
+    pub(crate) fn is_new(&self) -> bool {
         self.engine.is_empty()
     }
 
@@ -208,7 +208,7 @@ impl Session {
 }
 
 /// Fills the contact fields the newer details carry.
-pub fn merge_contact(into: &mut Contact, from: &Contact) {
+pub(crate) fn merge_contact(into: &mut Contact, from: &Contact) {
     for (slot, value) in [
         (&mut into.name, &from.name),
         (&mut into.email, &from.email),
