@@ -3,6 +3,8 @@
 //! buffers are kept and reused from one message to the next, so reading allocates nothing once
 //! they have grown.
 
+use rustc_hash::FxHashMap as HashMap;
+
 use super::super::text::normalise_word_into;
 use super::names::{NameTable, WordId};
 
@@ -33,6 +35,46 @@ pub(crate) struct Message {
     pub signature: u64,
     norm: String,
     buffer: String,
+    typos: TypoMemo,
+}
+
+/// The typo readings of unknown words this thread has already worked out for one vocabulary.
+/// Customers' filler words ("wondering", "thanks", "advance") come back in message after
+/// message; remembering that they are no typo of anything saves the dozen look-ups each takes.
+#[derive(Clone, Debug, Default)]
+struct TypoMemo {
+    /// The [`NameTable::identity`] the readings belong to.
+    table: u64,
+    /// Unknown word → its readings' range in `ids`.
+    found: HashMap<Box<str>, (u32, u32)>,
+    ids: Vec<WordId>,
+}
+
+/// Unknown words remembered at most before the memo starts again.
+const MEMO_WORDS: usize = 4096;
+
+impl TypoMemo {
+    /// Appends to `out` the vocabulary words `token` may be a typo of (see [`NameTable::near`]).
+    fn near(&mut self, token: &str, names: &NameTable, buffer: &mut String, out: &mut Vec<WordId>) {
+        if self.table != names.identity() || self.found.len() >= MEMO_WORDS {
+            self.found.clear();
+            self.ids.clear();
+            self.table = names.identity();
+        }
+        if let Some(&(start, end)) = self.found.get(token) {
+            out.extend_from_slice(self.ids.get(start as usize..end as usize).unwrap_or_default());
+            return;
+        }
+        let before = out.len();
+        names.near(token, buffer, out);
+        let start = index(self.ids.len());
+        self.ids.extend_from_slice(out.get(before..).unwrap_or_default());
+        self.found.insert(token.into(), (start, index(self.ids.len())));
+    }
+}
+
+fn index(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl Message {
@@ -78,7 +120,7 @@ impl Message {
             Some(id) => self.add(id),
             // A word the bot knows is never read as a typo of another one.
             None if names.tolerates_typos() => {
-                names.near(&self.norm, &mut self.buffer, &mut self.near);
+                self.typos.near(&self.norm, names, &mut self.buffer, &mut self.near);
                 for i in near_start as usize..self.near.len() {
                     self.add(self.near[i]);
                 }
@@ -133,4 +175,54 @@ impl Message {
 /// The signature bit of a word.
 pub(crate) fn bit(id: WordId) -> u64 {
     1u64 << (id % 64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::names::{NameTable, ENGLISH_SMALL_WORDS};
+    use super::Message;
+
+    fn table(words: &[&str]) -> NameTable {
+        let mut table = NameTable::new(true, ENGLISH_SMALL_WORDS);
+        for word in words {
+            table.intern(word);
+        }
+        table.index_typos();
+        table
+    }
+
+    /// The near words of every word of the message, as the bot's vocabulary spells them.
+    fn near_words(message: &Message, names: &NameTable) -> Vec<Vec<String>> {
+        (0..message.words.len())
+            .map(|at| {
+                message
+                    .readings(at)
+                    .filter(|(_, typos)| *typos == 1)
+                    .filter_map(|(id, _)| names.word(id).map(str::to_owned))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A word read before is remembered, and what is remembered for one bot is never used for
+    /// another: the second bot, whose vocabulary has `modem` instead of `router`, must not read
+    /// "ruoter" as a typo.
+    #[test]
+    fn remembered_typo_readings_belong_to_one_vocabulary() {
+        let routers = table(&["router"]);
+        let modems = table(&["modem"]);
+        let mut message = Message::default();
+        for _ in 0..2 {
+            message.read("my ruoter and modme", &routers, true);
+            assert_eq!(
+                near_words(&message, &routers),
+                [vec![], vec!["router".to_owned()], vec![], vec![]]
+            );
+            message.read("my ruoter and modme", &modems, true);
+            assert_eq!(
+                near_words(&message, &modems),
+                [vec![], vec![], vec![], vec!["modem".to_owned()]]
+            );
+        }
+    }
 }

@@ -73,11 +73,18 @@ pub(crate) struct NameTable {
     /// One-letter deletion of a word of `MIN_TYPO_LEN`+ letters → the words it comes from.
     deletions: HashMap<Box<str>, Vec<WordId>>,
     typos: bool,
+    /// Tells this table from every other one built in the process (0 for a default table), so
+    /// what a thread remembers of one bot's vocabulary is never used with another's.
+    identity: u64,
 }
+
+/// The next [`NameTable::identity`].
+static NEXT_IDENTITY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl NameTable {
     pub(crate) fn new(typos: bool, small_words: &[&str]) -> NameTable {
-        let mut table = NameTable { typos, ..NameTable::default() };
+        let identity = NEXT_IDENTITY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut table = NameTable { typos, identity, ..NameTable::default() };
         for word in small_words {
             let id = table.intern(word);
             if let Some(flag) = table.small.get_mut(id as usize) {
@@ -129,6 +136,17 @@ impl NameTable {
 
     pub(crate) fn is_small(&self, id: WordId) -> bool {
         self.small.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// The spelling of word `id`.
+    #[cfg(test)]
+    pub(crate) fn word(&self, id: WordId) -> Option<&str> {
+        self.words.get(id as usize).map(|w| &**w)
+    }
+
+    /// Which table this is (see the field).
+    pub(crate) fn identity(&self) -> u64 {
+        self.identity
     }
 
     pub(crate) fn tolerates_typos(&self) -> bool {
