@@ -9,6 +9,7 @@
 //! [`reader`]; a lease this process holds for long enough yet is renewed without asking
 //! ([`leases`]). The rare calls (timers, sweeps, metrics, heartbeats) go to the pool directly.
 
+mod lanes;
 mod leases;
 mod reader;
 mod round;

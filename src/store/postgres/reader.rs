@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::{PgPool, Row};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use super::super::StoreError;
 
@@ -75,7 +75,7 @@ impl Reader {
     /// Starts the reader task, with up to `lanes` statements in flight.
     pub(super) fn start(pool: PgPool, trips: Arc<AtomicU64>, lanes: usize) -> Reader {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, trips, queue, lanes.max(1)));
+        tokio::spawn(run(pool, trips, queue, lanes));
         Reader { jobs }
     }
 
@@ -96,22 +96,14 @@ impl Reader {
 async fn run(
     pool: PgPool,
     trips: Arc<AtomicU64>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
+    queue: mpsc::UnboundedReceiver<Job>,
     lanes: usize,
 ) {
-    let lanes = Arc::new(Semaphore::new(lanes));
-    loop {
-        let Ok(lane) = Arc::clone(&lanes).acquire_owned().await else { return };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
+    super::lanes::run_batches(queue, lanes, MAX_BATCH, |batch| {
         let (pool, trips) = (pool.clone(), Arc::clone(&trips));
-        tokio::spawn(async move {
-            answer(&pool, &trips, batch).await;
-            drop(lane);
-        });
-    }
+        async move { answer(&pool, &trips, batch).await }
+    })
+    .await;
 }
 
 async fn answer(pool: &PgPool, trips: &AtomicU64, batch: Vec<Job>) {

@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use super::super::StoreError;
 use super::round::{self, Write, Written};
@@ -47,7 +47,7 @@ impl Writer {
     /// it ends when every handle is dropped. Every statement it sends is counted in `trips`.
     pub(super) fn start(pool: PgPool, trips: Arc<AtomicU64>, lanes: usize) -> Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, trips, queue, lanes.max(1)));
+        tokio::spawn(run(pool, trips, queue, lanes));
         Writer { jobs }
     }
 
@@ -63,24 +63,18 @@ impl Writer {
 async fn run(
     pool: PgPool,
     trips: Arc<AtomicU64>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
+    queue: mpsc::UnboundedReceiver<Job>,
     lanes: usize,
 ) {
-    let lanes = Arc::new(Semaphore::new(lanes));
-    loop {
-        let Ok(lane) = Arc::clone(&lanes).acquire_owned().await else { return };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
+    super::lanes::run_batches(queue, lanes, MAX_BATCH, |batch| {
         let (pool, trips) = (pool.clone(), Arc::clone(&trips));
-        tokio::spawn(async move {
+        async move {
             for round in rounds(batch) {
                 commit_round(&pool, &trips, round).await;
             }
-            drop(lane);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Splits a batch into rounds in which no conversation and no lease is written twice; a write
