@@ -353,7 +353,10 @@ def kill_loop_sqlite(ctx):
     return load.count() + (max(recoveries),)
 
 
-def kill_loop_postgres(ctx):
+def postgres_replicas(ctx):
+    """The emulator and two replicas sharing a fresh PostgreSQL database (dropped afterwards).
+    Every event reaches both replicas (the agent bot and a webhook): the shared store
+    deduplicates, and one replica carries on while the other is down."""
     database = f"chaos_{os.getpid()}_{int(time.time())}"
     subprocess.run(["psql", f"{POSTGRES}/postgres", "-qc", f"CREATE DATABASE {database}"],
                    check=True, capture_output=True)
@@ -365,10 +368,13 @@ def kill_loop_postgres(ctx):
     store = f"{POSTGRES}/{database}"
     first = ctx.service("replica-a", serve_config(emulator, ctx.dir, store, bot))
     second = ctx.service("replica-b", serve_config(emulator, ctx.dir, store, bot))
-    # Every event reaches both replicas (the agent bot and a webhook): the shared store
-    # deduplicates, and one replica carries on while the other is down.
     emulator.route_to(webhook(first))
     emulator.also_webhook(webhook(second))
+    return emulator, first, second
+
+
+def kill_loop_postgres(ctx):
+    emulator, first, second = postgres_replicas(ctx)
     load = Load(emulator, ctx.conversations, ctx.messages, ctx.seconds, targets=2)
     recoveries = []
     for n in range(ctx.kills):
@@ -414,19 +420,7 @@ def failover_postgres(ctx):
     """One of two replicas is killed for good mid-load. The conversations it was working on
     are leased to it; the survivor answers them once the leases lapse (the dead replica's
     heartbeats stop). Time to recover: the longest any customer waited for an answer."""
-    database = f"chaos_{os.getpid()}_{int(time.time())}"
-    subprocess.run(["psql", f"{POSTGRES}/postgres", "-qc", f"CREATE DATABASE {database}"],
-                   check=True, capture_output=True)
-    ctx.cleanups.append(lambda: subprocess.run(
-        ["psql", f"{POSTGRES}/postgres", "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"],
-        capture_output=True))
-    emulator = ctx.emulator(retry_spacing_ms=1000)
-    bot = echo_bot(ctx.dir)
-    store = f"{POSTGRES}/{database}"
-    doomed = ctx.service("replica-a", serve_config(emulator, ctx.dir, store, bot))
-    survivor = ctx.service("replica-b", serve_config(emulator, ctx.dir, store, bot))
-    emulator.route_to(webhook(doomed))
-    emulator.also_webhook(webhook(survivor))
+    emulator, doomed, _survivor = postgres_replicas(ctx)
     # Slow CX replies keep each turn, and so its lease, open for a while: at the kill the doomed
     # replica is in the middle of some conversations, as it would be under real load.
     emulator.control("POST", "faults", {"path": "*/messages*", "share": 1.0, "seed": 1,

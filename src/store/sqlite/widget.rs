@@ -9,30 +9,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::super::{StoreError, WIDGET_SWEEP_CHUNK};
-use super::writes::{Write, Written};
+use super::writes::{WidgetWrite, Write, Written};
 use super::SqliteStore;
 use crate::widget::store::stamp;
 use crate::widget::{
     ChangeStream, ConversationRecord, StoredActivity, WidgetStore, WidgetStoreError,
 };
-
-/// A write to the widget's tables, queued like every other write of the store.
-#[derive(Debug)]
-pub(super) enum WidgetWrite {
-    Create(ConversationRecord),
-    Append {
-        conversation: String,
-        activity: Value,
-        now_ms: i64,
-    },
-    End {
-        id: String,
-    },
-    /// One chunk of the retention sweep: conversations quiet since before `before_ms`.
-    Sweep {
-        before_ms: i64,
-    },
-}
 
 /// Applies `write` inside the writer's open transaction. The outer `Err` fails the whole batch
 /// (the database failed); the inner one is this write's own refusal, which changed nothing.

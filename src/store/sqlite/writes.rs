@@ -4,8 +4,9 @@
 use sqlx::{Row, SqliteConnection};
 
 use super::super::{Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK};
-use super::widget::WidgetWrite;
-use crate::widget::StoredActivity;
+use serde_json::Value;
+
+use crate::widget::{ConversationRecord, StoredActivity};
 
 /// One write the store was asked for, owning its data so it can wait in the writer's queue.
 #[derive(Debug)]
@@ -42,6 +43,24 @@ pub(super) enum Write {
         dedup_before: i64,
         conversations_before: i64,
         decisions_before: i64,
+    },
+}
+
+/// A write to the widget's tables, queued like every other write of the store.
+#[derive(Debug)]
+pub(super) enum WidgetWrite {
+    Create(ConversationRecord),
+    Append {
+        conversation: String,
+        activity: Value,
+        now_ms: i64,
+    },
+    End {
+        id: String,
+    },
+    /// One chunk of the retention sweep: conversations quiet since before `before_ms`.
+    Sweep {
+        before_ms: i64,
     },
 }
 
