@@ -45,7 +45,7 @@ async fn one_conversation(store: Arc<SqliteStore>, id: String, at: DateTime<Utc>
             processed: Some(inbound.id),
             ..Turn::default()
         };
-        version = store.commit_turn(&turn, at).await.unwrap();
+        version = store.commit_turn(&turn, at).await.unwrap().version;
         let item = store.next_outbox(&id).await.unwrap().unwrap();
         store.mark_sent(item.id).await.unwrap();
     }

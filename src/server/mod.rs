@@ -283,13 +283,16 @@ pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span
 }
 
 /// Sleeps until the next timer is due (at most a second, so new timers are seen) and fires it.
-/// With a store shared by replicas it also looks for queued work every second: work
-/// recorded by this replica while another held the conversation's lease is picked up here once
-/// that lease is given up.
+/// With a store shared by replicas it also looks for queued work every
+/// [`replicas::LOOK_FOR_WORK`]: work recorded by this replica while another held the
+/// conversation's lease is picked up here once that lease is given up, and a crashed replica's
+/// once its leases lapse.
 pub async fn run_timer_loop(state: AppState) {
+    let shared = state.store.shared_by_replicas();
+    let longest_sleep = if shared { replicas::LOOK_FOR_WORK } else { Duration::from_secs(1) };
     let mut last_sweep = tokio::time::Instant::now();
     loop {
-        if state.store.shared_by_replicas() && last_sweep.elapsed() >= Duration::from_secs(1) {
+        if shared && last_sweep.elapsed() >= replicas::LOOK_FOR_WORK {
             last_sweep = tokio::time::Instant::now();
             if let Err(error) = state.resume().await {
                 tracing::error!(%error, "cannot look for queued work");
@@ -302,6 +305,6 @@ pub async fn run_timer_loop(state: AppState) {
             Ok(Some(due)) => (due - state.clock.now()).to_std().unwrap_or(Duration::ZERO),
             _ => Duration::from_secs(1),
         };
-        tokio::time::sleep(wait.clamp(Duration::from_millis(10), Duration::from_secs(1))).await;
+        tokio::time::sleep(wait.clamp(Duration::from_millis(10), longest_sleep)).await;
     }
 }

@@ -95,23 +95,55 @@ pub async fn drain(state: &AppState, conversation: &str) -> Result<(), StoreErro
     Ok(())
 }
 
-async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<(), StoreError> {
+/// Delivers the items a turn has just queued, in order, without reading them back: the caller
+/// knows the conversation's outbox held nothing before them (so a reply costs no read of the
+/// store). An item to be tried again later stays first in the outbox, and the rest go out
+/// behind it through [`drain`].
+pub async fn deliver_queued(
+    state: &AppState,
+    conversation: &str,
+    queued: &[OutboxItem],
+) -> Result<(), StoreError> {
+    for item in queued {
+        if !state.hold(conversation).await? {
+            return Ok(());
+        }
+        if deliver_one(state, item).await? == Delivery::Retrying {
+            return drain(state, conversation).await;
+        }
+    }
+    Ok(())
+}
+
+/// What became of an item [`deliver_one`] handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Delivered, or given up on: it has left the outbox.
+    Done,
+    /// It failed and stays in the outbox for a later attempt.
+    Retrying,
+}
+
+async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<Delivery, StoreError> {
+    let done = |result: Result<(), StoreError>| result.map(|()| Delivery::Done);
     let outgoing: Outgoing = match serde_json::from_str(&item.payload) {
         Ok(outgoing) => outgoing,
         Err(error) => {
             tracing::error!(id = item.id, %error, "dropping an unreadable outbox item");
-            return state.store.mark_sent(item.id).await;
+            return done(state.store.mark_sent(item.id).await);
         }
     };
     if let Outgoing::Fetch { cx, request } = &outgoing {
-        return fetch_into_queue(state, item, request, |event| {
-            serde_json::to_string(&InboundPayload::Engine { cx: cx.clone(), event })
-        })
-        .await;
+        return done(
+            fetch_into_queue(state, item, request, |event| {
+                serde_json::to_string(&InboundPayload::Engine { cx: cx.clone(), event })
+            })
+            .await,
+        );
     }
     let key = message_key(item);
     if may_have_been_sent(state, item) && found_in_cx(state, &outgoing, &key).await {
-        return state.store.mark_sent(item.id).await;
+        return done(state.store.mark_sent(item.id).await);
     }
     let started = Instant::now();
     let result = call_cx(state, &outgoing, &key).await;
@@ -124,15 +156,15 @@ async fn deliver_one(state: &AppState, item: &OutboxItem) -> Result<(), StoreErr
                 Outgoing::Finish { .. } => state.metrics.count_resolve(),
                 Outgoing::Note { .. } | Outgoing::Fetch { .. } => {}
             }
-            state.store.mark_sent(item.id).await
+            done(state.store.mark_sent(item.id).await)
         }
         Err(error) => {
             let retry = Retry { retryable: error.retryable, after: error.retry_after };
             if retry_later(state, item, retry, outgoing.kind(), &error).await? {
-                return Ok(());
+                return Ok(Delivery::Retrying);
             }
             escalate(state, outgoing.cx(), &outgoing, &error).await;
-            state.store.mark_sent(item.id).await
+            done(state.store.mark_sent(item.id).await)
         }
     }
 }

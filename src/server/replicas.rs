@@ -10,8 +10,14 @@ use crate::cx::{RateLimitScope, RateLimiter};
 use crate::store::Heartbeat;
 
 /// How long a lease lasts without renewal. The heartbeat renews it every [`BEAT`], so a live
-/// replica loses a lease only after missing several beats in a row.
-pub(crate) const LEASE: Duration = Duration::from_secs(4);
+/// replica loses a lease only after missing three beats in a row; a crashed replica's leases
+/// lapse within this long, and its conversations are taken over at the next
+/// [`LOOK_FOR_WORK`] of a live replica.
+pub(crate) const LEASE: Duration = Duration::from_secs(3);
+
+/// How often a replica sharing the store looks for queued work nobody holds (a crashed
+/// replica's, or work it recorded while another replica held the conversation).
+pub(crate) const LOOK_FOR_WORK: Duration = Duration::from_millis(500);
 
 /// How often a replica says it is alive (and renews every lease it holds).
 pub(crate) const BEAT: Duration = Duration::from_secs(1);

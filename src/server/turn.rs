@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use crate::engine::{self, Action, Event, Program, State};
 use crate::server::decisions::{self, CustomerText, Step};
 use crate::server::AppState;
-use crate::store::{DecisionRecord, Inbound, Snapshot, StoreError, TimerRow, Turn};
+use crate::store::{DecisionRecord, Inbound, OutboxItem, Snapshot, StoreError, TimerRow, Turn};
 
 /// One flow's side of one attempt at a turn, made from the stored snapshot.
 pub(crate) trait FlowTurn {
@@ -103,6 +103,9 @@ pub(crate) struct Turned<F> {
     pub flow: F,
     /// What the store holds for the conversation now.
     pub current: Option<Snapshot>,
+    /// The outbox items the stored turn queued, with their ids, in delivery order (none when
+    /// nothing was stored).
+    pub queued: Vec<OutboxItem>,
 }
 
 /// A stable seed for a new conversation's random choices (`say one of`).
@@ -148,7 +151,7 @@ pub(crate) async fn run<F: FlowTurn>(
         let (stored, timers, decisions) = attempt(&mut flow, program, now, keep)?;
         if stored.record.is_none() && stored.outbox.is_empty() && timers.is_empty() {
             app.store.discard_inbound(inbound.id).await?;
-            return Ok(Turned { flow, current: snapshot });
+            return Ok(Turned { flow, current: snapshot, queued: Vec::new() });
         }
         let turn = Turn {
             conversation: inbound.conversation.clone(),
@@ -164,10 +167,22 @@ pub(crate) async fn run<F: FlowTurn>(
             decisions,
         };
         match app.store.commit_turn(&turn, now).await {
-            Ok(version) => {
+            Ok(committed) => {
                 app.metrics.count_decisions(&turn.decisions);
-                let current = Some(Snapshot { version, state: turn.state });
-                return Ok(Turned { flow, current });
+                let queued = committed
+                    .outbox
+                    .into_iter()
+                    .zip(turn.outbox)
+                    .map(|(id, payload)| OutboxItem {
+                        id,
+                        conversation: turn.conversation.clone(),
+                        payload,
+                        attempts: 0,
+                        not_before: now,
+                    })
+                    .collect();
+                let current = Some(Snapshot { version: committed.version, state: turn.state });
+                return Ok(Turned { flow, current, queued });
             }
             // Another replica committed first: build the turn again from its state.
             Err(StoreError::Conflict { .. }) => {}

@@ -114,6 +114,16 @@ pub struct Turn {
     pub decisions: Vec<DecisionRecord>,
 }
 
+/// What [`Store::commit_turn`] stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// The conversation's new version.
+    pub version: i64,
+    /// The ids of the turn's outbox items, in the turn's order (ascending, so after any item
+    /// queued before), for the caller to deliver and mark sent without reading them back.
+    pub outbox: Vec<i64>,
+}
+
 /// What [`Store::sweep`] deletes: everything older than these instants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cutoffs {
@@ -173,8 +183,9 @@ pub trait Store: Send + Sync + 'static {
     fn load_conversation<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Snapshot>>;
 
     /// Commits a turn if the conversation is still at `expected_version`; returns the new
-    /// version, or [`StoreError::Conflict`] and changes nothing.
-    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, i64>;
+    /// version and the ids its outbox items got, or [`StoreError::Conflict`] and changes nothing.
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>)
+        -> StoreFuture<'a, Committed>;
 
     /// The first undelivered outbox item of a conversation (items go out strictly in order).
     fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>>;

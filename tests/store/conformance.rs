@@ -23,13 +23,13 @@ fn turn(conversation: &str, expected: i64, state: &[u8], outbox: &[&str]) -> Tur
 
 async fn cas_conflicts(store: &dyn Store) {
     assert_eq!(store.load_conversation("c1").await.unwrap(), None);
-    let v1 = store.commit_turn(&turn("c1", 0, b"one", &[]), t(0)).await.unwrap();
+    let v1 = store.commit_turn(&turn("c1", 0, b"one", &[]), t(0)).await.unwrap().version;
     assert_eq!(v1, 1);
     // A second writer that also read "nothing" loses, and changes nothing.
     let err = store.commit_turn(&turn("c1", 0, b"stale", &["lost"]), t(1)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { expected: 0, found: 1, .. }), "{err}");
     assert_eq!(store.next_outbox("c1").await.unwrap(), None);
-    let v2 = store.commit_turn(&turn("c1", 1, b"two", &[]), t(2)).await.unwrap();
+    let v2 = store.commit_turn(&turn("c1", 1, b"two", &[]), t(2)).await.unwrap().version;
     assert_eq!(v2, 2);
     let snap = store.load_conversation("c1").await.unwrap().unwrap();
     assert_eq!((snap.version, snap.state.as_slice()), (2, &b"two"[..]));
@@ -63,7 +63,7 @@ async fn per_conversation_order(store: &dyn Store) {
         seen.push(inbound.payload.clone());
         let mut next = turn("a", version, b"s", &[]);
         next.processed = Some(inbound.id);
-        version = store.commit_turn(&next, t(1)).await.unwrap();
+        version = store.commit_turn(&next, t(1)).await.unwrap().version;
     }
     assert_eq!(seen, ["a1", "a2", "a3"]);
     assert_eq!(store.queued_inbound("b").await.unwrap(), 2);
@@ -80,7 +80,7 @@ async fn per_conversation_order(store: &dyn Store) {
 }
 
 async fn outbox_order_and_retries(store: &dyn Store) {
-    let v = store.commit_turn(&turn("o", 0, b"s", &["r1", "r2"]), t(0)).await.unwrap();
+    let v = store.commit_turn(&turn("o", 0, b"s", &["r1", "r2"]), t(0)).await.unwrap().version;
     store.commit_turn(&turn("o", v, b"s", &["r3"]), t(1)).await.unwrap();
     store.commit_turn(&turn("other", 0, b"s", &["x1"]), t(1)).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 4);
@@ -108,7 +108,7 @@ async fn timers(store: &dyn Store) {
         TimerRow { key: "2".into(), due: t(20), payload: "timer 2".into() },
         TimerRow { key: "3".into(), due: t(5), payload: "timer 3".into() },
     ];
-    let v = store.commit_turn(&first, t(0)).await.unwrap();
+    let v = store.commit_turn(&first, t(0)).await.unwrap().version;
     assert_eq!(store.next_timer_due().await.unwrap(), Some(t(5)));
     let mut cancel = turn("tm", v, b"s", &[]);
     cancel.cancel_timers = vec!["3".into()];
@@ -192,33 +192,44 @@ async fn concurrent_turns_land_once_in_order(store: &dyn Store) {
         }
         let mut version = 0;
         let mut seen = Vec::new();
+        let mut numbered = Vec::new();
         while let Some(inbound) = store.next_inbound(&conversation).await.unwrap() {
             seen.push(inbound.payload.clone());
             let replies = [format!("{}a", inbound.payload), format!("{}b", inbound.payload)];
             let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
             let mut next = turn(&conversation, version, inbound.payload.as_bytes(), &replies);
             next.processed = Some(inbound.id);
-            version = store.commit_turn(&next, t(9)).await.unwrap();
+            let committed = store.commit_turn(&next, t(9)).await.unwrap();
+            version = committed.version;
+            numbered.extend(committed.outbox);
         }
-        (seen, version)
+        (seen, version, numbered)
     });
-    for (seen, version) in futures_util::future::join_all(chains).await {
+    let mut numbered = Vec::new();
+    for (seen, version, ids) in futures_util::future::join_all(chains).await {
         assert_eq!(seen, ["m0", "m1", "m2", "m3"]);
         assert_eq!(version, 4);
+        numbered.push(ids);
     }
     let deliveries = (0..40).map(|c| async move {
         let conversation = format!("g{c}");
         let mut sent = Vec::new();
+        let mut ids = Vec::new();
         while let Some(item) = store.next_outbox(&conversation).await.unwrap() {
             sent.push(item.payload.clone());
+            ids.push(item.id);
             store.mark_sent(item.id).await.unwrap();
         }
         let state = store.load_conversation(&conversation).await.unwrap().unwrap().state;
-        (sent, state)
+        (sent, state, ids)
     });
-    for (sent, state) in futures_util::future::join_all(deliveries).await {
+    let delivered = futures_util::future::join_all(deliveries).await;
+    for ((sent, state, ids), numbered) in delivered.into_iter().zip(numbered) {
         assert_eq!(sent, ["m0a", "m0b", "m1a", "m1b", "m2a", "m2b", "m3a", "m3b"]);
         assert_eq!(state, b"m3");
+        // The ids each commit answered are its own items', in delivery order, even when many
+        // turns shared one group commit.
+        assert_eq!(ids, numbered);
     }
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
 }
@@ -240,9 +251,11 @@ async fn a_conflict_fails_only_its_own_turn(store: &dyn Store) {
             assert_eq!(store.load_conversation(&conversation).await.unwrap(), None);
             assert_eq!(store.next_outbox(&conversation).await.unwrap(), None);
         } else {
-            assert_eq!(result.unwrap(), 1, "{n}");
+            let committed = result.unwrap();
+            assert_eq!(committed.version, 1, "{n}");
             let item = store.next_outbox(&conversation).await.unwrap().unwrap();
             assert_eq!(item.payload, format!("reply {n}"));
+            assert_eq!(committed.outbox, [item.id], "{n}");
         }
     }
     assert_eq!(store.outbox_depth().await.unwrap(), 20);
@@ -253,7 +266,7 @@ async fn a_conflict_fails_only_its_own_turn(store: &dyn Store) {
 async fn a_timer_cancelled_and_rescheduled_in_one_turn_is_kept(store: &dyn Store) {
     let mut first = turn("rs", 0, b"s", &[]);
     first.add_timers = vec![TimerRow { key: "k".into(), due: t(10), payload: "old".into() }];
-    let version = store.commit_turn(&first, t(0)).await.unwrap();
+    let version = store.commit_turn(&first, t(0)).await.unwrap().version;
     let mut again = turn("rs", version, b"s", &[]);
     again.cancel_timers = vec!["k".into()];
     again.add_timers = vec![TimerRow { key: "k".into(), due: t(20), payload: "new".into() }];

@@ -9,7 +9,7 @@ use crate::server::ownership::StatusChange;
 use crate::server::payload::{encode, CxRef, InboundPayload, Outgoing};
 use crate::server::turn::{self, FlowTurn, Stored, Timers};
 use crate::server::{outbox, AppState};
-use crate::store::{Inbound, Snapshot, StoreError};
+use crate::store::{Inbound, OutboxItem, Snapshot, StoreError};
 
 /// Makes sure a worker runs for `conversation` and will see its newest work.
 pub(crate) fn wake(state: &AppState, conversation: &str) {
@@ -26,16 +26,22 @@ pub(crate) fn wake(state: &AppState, conversation: &str) {
 async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
     // The state this worker last committed: the next event starts from it without a read.
     let mut known = None;
+    // Whether the outbox held nothing when this worker started: then each turn's replies go
+    // out as the commit numbered them, without being read back.
+    let mut outbox_was_empty = false;
     let mut drained = false;
     loop {
-        // Without one, the state is read alongside the next event: on a store that batches
-        // reads (PostgreSQL) both share one round trip, and the turn needs no read of its own.
+        // Without one, the state and the outbox's head are read alongside the next event: on a
+        // store that batches reads (PostgreSQL) they share one round trip, and the turn needs no
+        // read of its own.
         let next = if known.is_none() {
-            let (next, stored) = tokio::try_join!(
+            let (next, stored, waiting) = tokio::try_join!(
                 state.store.next_inbound(conversation),
-                state.store.load_conversation(conversation)
+                state.store.load_conversation(conversation),
+                state.store.next_outbox(conversation)
             )?;
             known = stored;
+            outbox_was_empty = waiting.is_none();
             next
         } else {
             state.store.next_inbound(conversation).await?
@@ -45,8 +51,15 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
         if !state.hold(conversation).await? {
             return Ok(());
         }
-        known = process(state, &inbound, known.take()).await?;
-        outbox::drain(state, conversation).await?;
+        let (current, queued) = process(state, &inbound, known.take()).await?;
+        known = current;
+        if outbox_was_empty {
+            outbox::deliver_queued(state, conversation, &queued).await?;
+        } else {
+            // Older items go out first, in order, then this turn's.
+            outbox::drain(state, conversation).await?;
+            outbox_was_empty = true;
+        }
         drained = true;
     }
     if !drained {
@@ -56,27 +69,28 @@ async fn work(state: &AppState, conversation: &str) -> Result<(), StoreError> {
 }
 
 /// One inbound event → one committed turn (or a discarded event). `known` is the snapshot this
-/// worker committed last, if any; returns what the store holds now.
+/// worker committed last, if any; returns what the store holds now and the outbox items the
+/// turn queued.
 async fn process(
     state: &AppState,
     inbound: &Inbound,
     known: Option<Snapshot>,
-) -> Result<Option<Snapshot>, StoreError> {
+) -> Result<(Option<Snapshot>, Vec<OutboxItem>), StoreError> {
     let Some(payload) = turn::read_work::<InboundPayload>(state, inbound).await? else {
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let Some(program) =
         state.bots.index_for_inbox(payload.cx().inbox_id).and_then(|bot| state.bots.program(bot))
     else {
         tracing::warn!(inbox = ?payload.cx().inbox_id, "no bot serves this inbox; event ignored");
         state.store.discard_inbound(inbound.id).await?;
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let turned = turn::run(state, inbound, &program, known, |snapshot| {
         CxTurn::new(&payload, &inbound.conversation, snapshot)
     })
     .await?;
-    Ok(turned.current)
+    Ok((turned.current, turned.queued))
 }
 
 /// Flow B's side of a turn: the engine state is the whole record, and the replies are CX calls.

@@ -32,7 +32,7 @@ use super::{
     decision_from_row, Cutoffs, DecisionQuery, StoredDecision, Swept, DECISION_COLUMNS, SWEEP_CHUNK,
 };
 use super::{
-    from_millis, to_millis, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
+    from_millis, to_millis, Committed, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
     StoreFuture, Turn, PROBE_FILL, PROBE_KEY,
 };
 
@@ -198,11 +198,15 @@ impl Store for PostgresStore {
         })
     }
 
-    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, i64> {
+    fn commit_turn<'a>(
+        &'a self,
+        turn: &'a Turn,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<'a, Committed> {
         let write = Write::CommitTurn { turn: turn.clone(), at: to_millis(now) };
         Box::pin(async move {
             match self.write(write).await? {
-                Written::Version(version) => Ok(version),
+                Written::Committed(committed) => Ok(committed),
                 other => Err(unexpected(&other)),
             }
         })

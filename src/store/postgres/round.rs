@@ -2,7 +2,8 @@
 //! statement (`round.sql`): each kind of write is a data-modifying `WITH` clause over `unnest`ed
 //! arrays, so a round of any size is one round trip and one implicit transaction — all of it
 //! commits or none of it does. Its result rows say which inbound events were new (and their
-//! ids), which turns won their compare-and-swap and which claims got their lease.
+//! ids), which turns won their compare-and-swap (and the ids of their outbox items) and which
+//! claims got their lease.
 //!
 //! The clauses of one statement all see the database as it was before the statement, and a row
 //! must not be changed twice in it, so the writer never puts two writes on one conversation or
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::{PgPool, Row};
 
-use super::super::{to_millis, Recorded, StoreError, Turn};
+use super::super::{to_millis, Committed, Recorded, StoreError, Turn};
 
 /// One write the store was asked for, owning its data so it can wait in the writer's queue.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ impl Write {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Written {
     Recorded(Recorded),
-    Version(i64),
+    Committed(Committed),
     Claimed(bool),
     Done,
 }
@@ -262,6 +263,8 @@ pub(super) async fn run(
         .fetch_all(pool)
         .await?;
     let mut accepted = HashSet::new();
+    // (outbox row's ordinal, its id) per write, until the turn's version is known.
+    let mut outbox: Vec<Vec<(i64, i64)>> = writes.iter().map(|_| Vec::new()).collect();
     for row in rows {
         let (kind, ord, value): (i16, i64, i64) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
@@ -269,22 +272,37 @@ pub(super) async fn run(
         let write = match kind {
             0 => a.record_write.get(nth),
             1 | 2 => a.turn_write.get(nth),
-            _ => a.claim_write.get(nth),
+            3 => a.claim_write.get(nth),
+            _ => a
+                .outbox_turn
+                .get(nth)
+                .and_then(|&turn| usize::try_from(turn - 1).ok())
+                .and_then(|turn| a.turn_write.get(turn)),
         };
         let Some(&index) = write else {
             return Err(StoreError::Database(format!(
                 "a round answered for row {ord} of kind {kind}"
             )));
         };
+        if kind == 4 {
+            outbox[index].push((ord, value));
+            continue;
+        }
         results[index] = Some(match kind {
             0 => {
                 accepted.insert(index);
                 Ok(Written::Recorded(Recorded::Accepted(value)))
             }
-            1 => Ok(Written::Version(value)),
+            1 => Ok(Written::Committed(Committed { version: value, outbox: Vec::new() })),
             2 => Err(conflict(writes[index], value)),
             _ => Ok(Written::Claimed(true)),
         });
+    }
+    for (result, mut ids) in results.iter_mut().zip(outbox) {
+        if let Some(Ok(Written::Committed(committed))) = result {
+            ids.sort_unstable();
+            committed.outbox = ids.into_iter().map(|(_, id)| id).collect();
+        }
     }
     for &index in &a.record_write {
         if !accepted.contains(&index) {

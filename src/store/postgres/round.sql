@@ -31,12 +31,14 @@ WITH rec AS (
     FROM turn t
     WHERE t.ord IN (SELECT ord FROM updated)
        OR (t.expected = 0 AND t.conversation IN (SELECT conversation FROM created))
-), queued_out AS (
-    INSERT INTO outbox (conversation, payload, not_before, created_at)
-    SELECT w.conversation, o.payload, w.at, w.at
+), out AS MATERIALIZED (
+    SELECT o.ord, w.conversation, o.payload, w.at, nextval('outbox_id_seq') AS id
     FROM unnest($10::int8[], $11::text[]) WITH ORDINALITY AS o(turn, payload, ord)
     JOIN won w ON w.ord = o.turn
     ORDER BY o.ord
+), queued_out AS (
+    INSERT INTO outbox (id, conversation, payload, not_before, created_at)
+    SELECT id, conversation, payload, at, at FROM out
 ), cancelled AS (
     DELETE FROM timers tm
     USING unnest($12::int8[], $13::text[]) AS x(turn, timer_key), won w
@@ -90,3 +92,5 @@ SELECT 2::int2, t.ord, COALESCE(c.version, 0) FROM turn t
     WHERE t.ord NOT IN (SELECT ord FROM won)
 UNION ALL
 SELECT 3::int2, ord, 0 FROM claim WHERE lane IN (SELECT lane FROM claimed)
+UNION ALL
+SELECT 4::int2, ord, id FROM out

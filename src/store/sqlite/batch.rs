@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::super::{to_millis, DecisionRecord, Recorded, StoreError, Turn, DECISION_INSERT};
+use super::super::{to_millis, Committed, DecisionRecord, Recorded, StoreError, Turn, DECISION_INSERT};
 use super::writes::{self, Write, Written};
 
 /// Most rows in one statement (SQLite allows 32,766 bound values; a decision row binds 15).
@@ -157,12 +157,13 @@ async fn commit_turns(
     }
     // Each turn is checked against the version the turns before it left.
     let mut winners = Vec::new();
+    let mut won = Vec::new();
     for (index, turn, at) in turns {
         let found = versions.get(turn.conversation.as_str()).copied().unwrap_or(0);
         if found == turn.expected_version {
             versions.insert(&turn.conversation, found + 1);
             winners.push((turn, found + 1, at));
-            results[index] = Some(Ok(Written::Version(found + 1)));
+            won.push(index);
         } else {
             results[index] = Some(Err(StoreError::Conflict {
                 conversation: turn.conversation.clone(),
@@ -171,14 +172,19 @@ async fn commit_turns(
             }));
         }
     }
-    write_turns(conn, &winners).await
+    let outboxes = write_turns(conn, &winners).await?;
+    for ((index, (_, version, _)), outbox) in won.into_iter().zip(&winners).zip(outboxes) {
+        results[index] = Some(Ok(Written::Committed(Committed { version: *version, outbox })));
+    }
+    Ok(())
 }
 
-/// Writes the winning turns: state, outbox, timers and the consumed inbound events.
+/// Writes the winning turns: state, outbox, timers and the consumed inbound events. Returns
+/// the ids of each winner's outbox items.
 async fn write_turns(
     conn: &mut SqliteConnection,
     winners: &[(&Turn, i64, i64)],
-) -> Result<(), StoreError> {
+) -> Result<Vec<Vec<i64>>, StoreError> {
     for chunk in winners.chunks(ROWS_PER_STATEMENT) {
         let mut upsert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO conversations (conversation, version, state, updated_at) ",
@@ -195,21 +201,7 @@ async fn write_turns(
         );
         upsert.build().persistent(false).execute(&mut *conn).await?;
     }
-    let outbox: Vec<(&str, &str, i64)> = winners
-        .iter()
-        .flat_map(|(turn, _, at)| {
-            turn.outbox.iter().map(move |p| (turn.conversation.as_str(), p.as_str(), *at))
-        })
-        .collect();
-    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO outbox (conversation, payload, not_before, created_at) ",
-        );
-        insert.push_values(chunk, |mut row, (conversation, payload, at)| {
-            row.push_bind(*conversation).push_bind(*payload).push_bind(*at).push_bind(*at);
-        });
-        insert.build().persistent(false).execute(&mut *conn).await?;
-    }
+    let outboxes = insert_outbox(conn, winners).await?;
     // Cancels before adds, as for a single turn: a timer both cancelled and added is kept.
     let cancels: Vec<(&str, &str)> = winners
         .iter()
@@ -285,7 +277,41 @@ async fn write_turns(
         });
         insert.build().persistent(false).execute(&mut *conn).await?;
     }
-    Ok(())
+    Ok(outboxes)
+}
+
+/// Queues the winners' outbox items; returns each winner's new ids, in its order.
+async fn insert_outbox(
+    conn: &mut SqliteConnection,
+    winners: &[(&Turn, i64, i64)],
+) -> Result<Vec<Vec<i64>>, StoreError> {
+    let outbox: Vec<(&str, &str, i64)> = winners
+        .iter()
+        .flat_map(|(turn, _, at)| {
+            turn.outbox.iter().map(move |p| (turn.conversation.as_str(), p.as_str(), *at))
+        })
+        .collect();
+    let mut ids = Vec::with_capacity(outbox.len());
+    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox (conversation, payload, not_before, created_at) ",
+        );
+        insert.push_values(chunk, |mut row, (conversation, payload, at)| {
+            row.push_bind(*conversation).push_bind(*payload).push_bind(*at).push_bind(*at);
+        });
+        insert.push(" RETURNING id");
+        // As for inbound rows: one statement on the only writer numbers its rows in VALUES
+        // order, while RETURNING promises no order.
+        let mut chunk_ids: Vec<i64> =
+            insert.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?;
+        chunk_ids.sort_unstable();
+        if chunk_ids.len() != chunk.len() {
+            return Err(StoreError::Database("outbox insert returned a wrong row count".into()));
+        }
+        ids.extend(chunk_ids);
+    }
+    let mut ids = ids.into_iter();
+    Ok(winners.iter().map(|(turn, _, _)| ids.by_ref().take(turn.outbox.len()).collect()).collect())
 }
 
 async fn mark_sent(

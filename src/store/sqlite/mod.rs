@@ -19,7 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    decision_from_row, from_millis, to_millis, Cutoffs, DecisionQuery, Durability, Heartbeat,
+    decision_from_row, from_millis, to_millis, Committed, Cutoffs, DecisionQuery, Durability, Heartbeat,
     Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture, StoredDecision, Swept,
     Turn, DECISION_COLUMNS, SWEEP_CHUNK,
 };
@@ -217,11 +217,15 @@ impl Store for SqliteStore {
         })
     }
 
-    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, i64> {
+    fn commit_turn<'a>(
+        &'a self,
+        turn: &'a Turn,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<'a, Committed> {
         let write = Write::CommitTurn { turn: turn.clone(), at: to_millis(now) };
         Box::pin(async move {
             match self.writer.submit(write).await? {
-                Written::Version(version) => Ok(version),
+                Written::Committed(committed) => Ok(committed),
                 other => Err(unexpected(&other)),
             }
         })

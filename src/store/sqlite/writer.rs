@@ -222,7 +222,7 @@ mod tests {
                 assert!(matches!(result, Err(StoreError::Conflict { .. })), "{n}: {result:?}");
                 assert_eq!(store.load_conversation(&format!("c{n}")).await.unwrap(), None);
             } else {
-                assert_eq!(result.unwrap(), 1, "{n}");
+                assert_eq!(result.unwrap().version, 1, "{n}");
                 let item = store.next_outbox(&format!("c{n}")).await.unwrap().unwrap();
                 assert_eq!(item.payload, format!("reply {n}"));
             }

@@ -3,7 +3,7 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use super::super::{Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK};
+use super::super::{Committed, Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK};
 use serde_json::Value;
 
 use crate::widget::{ConversationRecord, StoredActivity};
@@ -68,7 +68,7 @@ pub(super) enum WidgetWrite {
 #[derive(Debug)]
 pub(super) enum Written {
     Recorded(Recorded),
-    Version(i64),
+    Committed(Committed),
     Attempts(u32),
     Conversations(Vec<String>),
     Swept(Swept),
