@@ -328,23 +328,24 @@ impl Matcher {
                 else {
                     continue;
                 };
-                for g in first as usize..last as usize {
-                    let partner = self.group_partners.get(g).copied().unwrap_or(NO_PARTNER);
-                    if partner != NO_PARTNER && !message.contains(partner) {
-                        continue;
-                    }
-                    let start = match g.checked_sub(1) {
-                        Some(before) => self.group_ends.get(before).copied().unwrap_or(0),
-                        None => self.always,
-                    };
-                    let end = self.group_ends.get(g).copied().unwrap_or(start);
-                    let signatures =
-                        self.signatures.get(start as usize..end as usize).unwrap_or_default();
-                    for (id, signature) in (start..end).zip(signatures) {
-                        if signature & !message.signature == 0 {
-                            tried.push(id);
+                let (first, last) = (first as usize, last as usize);
+                let partners = self.group_partners.get(first..last).unwrap_or_default();
+                let ends = self.group_ends.get(first..last).unwrap_or_default();
+                let mut start = match first.checked_sub(1) {
+                    Some(before) => self.group_ends.get(before).copied().unwrap_or(0),
+                    None => self.always,
+                };
+                for (&partner, &end) in partners.iter().zip(ends) {
+                    if partner == NO_PARTNER || message.contains(partner) {
+                        let signatures =
+                            self.signatures.get(start as usize..end as usize).unwrap_or_default();
+                        for (id, signature) in (start..end).zip(signatures) {
+                            if signature & !message.signature == 0 {
+                                tried.push(id);
+                            }
                         }
                     }
+                    start = end;
                 }
             }
         }
