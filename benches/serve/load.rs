@@ -172,7 +172,9 @@ async fn forward(State(to): State<Forwarder>, headers: HeaderMap, body: Bytes) -
     let is_answer = event["message_type"] == "outgoing"
         && QUESTIONS.iter().any(|(_, answer)| event["content"] == *answer);
     let mut request = to.client.post(endpoint).body(body);
-    for name in ["content-type", "x-chatwoot-delivery", "x-chatwoot-signature", "x-chatwoot-timestamp"] {
+    for name in
+        ["content-type", "x-chatwoot-delivery", "x-chatwoot-signature", "x-chatwoot-timestamp"]
+    {
         if let Some(value) = headers.get(name) {
             request = request.header(name, value);
         }

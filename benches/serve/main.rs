@@ -107,7 +107,7 @@ impl Options {
                     options.sqlite = value.split(',').any(|s| s == "sqlite");
                     options.postgres = value.split(',').any(|s| s == "postgres");
                 }
-                "durability" => options.durability = value.to_owned(),
+                "durability" => value.clone_into(&mut options.durability),
                 "missed-every" => {
                     options.missed_every = value.parse().unwrap();
                     assert!(options.missed_every != 1, "--missed-every must be 0 or at least 2");
@@ -155,7 +155,11 @@ fn serve_config(options: &Options, store: &Store, port: u16, emulator: &str) -> 
     let bot = Path::new(env!("CARGO_MANIFEST_DIR")).join("bots/faq.bot");
     let store = match store {
         Store::Sqlite(path) => {
-            format!("store: sqlite://{}\ndurability: {}\nlimits:", path.display(), options.durability)
+            format!(
+                "store: sqlite://{}\ndurability: {}\nlimits:",
+                path.display(),
+                options.durability
+            )
         }
         Store::Postgres { schema } => format!(
             "store: {}{}options=-c%20search_path%3D{schema}\nlimits:\n  store_connections: {}",
@@ -281,7 +285,8 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
     let cpu_before: Vec<Duration> = servers.iter().map(Process::cpu).collect();
     let (emulator_before, bench_before) = (emulator_process.cpu(), own_cpu());
     let load_before = load_average();
-    let (start_utc, sent, mut acks) = load::offer(&options.load(), &conversations, &endpoints).await;
+    let (start_utc, sent, mut acks) =
+        load::offer(&options.load(), &conversations, &endpoints).await;
     let offered_in = (Utc::now() - start_utc).to_std().unwrap();
     let questions: u64 = sent.iter().map(|(_, due)| due.len() as u64).sum();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -289,11 +294,16 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let botrun_cpu: Vec<Duration> =
-        servers.iter().zip(&cpu_before).map(|(server, before)| server.cpu() - *before).collect();
+    let botrun_cpu: Vec<Duration> = servers
+        .iter()
+        .zip(&cpu_before)
+        .map(|(server, before)| server.cpu().saturating_sub(*before))
+        .collect();
     let botrun_rss: Vec<u64> = servers.iter().map(|server| server.memory().1).collect();
-    let (emulator_cpu, bench_cpu) =
-        (emulator_process.cpu() - emulator_before, own_cpu() - bench_before);
+    let (emulator_cpu, bench_cpu) = (
+        emulator_process.cpu().saturating_sub(emulator_before),
+        own_cpu().saturating_sub(bench_before),
+    );
 
     let check = report::check(&emulator, &sent).await;
     for server in servers {

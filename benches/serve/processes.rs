@@ -129,12 +129,12 @@ fn cpu_of(path: &str) -> Duration {
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_secs_f64(ticks as f64 / ticks_per_second())
+    Duration::from_millis(ticks * 1000 / ticks_per_second())
 }
 
 /// `getconf CLK_TCK` (100 on Linux nearly everywhere).
-fn ticks_per_second() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+fn ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *TICKS.get_or_init(|| {
         Command::new("getconf")
             .arg("CLK_TCK")
@@ -142,6 +142,6 @@ fn ticks_per_second() -> f64 {
             .ok()
             .and_then(|out| String::from_utf8(out.stdout).ok())
             .and_then(|text| text.trim().parse().ok())
-            .unwrap_or(100.0)
+            .unwrap_or(100)
     })
 }
