@@ -38,7 +38,7 @@ pub const INBOX: u64 = 2;
 /// How the replicas share the webhooks.
 #[derive(Clone, Copy)]
 pub enum Spread {
-    /// A conversation's webhooks to replica `conversation % N`.
+    /// A conversation's webhooks to one replica, by a hash of its id.
     Affinity,
     /// Every webhook to the next replica.
     Alternate,
@@ -63,9 +63,11 @@ fn webhook(message_id: u64, conversation: u64, text: &str) -> String {
     .to_string()
 }
 
+/// The replica a webhook goes to. Affinity hashes the conversation id: the emulator's ids
+/// share one sequence with contacts, so `id % N` alone may send them all to one replica.
 fn pick(spread: Spread, conversation: u64, turn: u64, replicas: usize) -> usize {
     let key = match spread {
-        Spread::Affinity => conversation,
+        Spread::Affinity => conversation.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32,
         Spread::Alternate => turn,
     };
     usize::try_from(key % replicas as u64).unwrap()

@@ -283,6 +283,7 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
         Store::Sqlite(_) => None,
     };
     let cpu_before: Vec<Duration> = servers.iter().map(Process::cpu).collect();
+    let postgres_before = processes::postgres_cpu();
     let (emulator_before, bench_before) = (emulator_process.cpu(), own_cpu());
     let load_before = load_average();
     let (start_utc, sent, mut acks) =
@@ -299,6 +300,10 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
         .zip(&cpu_before)
         .map(|(server, before)| server.cpu().saturating_sub(*before))
         .collect();
+    let database_cpu = match store {
+        Store::Postgres { .. } => Some(processes::postgres_cpu_since(&postgres_before)),
+        Store::Sqlite(_) => None,
+    };
     let botrun_rss: Vec<u64> = servers.iter().map(|server| server.memory().1).collect();
     let (emulator_cpu, bench_cpu) = (
         emulator_process.cpu().saturating_sub(emulator_before),
@@ -348,6 +353,7 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
         botrun_rss,
         emulator_cpu,
         bench_cpu,
+        database_cpu,
         transactions,
     }
 }

@@ -2,6 +2,7 @@
 //! binary cargo built for this bench (or `BOTRUN_BIN`), and their CPU time and memory read from
 //! `/proc/<pid>/stat` and `/proc/<pid>/status`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -122,9 +123,39 @@ pub fn own_cpu() -> Duration {
     cpu_of("/proc/self/stat")
 }
 
+/// CPU time so far of every PostgreSQL server process on this machine (backends, WAL writer,
+/// checkpointer…), by pid: what the database spends for the run when it is local.
+pub fn postgres_cpu() -> HashMap<u32, Duration> {
+    let mut cpu = HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) {
+                cpu.insert(pid, cpu_of_stat(&stat));
+            }
+        }
+    }
+    cpu
+}
+
+/// What the PostgreSQL server processes spent between two [`postgres_cpu`] readings (a process
+/// started in between counts from zero).
+pub fn postgres_cpu_since(before: &HashMap<u32, Duration>) -> Duration {
+    postgres_cpu()
+        .iter()
+        .map(|(pid, now)| now.saturating_sub(before.get(pid).copied().unwrap_or_default()))
+        .sum()
+}
+
 /// `utime + stime` of a `/proc/…/stat` file.
 fn cpu_of(path: &str) -> Duration {
-    let stat = std::fs::read_to_string(path).unwrap();
+    cpu_of_stat(&std::fs::read_to_string(path).unwrap())
+}
+
+fn cpu_of_stat(stat: &str) -> Duration {
     // The command name (field 2) may hold spaces; the fields after its `)` start at field 3.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();

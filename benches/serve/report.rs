@@ -24,6 +24,8 @@ pub struct Row {
     pub botrun_rss: Vec<u64>,
     pub emulator_cpu: Duration,
     pub bench_cpu: Duration,
+    /// CPU time of the local PostgreSQL server's processes over the run.
+    pub database_cpu: Option<Duration>,
     /// PostgreSQL transactions per message.
     pub transactions: Option<f64>,
 }
@@ -95,11 +97,16 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU seconds per 1,000 messages.
+#[allow(clippy::cast_precision_loss)]
+fn per_thousand(cpu: Duration, messages: u64) -> f64 {
+    cpu.as_secs_f64() * 1000.0 / messages as f64
+}
+
 impl Row {
     /// botrun's CPU seconds (all replicas) per 1,000 messages posted.
-    #[allow(clippy::cast_precision_loss)]
     fn cpu_per_thousand(&self) -> f64 {
-        self.botrun_cpu.iter().sum::<Duration>().as_secs_f64() * 1000.0 / self.posted as f64
+        per_thousand(self.botrun_cpu.iter().sum(), self.posted)
     }
 
     /// The largest replica's peak resident memory, MB.
@@ -116,12 +123,13 @@ impl Row {
 pub fn print_table(rows: &[Row]) {
     println!(
         "| store | offered msg/s | achieved msg/s | p50 ms | p99 ms | max ms | 2xx p99 ms | lost \
-         | dup | reordered | botrun CPU s / 1,000 msg | botrun peak RSS MB | tx / msg |"
+         | dup | reordered | botrun CPU s / 1,000 msg | PostgreSQL CPU s / 1,000 msg | botrun peak RSS MB \
+         | tx / msg |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
-            "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {:.3} | {:.1} | {} |",
+            "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {:.3} | {} | {:.1} | {} |",
             row.label,
             row.offered,
             row.achieved,
@@ -133,6 +141,7 @@ pub fn print_table(rows: &[Row]) {
             row.check.duplicated,
             row.check.reordered,
             row.cpu_per_thousand(),
+            row.database_cpu.map_or(String::new(), |cpu| format!("{:.3}", per_thousand(cpu, row.posted))),
             row.rss_mb(),
             row.transactions.map_or(String::new(), |t| format!("{t:.2}")),
         );
