@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 
 /// The faq bot's questions and the answer each gets.
 pub const QUESTIONS: [(&str, &str); 3] = [
@@ -50,6 +51,9 @@ pub struct Load {
     pub seconds: u64,
     pub missed_every: u64,
     pub spread: Spread,
+    /// Webhooks in flight at once per replica, as a balancer's pool of upstream connections
+    /// (or CX's delivery workers) would allow; more wait their turn, their latency counting.
+    pub in_flight: usize,
 }
 
 fn webhook(message_id: u64, conversation: u64, text: &str) -> String {
@@ -76,26 +80,34 @@ fn pick(spread: Spread, conversation: u64, turn: u64, replicas: usize) -> usize 
 /// Per conversation, the due times of the questions it asked.
 pub type Sent = Vec<(u64, Vec<DateTime<Utc>>)>;
 
+/// What the load generator saw: the schedule's start, what was asked, the webhooks' response
+/// times, and how many webhooks the service refused or dropped (the run goes on).
+pub struct Offered {
+    pub start: DateTime<Utc>,
+    pub sent: Sent,
+    pub acks: Vec<Duration>,
+    pub refused: usize,
+}
+
 /// Posts `rate × seconds` webhooks, message `i` due at `start + i / rate`, round-robin over the
 /// conversations, each conversation in order; returns when the schedule started, what was
 /// asked and the webhooks' response times.
-pub async fn offer(
-    load: &Load,
-    conversations: &[u64],
-    endpoints: &[String],
-) -> (DateTime<Utc>, Sent, Vec<Duration>) {
+pub async fn offer(load: &Load, conversations: &[u64], endpoints: &[String]) -> Offered {
     let client = reqwest::Client::new();
     let total = load.rate * load.seconds;
     let count = conversations.len() as u64;
     let start = Instant::now() + Duration::from_millis(50);
     let start_utc = Utc::now() + chrono::Duration::milliseconds(50);
+    let permits: Arc<Vec<Arc<Semaphore>>> =
+        Arc::new(endpoints.iter().map(|_| Arc::new(Semaphore::new(load.in_flight))).collect());
     let mut tasks = Vec::new();
     for (index, &conversation) in (0..count).zip(conversations) {
-        let (client, endpoints) = (client.clone(), endpoints.to_vec());
+        let (client, endpoints, permits) = (client.clone(), endpoints.to_vec(), permits.clone());
         let (rate, missed_every, spread) = (load.rate, load.missed_every, load.spread);
         tasks.push(tokio::spawn(async move {
             let mut due_times = Vec::new();
             let mut acks = Vec::new();
+            let mut refused = 0;
             for (k, i) in (index..total).step_by(usize::try_from(count).unwrap()).enumerate() {
                 #[allow(clippy::cast_precision_loss)]
                 let offset = Duration::from_secs_f64(i as f64 / rate as f64);
@@ -109,32 +121,36 @@ pub async fn offer(
                     QUESTIONS[due_times.len() % QUESTIONS.len()].0
                 };
                 let id = conversation * 1_000_000 + k as u64;
-                let endpoint = &endpoints[pick(spread, conversation, i, endpoints.len())];
+                let replica = pick(spread, conversation, i, endpoints.len());
+                let permit = permits[replica].acquire().await.unwrap();
                 let posted = Instant::now();
-                let response =
-                    client.post(endpoint).body(webhook(id, conversation, question)).send().await;
-                match response {
-                    Ok(r) if r.status().is_success() => {}
-                    Ok(r) => panic!("webhook refused: {}", r.status()),
-                    Err(e) => panic!("webhook not delivered: {e}"),
-                }
+                let response = client
+                    .post(&endpoints[replica])
+                    .body(webhook(id, conversation, question))
+                    .send()
+                    .await;
+                drop(permit);
                 acks.push(posted.elapsed());
+                // Still expected: a refused question shows up as lost unless it was answered.
+                if !response.is_ok_and(|r| r.status().is_success()) {
+                    refused += 1;
+                }
                 // A miss gets "I'm not sure…", not an answer: only questions are timed.
                 if !miss {
                     due_times.push(start_utc + chrono::Duration::from_std(offset).unwrap());
                 }
             }
-            ((conversation, due_times), acks)
+            ((conversation, due_times), acks, refused)
         }));
     }
-    let mut sent = Vec::new();
-    let mut acks = Vec::new();
+    let mut offered = Offered { start: start_utc, sent: Vec::new(), acks: Vec::new(), refused: 0 };
     for task in tasks {
-        let (entry, mut times) = task.await.unwrap();
-        sent.push(entry);
-        acks.append(&mut times);
+        let (entry, mut times, refused) = task.await.unwrap();
+        offered.sent.push(entry);
+        offered.acks.append(&mut times);
+        offered.refused += refused;
     }
-    (start_utc, sent, acks)
+    offered
 }
 
 /// The forwarder's state: where to, and how many answers it has passed on.

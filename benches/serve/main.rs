@@ -27,7 +27,7 @@
 //! `cargo bench --bench serve -- [--rate=2000] [--seconds=10] [--conversations=10000]
 //! [--stores=sqlite,postgres] [--replicas=2 [--spread=affinity|alternate]]
 //! [--postgres=postgres://postgres@127.0.0.1:5432/botrun_bench] [--store-connections=8]
-//! [--durability=full|process] [--rate-limit=10000] [--missed-every=N] [--store=FILE]`
+//! [--durability=full|process] [--rate-limit=10000] [--in-flight=256] [--missed-every=N] [--store=FILE]`
 //!
 //! The children run the `botrun` binary cargo built for this bench (same profile), or
 //! `BOTRUN_BIN` when set.
@@ -76,6 +76,7 @@ struct Options {
     spread: Spread,
     connections: u32,
     rate_limit: u32,
+    in_flight: usize,
 }
 
 impl Options {
@@ -94,6 +95,7 @@ impl Options {
             spread: Spread::Affinity,
             connections: 8,
             rate_limit: 10_000,
+            in_flight: 256,
         };
         for arg in std::env::args().skip(1) {
             let Some((name, value)) = arg.trim_start_matches("--").split_once('=') else {
@@ -121,6 +123,7 @@ impl Options {
                 }
                 "store-connections" => options.connections = value.parse().unwrap(),
                 "rate-limit" => options.rate_limit = value.parse().unwrap(),
+                "in-flight" => options.in_flight = value.parse().unwrap(),
                 _ => panic!("unknown option --{name}"),
             }
         }
@@ -134,6 +137,7 @@ impl Options {
             seconds: self.seconds,
             missed_every: self.missed_every,
             spread: self.spread,
+            in_flight: self.in_flight,
         }
     }
 }
@@ -286,7 +290,7 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
     let postgres_before = processes::postgres_cpu();
     let (emulator_before, bench_before) = (emulator_process.cpu(), own_cpu());
     let load_before = load_average();
-    let (start_utc, sent, mut acks) =
+    let load::Offered { start: start_utc, sent, mut acks, refused } =
         load::offer(&options.load(), &conversations, &endpoints).await;
     let offered_in = (Utc::now() - start_utc).to_std().unwrap();
     let questions: u64 = sent.iter().map(|(_, due)| due.len() as u64).sum();
@@ -311,6 +315,18 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
     );
 
     let check = report::check(&emulator, &sent).await;
+    if refused + check.lost + check.duplicated + check.reordered > 0 {
+        // What the replicas said about it, before the temporary folder goes.
+        for replica in 0..replicas {
+            let log = std::fs::read_to_string(dir.path().join(format!("botrun-{replica}.log")));
+            let log = log.unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            println!("{label}: botrun serve #{replica}, last lines of its log:");
+            for line in tail.iter().rev() {
+                println!("    {line}");
+            }
+        }
+    }
     for server in servers {
         server.stop();
     }
@@ -347,6 +363,7 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
         achieved: latencies.len() as f64 / span.as_secs_f64(),
         latencies,
         acks,
+        refused,
         check,
         posted,
         botrun_cpu,

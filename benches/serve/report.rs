@@ -16,6 +16,8 @@ pub struct Row {
     pub achieved: f64,
     pub latencies: Vec<Duration>,
     pub acks: Vec<Duration>,
+    /// Webhooks refused or dropped by the service.
+    pub refused: usize,
     pub check: Check,
     pub posted: u64,
     /// CPU time of each `botrun serve` process over the run.
@@ -122,14 +124,14 @@ impl Row {
 
 pub fn print_table(rows: &[Row]) {
     println!(
-        "| store | offered msg/s | achieved msg/s | p50 ms | p99 ms | max ms | 2xx p99 ms | lost \
+        "| store | offered msg/s | achieved msg/s | p50 ms | p99 ms | max ms | 2xx p99 ms | refused | lost \
          | dup | reordered | botrun CPU s / 1,000 msg | PostgreSQL CPU s / 1,000 msg | botrun peak RSS MB \
          | tx / msg |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!(
-            "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {:.3} | {} | {:.1} | {} |",
+            "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.3} | {} | {:.1} | {} |",
             row.label,
             row.offered,
             row.achieved,
@@ -137,6 +139,7 @@ pub fn print_table(rows: &[Row]) {
             row.p(0.99),
             millis(row.latencies.last().copied().unwrap_or_default()),
             millis(percentile(&row.acks, 0.99)),
+            row.refused,
             row.check.lost,
             row.check.duplicated,
             row.check.reordered,
