@@ -184,7 +184,9 @@ impl Forwarder {
 /// Passes one delivery on to a replica with its headers, and answers what the replica answered.
 async fn forward(State(to): State<Forwarder>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let conversation = event["conversation"]["id"].as_u64().unwrap_or(0);
+    // A message event names its conversation; a conversation event is the conversation.
+    let conversation = event["conversation"]["id"].as_u64().or_else(|| event["id"].as_u64());
+    let conversation = conversation.unwrap_or(0);
     let turn = to.turn.fetch_add(1, Ordering::Relaxed);
     let endpoint = &to.endpoints[pick(to.spread, conversation, turn, to.endpoints.len())];
     let is_answer = event["message_type"] == "outgoing"

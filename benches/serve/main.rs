@@ -218,6 +218,24 @@ async fn transactions(url: &str) -> i64 {
     .unwrap()
 }
 
+/// What a replica's `/metrics` says it did: webhooks taken, turns, replies sent.
+async fn work_done(endpoint: &str) -> String {
+    let root = &endpoint[..endpoint.find("/webhooks").unwrap()];
+    let text = reqwest::get(format!("{root}/metrics")).await.unwrap().text().await.unwrap();
+    let total = |name: &str| -> f64 {
+        text.lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    format!(
+        "{} events in, {} turns, {} replies out",
+        total("botrun_events_in_total"),
+        total("botrun_bot_turns_total"),
+        total("botrun_replies_out_total"),
+    )
+}
+
 /// Conversations opened by customers in the emulator: CX knows them, botrun does not yet.
 async fn open_conversations(emulator: &str, count: u64) -> Vec<u64> {
     let client = reqwest::Client::new();
@@ -315,6 +333,9 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
     );
 
     let check = report::check(&emulator, &sent).await;
+    for (replica, endpoint) in endpoints.iter().enumerate() {
+        println!("{label}: botrun serve #{replica}: {}", work_done(endpoint).await);
+    }
     if refused + check.lost + check.duplicated + check.reordered > 0 {
         // What the replicas said about it, before the temporary folder goes.
         for replica in 0..replicas {
