@@ -281,7 +281,10 @@ async fn converse(
             json!({"type": "message", "text": text, "channelData": {"clientActivityID": tag}});
         times.lock().unwrap()[k].sent = Some(Instant::now());
         let posted = http
-            .post(format!("{}/conversations/{}/activities", conversation.post_base, conversation.id))
+            .post(format!(
+                "{}/conversations/{}/activities",
+                conversation.post_base, conversation.id
+            ))
             .bearer_auth(&conversation.token)
             .json(&body)
             .send()
@@ -302,13 +305,7 @@ async fn converse(
     tokio::time::sleep(Duration::from_millis(200)).await;
     let times = times.lock().unwrap().clone();
     let arrivals = arrivals.lock().unwrap().clone();
-    Outcome {
-        times,
-        post_failures,
-        arrivals,
-        cross: conversation.cross,
-        socket: (sink, reader),
-    }
+    Outcome { times, post_failures, arrivals, cross: conversation.cross, socket: (sink, reader) }
 }
 
 /// Notes the echo (the customer's own activity, by `clientActivityID`) and the bot's reply
@@ -364,7 +361,11 @@ fn check_order(arrivals: &[Arrival], count: usize, flow_a: bool) -> Result<(), S
     let texts: Vec<String> = arrivals[1..]
         .iter()
         .map(|arrival| {
-            if arrival.from_user { arrival.text.clone() } else { format!("bot: {}", arrival.text) }
+            if arrival.from_user {
+                arrival.text.clone()
+            } else {
+                format!("bot: {}", arrival.text)
+            }
         })
         .collect();
     let expected: Vec<String> =

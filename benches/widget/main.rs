@@ -166,10 +166,7 @@ impl Options {
             options.replicas == 1 || options.store_url.is_some(),
             "several replicas need a shared store: --store-url=postgres://…"
         );
-        assert!(
-            !(options.flow_a && options.store_url.is_some()),
-            "--flow-a runs on SQLite only"
-        );
+        assert!(!(options.flow_a && options.store_url.is_some()), "--flow-a runs on SQLite only");
         options
     }
 }

@@ -63,7 +63,8 @@ fn start_replica(url: &str, schema: &str, connections: u32) -> Replica {
     let stdin = child.stdin.take().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening ").expect("the replica did not start").to_owned();
+    let base =
+        line.trim().strip_prefix("listening ").expect("the replica did not start").to_owned();
     Replica { child, stdin, base }
 }
 
