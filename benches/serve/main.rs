@@ -336,16 +336,23 @@ async fn run_row(options: &Options, label: &str, store: &Store, replicas: usize)
     for (replica, endpoint) in endpoints.iter().enumerate() {
         println!("{label}: botrun serve #{replica}: {}", work_done(endpoint).await);
     }
-    if refused + check.lost + check.duplicated + check.reordered > 0 {
-        // What the replicas said about it, before the temporary folder goes.
-        for replica in 0..replicas {
-            let log = std::fs::read_to_string(dir.path().join(format!("botrun-{replica}.log")));
-            let log = log.unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(15).collect();
-            println!("{label}: botrun serve #{replica}, last lines of its log:");
-            for line in tail.iter().rev() {
-                println!("    {line}");
-            }
+    // What the replicas logged: warnings, and on any failure where their logs are kept.
+    let failed = refused + check.lost + check.duplicated + check.reordered > 0;
+    let kept = std::env::temp_dir().join(format!("botrun-serve-bench-{}", std::process::id()));
+    for replica in 0..replicas {
+        let name = format!("botrun-{replica}.log");
+        let log = std::fs::read_to_string(dir.path().join(&name)).unwrap_or_default();
+        let warnings: Vec<&str> = log.lines().filter(|line| line.contains("WARN")).collect();
+        let deadlocks = warnings.iter().filter(|line| line.contains("deadlock")).count();
+        println!(
+            "{label}: botrun serve #{replica} logged {} warnings ({deadlocks} naming a deadlock)",
+            warnings.len()
+        );
+        if failed {
+            std::fs::create_dir_all(&kept).unwrap();
+            let file = kept.join(format!("{}-{name}", label.replace([' ', ','], "_")));
+            std::fs::write(&file, &log).unwrap();
+            println!("    its log is kept: {}", file.display());
         }
     }
     for server in servers {
