@@ -195,7 +195,7 @@ impl Matcher {
         }
         names.index_typos();
         matcher.names = names;
-        matcher.index(built.sequences, &built.elements, &built.ends);
+        matcher.index(&built);
         matcher
     }
 
@@ -203,7 +203,8 @@ impl Matcher {
     /// renumbers the sequences and their elements in filing order. Within a group the sequences
     /// keep their build order, and groups keep the order they were first met in, so messages
     /// visit sequences in the same order as before renumbering.
-    fn index(&mut self, built: Vec<(Sequence, u64)>, elements: &[Element], ends: &[u32]) {
+    fn index(&mut self, built: &Built) {
+        let Built { sequences: built, elements, ends } = built;
         let mut frequency = vec![0usize; self.names.len()];
         let mut required: Vec<WordId> = Vec::new();
         let elements_of = |i: usize| {
