@@ -191,7 +191,14 @@ fn forms(parts: &[PhrasePart]) -> Vec<String> {
                 next.push(match (prefix.is_empty(), option.is_empty()) {
                     (_, true) => prefix.clone(),
                     (true, false) => option.clone(),
-                    (false, false) => format!("{prefix} {option}"),
+                    (false, false) => {
+                        // Not `format!`: this runs for every expansion of every phrase of the bot.
+                        let mut joined = String::with_capacity(prefix.len() + 1 + option.len());
+                        joined.push_str(prefix);
+                        joined.push(' ');
+                        joined.push_str(option);
+                        joined
+                    }
                 });
             }
         }

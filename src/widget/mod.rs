@@ -26,8 +26,8 @@ pub use error::WidgetError;
 pub use limits::WidgetLimits;
 
 pub use service::{WidgetHost, WidgetService, WidgetUser};
+pub use store::{Change, ConversationRecord, MemoryWidgetStore, WidgetStore};
 pub(crate) use store::{ChangeStream, StoredActivity, WidgetStoreError};
-pub use store::{ConversationRecord, MemoryWidgetStore, WidgetStore};
 
 /// Largest request body the Direct Line routes accept.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -14,7 +14,7 @@ use super::activity::{CustomerActivity, OutgoingActivity};
 use super::config::{Site, WidgetConfig};
 use super::error::WidgetError;
 use super::limits::{open_stream, OpenStreams, PerMinute, Retired, StreamPlace, WidgetLimits};
-use super::store::{ConversationRecord, StoredActivity, WidgetStore};
+use super::store::{Change, ConversationRecord, StoredActivity, WidgetStore};
 use super::token::{self, Claims, TokenProblem};
 use crate::clock::{Clock, SystemClock};
 
@@ -471,11 +471,26 @@ impl WidgetService {
         let widget = self.clone();
         tokio::spawn(async move {
             use futures_util::StreamExt as _;
-            while let Some(conversation) = changes.next().await {
-                widget.broadcast(&conversation, Pushed::StoredElsewhere);
+            while let Some(change) = changes.next().await {
+                match change {
+                    Change::Stored(conversation) => {
+                        widget.broadcast(&conversation, Pushed::StoredElsewhere);
+                    }
+                    // What was stored while the feed was cut was never announced: every open
+                    // stream re-reads the store past its watermark.
+                    Change::Resumed => widget.broadcast_everywhere(&Pushed::StoredElsewhere),
+                }
             }
         });
         Ok(())
+    }
+
+    /// Tells every open stream of this process.
+    fn broadcast_everywhere(&self, pushed: &Pushed) {
+        let mut streams = lock(&self.inner.streams);
+        let pushed = Arc::new(pushed.clone());
+        // A channel nobody listens to any more is forgotten, as in `broadcast`.
+        streams.retain(|_, sender| sender.send(Arc::clone(&pushed)).is_ok());
     }
 
     fn broadcast(&self, conversation: &str, pushed: Pushed) {

@@ -88,8 +88,18 @@ pub trait WidgetStore: Send + Sync + 'static {
     fn sweep(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, WidgetStoreError>>;
 }
 
-/// Conversation ids, as other replicas store activities in them.
-pub(crate) type ChangeStream = futures_util::stream::BoxStream<'static, String>;
+/// What a shared store's change feed reports, as other replicas store activities.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// An activity was stored in this conversation.
+    Stored(String),
+    /// The feed was cut and is back: anything may have been stored meanwhile, in any
+    /// conversation, without being reported.
+    Resumed,
+}
+
+/// A shared store's [`Change`]s; it ends when the store is closed.
+pub type ChangeStream = futures_util::stream::BoxStream<'static, Change>;
 
 /// The `channelData.clientActivityID` of an activity.
 pub(crate) fn client_activity_id(activity: &Value) -> Option<&str> {

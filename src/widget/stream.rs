@@ -7,6 +7,8 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -54,35 +56,79 @@ fn frame(activities: &[Value], watermark: Option<u64>) -> Message {
     Message::Text(body.to_string().into())
 }
 
-/// Sends every stored activity after `*last`, advancing it. `false` when the socket is gone.
+/// How a replay went.
+enum Replayed {
+    /// Every stored activity after the watermark was sent.
+    CaughtUp,
+    /// The store failed: try again later, or the page misses what it could not read until the
+    /// conversation's next activity.
+    StoreFailed,
+    /// The page's socket is gone.
+    SocketGone,
+}
+
+/// Sends every stored activity after `*last`, advancing it.
 async fn replay(
     widget: &WidgetService,
     conversation: &str,
     last: &mut u64,
     socket: &mut WebSocket,
-) -> bool {
+) -> Replayed {
     loop {
         let batch = match widget.store().activities_after(conversation, *last, BATCH).await {
             Ok(batch) => batch,
             Err(err) => {
                 tracing::error!(detail = %err, "widget stream: replay failed");
-                return true;
+                return Replayed::StoreFailed;
             }
         };
         let Some(newest) = batch.last().map(|s| s.seq) else {
-            return true;
+            return Replayed::CaughtUp;
         };
         let full = batch.len() >= BATCH as usize;
         let activities: Vec<Value> = batch.into_iter().map(|s| s.activity).collect();
         if socket.send(frame(&activities, Some(newest))).await.is_err() {
-            return false;
+            return Replayed::SocketGone;
         }
         *last = newest;
         if !full {
-            return true;
+            return Replayed::CaughtUp;
         }
     }
 }
+
+/// When a failed replay is tried again: after 100 ms, doubling up to 5 s.
+#[derive(Default)]
+struct ReplayRetry {
+    due: Option<tokio::time::Instant>,
+    failures: u32,
+}
+
+impl ReplayRetry {
+    /// Notes how a replay went; `false` when the socket is gone.
+    fn after(&mut self, replayed: &Replayed) -> bool {
+        match replayed {
+            Replayed::CaughtUp => *self = ReplayRetry::default(),
+            Replayed::StoreFailed => {
+                let wait = Duration::from_millis(100 << self.failures.min(6)).min(MAX_RETRY_WAIT);
+                self.failures += 1;
+                self.due = Some(tokio::time::Instant::now() + wait);
+            }
+            Replayed::SocketGone => return false,
+        }
+        true
+    }
+
+    async fn wait(&self) {
+        match self.due {
+            Some(due) => tokio::time::sleep_until(due).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// The longest wait between two replay attempts on a failing store.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 async fn run_stream(
     widget: WidgetService,
@@ -93,7 +139,9 @@ async fn run_stream(
     // Subscribe before replaying so nothing stored in between is missed.
     let mut pushes = widget.subscribe(&conversation);
     let mut last = watermark;
-    if !replay(&widget, &conversation, &mut last, &mut socket).await {
+    let mut retry = ReplayRetry::default();
+    let replayed = replay(&widget, &conversation, &mut last, &mut socket).await;
+    if !retry.after(&replayed) {
         return;
     }
     let mut keep_alive = tokio::time::interval(widget.config().keep_alive);
@@ -112,13 +160,20 @@ async fn run_stream(
                     }
                     // A gap (two pushes raced), another replica's activity, or a lagging
                     // receiver: the store has the truth.
-                    Ok(Pushed::Stored { .. } | Pushed::StoredElsewhere) => {
-                        replay(&widget, &conversation, &mut last, &mut socket).await
+                    Ok(Pushed::Stored { .. } | Pushed::StoredElsewhere)
+                    | Err(RecvError::Lagged(_)) => {
+                        let replayed = replay(&widget, &conversation, &mut last, &mut socket).await;
+                        retry.after(&replayed)
                     }
-                    Err(RecvError::Lagged(_)) => replay(&widget, &conversation, &mut last, &mut socket).await,
                     Err(RecvError::Closed) => false,
                 };
                 if !alive {
+                    return;
+                }
+            }
+            () = retry.wait() => {
+                let replayed = replay(&widget, &conversation, &mut last, &mut socket).await;
+                if !retry.after(&replayed) {
                     return;
                 }
             }

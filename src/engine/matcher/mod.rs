@@ -25,7 +25,7 @@ use crate::syntax::ast::{Phrase, PhraseKind};
 
 use super::answers::AnswerContext;
 use super::program::{IntentId, ListDef, ListId};
-use expand::{Element, Expander};
+use expand::{Captures, Element, Expander};
 use lists::ListIndex;
 use message::{bit, Message};
 use names::{NameTable, WordId};
@@ -36,20 +36,19 @@ pub(crate) use expand::{answer_kind, Specificity};
 pub(crate) use names::ENGLISH_SMALL_WORDS;
 pub(crate) use regex::build_regex;
 
-/// One plain sequence. Its elements live in the matcher's shared arena, in build order, so the
-/// sequences of one phrase sit side by side in memory: on a large bot, trying a sequence costs
-/// a cache miss or two, not one per part.
+/// One plain sequence. Its elements live in the matcher's shared arena, in the order the
+/// sequences are filed in (see [`Matcher::index`]), so the sequences a message tries together sit
+/// side by side in memory: on a large bot, trying a sequence costs a cache miss or two, not one
+/// per part. Kept to 16 bytes, four to a cache line.
 #[derive(Clone, Debug)]
 struct Sequence {
-    intent: IntentId,
     /// Declaration order of the phrase (for ties).
     phrase: u32,
-    /// Range in [`Matcher::elements`].
-    elements: (u32, u32),
+    /// Start of its elements in [`Matcher::elements`]; they end where the next sequence's start.
+    elements: u32,
+    intent: IntentId,
+    literal_words: u16,
     specificity: Specificity,
-    /// One bit per literal word (see [`bit`]).
-    signature: u64,
-    literal_words: u32,
 }
 
 /// A phrase that matched a message.
@@ -92,30 +91,41 @@ impl Candidate {
     }
 }
 
+/// The index is flat (one array per kind of thing, `u32` positions into the next) and numbers
+/// the sequences in the order a message visits them: the sequences with no word first, then word
+/// by word, group by group. A message's work then reads a few short runs of adjacent memory
+/// instead of chasing a pointer per word, per group and per sequence, which is what a large bot
+/// pays for once its index no longer fits in the processor's caches.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Matcher {
     names: NameTable,
+    /// In filing order: `0..always` first, then each group's range.
     sequences: Vec<Sequence>,
-    /// Every sequence's elements, one after another.
+    /// Each sequence's signature (one bit per literal word, see [`bit`]), apart from the
+    /// sequence itself so most sequences are passed over reading 8 bytes.
+    signatures: Vec<u64>,
+    /// Every sequence's elements, one after another, plus one end position.
     elements: Vec<Element>,
+    captures: Captures,
     regexes: Vec<RegexPhrase>,
-    /// Groups of sequences filed under their rarest word, indexed by word id.
-    by_word: Vec<Vec<Filed>>,
-    always: Vec<u32>,
+    /// Word id → its groups: `word_groups[w]..word_groups[w + 1]` in the two arrays below.
+    word_groups: Vec<u32>,
+    /// Each group's partner: the second-rarest word of its sequences, which the message must
+    /// contain too ([`NO_PARTNER`] for sequences with a single distinct word). Apart from the
+    /// ends, so passing over a word's groups reads 4 bytes a group.
+    group_partners: Vec<WordId>,
+    /// Each group's sequences end where the next group's start: `group_ends[g - 1]..group_ends[g]`
+    /// (from `always` for the first group).
+    group_ends: Vec<u32>,
+    /// Sequences with no literal word (only captures or `*`): always tried.
+    always: u32,
     lists: Vec<ListIndex>,
     fold: bool,
 }
 
-/// Sequences with the same rarest word (where they are filed) and the same partner.
-#[derive(Clone, Debug)]
-struct Filed {
-    /// The second-rarest word of these sequences: the message must contain it too. `None` for
-    /// sequences with a single distinct word.
-    partner: Option<WordId>,
-    /// Each sequence's signature beside its number, so most are passed over without touching
-    /// the sequence itself (a cache miss each on a large bot).
-    sequences: Vec<(u64, u32)>,
-}
+/// A group is the sequences with the same rarest word (where they are filed) and the same
+/// second-rarest word (its partner); this partner is that of sequences with one distinct word.
+const NO_PARTNER: WordId = WordId::MAX;
 
 /// What the matcher needs to build phrases.
 pub(crate) struct BuildContext<'a> {
@@ -132,7 +142,9 @@ pub(crate) struct BuildContext<'a> {
 struct Scratch {
     message: Message,
     tried: Vec<u32>,
-    stamps: Vec<u32>,
+    /// Per word id, the message whose reading visited the word's groups: each sequence is filed
+    /// once, under one word, so visiting each word once tries each sequence once.
+    visited: Vec<u32>,
     generation: u32,
 }
 
@@ -156,6 +168,7 @@ impl Matcher {
         let mut names = NameTable::new(cx.typos, cx.small_words);
         let lists = cx.list_defs.iter().map(|def| ListIndex::build(def, &mut names)).collect();
         let mut matcher = Matcher { lists, fold: cx.fold, ..Matcher::default() };
+        let mut built = Built::default();
         let mut phrase_no = 0u32;
         for (intent, phrases) in intents {
             for phrase in phrases {
@@ -167,10 +180,14 @@ impl Matcher {
                         }
                     }
                     PhraseKind::Pattern(parts) => {
-                        let mut expander =
-                            Expander { lists: cx.lists, names: &mut names, fold: cx.fold };
+                        let mut expander = Expander {
+                            lists: cx.lists,
+                            names: &mut names,
+                            captures: &mut matcher.captures,
+                            fold: cx.fold,
+                        };
                         for elements in expander.expand(parts) {
-                            matcher.push_sequence(intent, phrase_no, elements);
+                            built.push(intent, phrase_no, elements);
                         }
                     }
                 }
@@ -178,37 +195,73 @@ impl Matcher {
         }
         names.index_typos();
         matcher.names = names;
-        matcher.index();
+        matcher.index(&built);
         matcher
     }
 
-    fn index(&mut self) {
+    /// Files every sequence under its rarest word, in a group per partner (see the module), and
+    /// renumbers the sequences and their elements in filing order. Within a group the sequences
+    /// keep their build order, and groups keep the order they were first met in, so messages
+    /// visit sequences in the same order as before renumbering.
+    fn index(&mut self, built: &Built) {
+        let Built { sequences: built, elements, ends } = built;
         let mut frequency = vec![0usize; self.names.len()];
         let mut required: Vec<WordId> = Vec::new();
-        for seq in &self.sequences {
-            self.required_of(seq, &mut required);
+        let elements_of = |i: usize| {
+            let start = built.get(i).map_or(0, |(seq, _)| seq.elements as usize);
+            let end = ends.get(i).map_or(start, |end| *end as usize);
+            elements.get(start..end).unwrap_or_default()
+        };
+        for i in 0..built.len() {
+            required_words(elements_of(i), &mut required);
             for id in &required {
                 frequency[*id as usize] += 1;
             }
         }
-        self.by_word = vec![Vec::new(); self.names.len()];
+        // Per word, its groups in the order first met: (partner, sequence numbers).
+        let mut by_word: Vec<Vec<(WordId, Vec<u32>)>> = vec![Vec::new(); self.names.len()];
+        let mut always: Vec<u32> = Vec::new();
         let mut rarest_first: Vec<WordId> = Vec::new();
-        for (i, seq) in self.sequences.iter().enumerate() {
+        for i in 0..built.len() {
             let id = u32::try_from(i).unwrap_or(u32::MAX);
-            self.required_of(seq, &mut rarest_first);
+            required_words(elements_of(i), &mut rarest_first);
             rarest_first.sort_by_key(|w| (frequency[*w as usize], *w));
             let Some(&word) = rarest_first.first() else {
-                self.always.push(id);
+                always.push(id);
                 continue;
             };
-            let partner = rarest_first.get(1).copied();
-            let groups = &mut self.by_word[word as usize];
-            let filed = (seq.signature, id);
-            match groups.iter_mut().find(|g| g.partner == partner) {
-                Some(group) => group.sequences.push(filed),
-                None => groups.push(Filed { partner, sequences: vec![filed] }),
+            let partner = rarest_first.get(1).copied().unwrap_or(NO_PARTNER);
+            let groups = &mut by_word[word as usize];
+            match groups.iter_mut().find(|(p, _)| *p == partner) {
+                Some((_, ids)) => ids.push(id),
+                None => groups.push((partner, vec![id])),
             }
         }
+        let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        let mut order: Vec<u32> = always;
+        self.always = at(order.len());
+        self.word_groups = Vec::with_capacity(by_word.len() + 1);
+        for groups in by_word {
+            self.word_groups.push(at(self.group_ends.len()));
+            for (partner, ids) in groups {
+                order.extend(ids);
+                self.group_partners.push(partner);
+                self.group_ends.push(at(order.len()));
+            }
+        }
+        self.word_groups.push(at(self.group_ends.len()));
+        self.sequences = Vec::with_capacity(order.len());
+        self.signatures = Vec::with_capacity(order.len());
+        self.elements = Vec::with_capacity(elements.len() + 1);
+        for i in order {
+            let Some((seq, signature)) = built.get(i as usize) else { continue };
+            let start = at(self.elements.len());
+            self.elements.extend_from_slice(elements_of(i as usize));
+            self.sequences.push(Sequence { elements: start, ..seq.clone() });
+            self.signatures.push(*signature);
+        }
+        // The end of the last sequence's elements.
+        self.elements.push(Element::Wildcard);
     }
 
     /// Every phrase that matches the message (the best way each matches), best first.
@@ -219,8 +272,7 @@ impl Matcher {
             self.touch(&scratch.tried);
             let mut found: Vec<Candidate> = Vec::new();
             for id in &scratch.tried {
-                let Some(seq) = self.sequences.get(*id as usize) else { continue };
-                let Some(candidate) = self.try_sequence(seq, text, &scratch.message, cx) else {
+                let Some(candidate) = self.try_sequence(*id, text, &scratch.message, cx) else {
                     continue;
                 };
                 match found.iter_mut().find(|c| c.phrase == candidate.phrase) {
@@ -253,34 +305,48 @@ impl Matcher {
     /// The sequences worth walking: those filed under a word of the message (or one of its
     /// typos), and those with no word; each once.
     fn collect(&self, scratch: &mut Scratch) {
-        let Scratch { message, tried, stamps, generation } = scratch;
+        let Scratch { message, tried, visited, generation } = scratch;
         tried.clear();
-        tried.extend(&self.always);
+        tried.extend(0..self.always);
         *generation = generation.wrapping_add(1);
         if *generation == 0 {
-            stamps.fill(0);
+            visited.fill(0);
             *generation = 1;
         }
-        if stamps.len() < self.sequences.len() {
-            stamps.resize(self.sequences.len(), 0);
+        if visited.len() < self.names.len() {
+            visited.resize(self.names.len(), 0);
         }
         for at in 0..message.words.len() {
             for (word, _) in message.readings(at) {
-                let Some(groups) = self.by_word.get(word as usize) else { continue };
-                for group in groups {
-                    if group.partner.is_some_and(|partner| !message.contains(partner)) {
-                        continue;
-                    }
-                    for (signature, id) in &group.sequences {
-                        if signature & !message.signature != 0 {
-                            continue;
+                let Some(seen) = visited.get_mut(word as usize) else { continue };
+                if *seen == *generation {
+                    continue;
+                }
+                *seen = *generation;
+                let w = word as usize;
+                let (Some(&first), Some(&last)) =
+                    (self.word_groups.get(w), self.word_groups.get(w + 1))
+                else {
+                    continue;
+                };
+                let (first, last) = (first as usize, last as usize);
+                let partners = self.group_partners.get(first..last).unwrap_or_default();
+                let ends = self.group_ends.get(first..last).unwrap_or_default();
+                let mut start = match first.checked_sub(1) {
+                    Some(before) => self.group_ends.get(before).copied().unwrap_or(0),
+                    None => self.always,
+                };
+                for (&partner, &end) in partners.iter().zip(ends) {
+                    if partner == NO_PARTNER || message.contains(partner) {
+                        let signatures =
+                            self.signatures.get(start as usize..end as usize).unwrap_or_default();
+                        for (id, signature) in (start..end).zip(signatures) {
+                            if signature & !message.signature == 0 {
+                                tried.push(id);
+                            }
                         }
-                        let stamp = &mut stamps[*id as usize];
-                        if *stamp != *generation {
-                            *stamp = *generation;
-                            tried.push(*id);
-                        }
                     }
+                    start = end;
                 }
             }
         }
@@ -292,15 +358,10 @@ impl Matcher {
     fn touch(&self, tried: &[u32]) {
         let mut seen = 0u64;
         for id in tried {
-            if let Some(seq) = self.sequences.get(*id as usize) {
-                seen ^= seq.signature;
-            }
-        }
-        for id in tried {
             let first = self
                 .sequences
                 .get(*id as usize)
-                .and_then(|seq| self.elements.get(seq.elements.0 as usize));
+                .and_then(|seq| self.elements.get(seq.elements as usize));
             seen ^= u64::from(matches!(first, Some(Element::Word(_))));
         }
         std::hint::black_box(seen);
@@ -308,21 +369,24 @@ impl Matcher {
 
     fn try_sequence(
         &self,
-        seq: &Sequence,
+        id: u32,
         text: &str,
         message: &Message,
         cx: &AnswerContext<'_>,
     ) -> Option<Candidate> {
-        let elements = self.elements_of(seq);
+        let seq = self.sequences.get(id as usize)?;
+        let signature = self.signatures.get(id as usize).copied().unwrap_or(0);
+        let elements = self.elements_of(id);
         let has_words = |e: &Element| match e {
             Element::Word(id) => message.contains(*id),
             _ => true,
         };
-        if seq.signature & !message.signature != 0 || !elements.iter().all(has_words) {
+        if signature & !message.signature != 0 || !elements.iter().all(has_words) {
             return None;
         }
         let mut walk = Walk {
             elements,
+            captures: &self.captures,
             message,
             text,
             lists: &self.lists,
@@ -350,7 +414,7 @@ impl Matcher {
                     whole,
                     Reverse(walked.typos),
                     Reverse(walked.skipped),
-                    seq.literal_words,
+                    u32::from(seq.literal_words),
                     walked.loose,
                 );
                 if best.as_ref().is_none_or(|(r, _, _)| rank > *r) {
@@ -371,7 +435,7 @@ impl Matcher {
             whole,
             typos: walked.typos,
             skipped: walked.skipped,
-            literal_words: seq.literal_words,
+            literal_words: u32::from(seq.literal_words),
             captures: walked.captures,
         })
     }
@@ -389,40 +453,94 @@ impl Matcher {
     }
 }
 
-impl Matcher {
-    fn push_sequence(&mut self, intent: IntentId, phrase: u32, elements: Vec<Element>) {
+/// The sequences as expanded, in build order, before [`Matcher::index`] files them.
+#[derive(Default)]
+struct Built {
+    sequences: Vec<(Sequence, u64)>,
+    elements: Vec<Element>,
+    /// End of each sequence's elements.
+    ends: Vec<u32>,
+}
+
+impl Built {
+    fn push(&mut self, intent: IntentId, phrase: u32, elements: Vec<Element>) {
         let words = elements.iter().filter_map(|e| match e {
             Element::Word(id) => Some(*id),
             _ => None,
         });
-        let literal_words = u32::try_from(words.clone().count()).unwrap_or(u32::MAX);
+        let literal_words = u16::try_from(words.clone().count()).unwrap_or(u16::MAX);
         let signature = words.fold(0, |sig, id| sig | bit(id));
         let specificity = expand::specificity(&elements);
         let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
-        let from = at(self.elements.len());
+        let start = at(self.elements.len());
         self.elements.extend(elements);
-        self.sequences.push(Sequence {
-            intent,
-            phrase,
-            elements: (from, at(self.elements.len())),
-            specificity,
+        self.ends.push(at(self.elements.len()));
+        self.sequences.push((
+            Sequence { phrase, elements: start, intent, literal_words, specificity },
             signature,
-            literal_words,
-        });
+        ));
+    }
+}
+
+impl Matcher {
+    /// The elements of sequence `id` (they end where the next sequence's start; the arena ends
+    /// with one extra element for the last).
+    fn elements_of(&self, id: u32) -> &[Element] {
+        let start = self.sequences.get(id as usize).map_or(0, |seq| seq.elements as usize);
+        let end = self
+            .sequences
+            .get(id as usize + 1)
+            .map_or(self.elements.len().saturating_sub(1), |next| next.elements as usize);
+        self.elements.get(start..end).unwrap_or_default()
+    }
+}
+
+/// The literal words a sequence's elements require of the message, sorted, into `out`.
+fn required_words(elements: &[Element], out: &mut Vec<WordId>) {
+    out.clear();
+    out.extend(elements.iter().filter_map(|e| match e {
+        Element::Word(id) => Some(*id),
+        _ => None,
+    }));
+    out.sort_unstable();
+    out.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Element, Scratch, Sequence};
+    use crate::check::compile::compile;
+    use crate::source::{FileId, SourceFile};
+
+    /// A large bot's index no longer fits in the processor's caches: every byte of what a
+    /// message reads counts. Four sequences to a cache line, eight elements to a sequence's line.
+    #[test]
+    fn sequences_and_elements_stay_small() {
+        assert!(std::mem::size_of::<Sequence>() <= 16);
+        assert!(std::mem::size_of::<Element>() <= 8);
     }
 
-    fn elements_of(&self, seq: &Sequence) -> &[Element] {
-        self.elements.get(seq.elements.0 as usize..seq.elements.1 as usize).unwrap_or_default()
-    }
-
-    /// The literal words the message must contain for `seq` to match, sorted, into `out`.
-    fn required_of(&self, seq: &Sequence, out: &mut Vec<WordId>) {
-        out.clear();
-        out.extend(self.elements_of(seq).iter().filter_map(|e| match e {
-            Element::Word(id) => Some(*id),
-            _ => None,
-        }));
-        out.sort_unstable();
-        out.dedup();
+    /// A word the message repeats (or reads both exactly and as a typo) visits its groups once,
+    /// so each sequence is tried once.
+    #[test]
+    fn a_repeated_word_tries_each_sequence_once() {
+        let text = "bot \"Once\"\n  typos tolerated\n\nintent reset\n  \"reset [my] password\"\n  \
+                    \"password reset\"\n\nintent other\n  \"change {x} password\"\n\non start\n  \
+                    go main\n\nstate main\n  when reset\n    say \"ok\"\n  when other\n    \
+                    say \"other\"\n";
+        let file = crate::syntax::parse(&SourceFile::new(FileId(0), "once.bot", text))
+            .expect("the bot parses");
+        let program = compile(&file).expect("the bot compiles");
+        let matcher = &program.matcher;
+        let mut scratch = Scratch::default();
+        for message in ["password password reset my passwrod reset", "reset my password"] {
+            scratch.message.read(message, &matcher.names, matcher.fold);
+            matcher.collect(&mut scratch);
+            let mut once = scratch.tried.clone();
+            once.sort_unstable();
+            once.dedup();
+            assert_eq!(once.len(), scratch.tried.len(), "{message}");
+            assert_eq!(scratch.tried.len(), 3, "{message}");
+        }
     }
 }

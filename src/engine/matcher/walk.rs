@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::answers::{parse_answer, AnswerContext};
 use super::super::program::ListDef;
-use super::expand::Element;
+use super::expand::{Captures, Element, NO_SLOT};
 use super::lists::ListIndex;
 use super::message::Message;
 
@@ -33,6 +33,7 @@ pub(crate) struct Walked {
 
 pub(crate) struct Walk<'a> {
     pub elements: &'a [Element],
+    pub captures: &'a Captures,
     pub message: &'a Message,
     pub text: &'a str,
     pub lists: &'a [ListIndex],
@@ -90,26 +91,26 @@ impl Walk<'_> {
                 let typos = self.message.reads_as(ti, *id)?;
                 self.advance(ei, ti, 1, typos, 0, None)
             }
-            Element::List(list, capture) => {
+            Element::List(list, slot) => {
                 let found = self.lists.get(usize::from(*list))?.at(self.message, ti)?;
-                let value = match capture {
-                    Some(name) => {
+                let value = match *slot {
+                    NO_SLOT => None,
+                    slot => {
+                        let name = self.captures.name(slot)?;
                         let def: &ListDef = self.cx.lists.get(usize::from(*list))?;
                         let stored = def.entries.get(found.row as usize)?.0.clone();
-                        Some((name.as_ref(), Value::String(stored)))
+                        Some((name, Value::String(stored)))
                     }
-                    None => None,
                 };
                 self.advance(ei, ti, found.len, found.typos, 0, value)
             }
-            Element::Typed(typed) => {
-                let (name, kind) = &**typed;
+            Element::Typed(slot) => {
+                let (name, kind) = self.captures.typed(*slot)?;
                 let longest = MAX_TYPED_WORDS.min(words.saturating_sub(ti));
                 for len in (1..=longest).rev() {
                     let slice = self.slice(ti, len)?;
                     let Some(value) = parse_answer(kind, slice, self.cx) else { continue };
-                    if let Some(end) = self.advance(ei, ti, len, 0, 0, Some((name.as_ref(), value)))
-                    {
+                    if let Some(end) = self.advance(ei, ti, len, 0, 0, Some((name, value))) {
                         return Some(end);
                     }
                 }
@@ -124,9 +125,10 @@ impl Walk<'_> {
                         break;
                     }
                     let value = match element {
-                        Element::Text(name) => {
-                            Some((name.as_ref(), Value::String(self.slice(ti, len)?.to_string())))
-                        }
+                        Element::Text(slot) => Some((
+                            self.captures.name(*slot)?,
+                            Value::String(self.slice(ti, len)?.to_string()),
+                        )),
                         _ => None,
                     };
                     if let Some(end) = self.advance(ei, ti, 0, 0, len, value) {

@@ -4,12 +4,13 @@
 //! `NOTIFY` so the other replicas' streams push it.
 
 use futures_util::future::BoxFuture;
+use sqlx::postgres::PgListener;
 use sqlx::Row;
 
 use crate::store::WIDGET_SWEEP_CHUNK;
 use crate::widget::store::stamp;
 use crate::widget::{
-    ChangeStream, ConversationRecord, StoredActivity, WidgetStore, WidgetStoreError,
+    Change, ChangeStream, ConversationRecord, StoredActivity, WidgetStore, WidgetStoreError,
 };
 
 /// The `NOTIFY` channel an append announces its conversation on, for the other replicas' streams.
@@ -33,6 +34,62 @@ fn activity(row: &sqlx::postgres::PgRow) -> Result<StoredActivity, WidgetStoreEr
         seq: to_u64(row.try_get("seq").map_err(failed)?),
         activity: serde_json::from_str(&body).map_err(failed)?,
     })
+}
+
+/// How long the change feed waits before listening again after a failure.
+const RELISTEN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `LISTEN botrun_widget` on a connection of `pool`, held until the listener is dropped.
+async fn listen(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// The change feed: the conversations other replicas announce, and [`Change::Resumed`] each
+/// time the listening connection was lost and is listening again, since what was announced in
+/// between is gone (`NOTIFY` reaches only the sessions listening when it commits).
+struct Feed {
+    pool: sqlx::PgPool,
+    /// `None` after a failure, until listening again works.
+    listener: Option<PgListener>,
+}
+
+impl Feed {
+    /// The next change; `None` once the pool is closed.
+    async fn next(mut self) -> Option<(Change, Feed)> {
+        loop {
+            let Some(listener) = self.listener.as_mut() else {
+                match listen(&self.pool).await {
+                    Ok(listener) => {
+                        self.listener = Some(listener);
+                        return Some((Change::Resumed, self));
+                    }
+                    Err(sqlx::Error::PoolClosed) => return None,
+                    Err(error) => {
+                        tracing::warn!(%error, "widget change feed: cannot listen; retrying");
+                        tokio::time::sleep(RELISTEN_AFTER).await;
+                        continue;
+                    }
+                }
+            };
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    return Some((Change::Stored(notification.payload().to_owned()), self));
+                }
+                // The connection was lost; sqlx has a new one, listening again.
+                Ok(None) => return Some((Change::Resumed, self)),
+                Err(sqlx::Error::PoolClosed) => return None,
+                // Anything else (a reset connection, a failed reconnect): start over on a
+                // fresh connection rather than trust this one.
+                Err(error) => {
+                    tracing::warn!(%error, "widget change feed interrupted; listening again");
+                    self.listener = None;
+                    tokio::time::sleep(RELISTEN_AFTER).await;
+                }
+            }
+        }
+    }
 }
 
 /// The widget's history of one PostgreSQL store ([`crate::store::Store::widget_history`]).
@@ -168,25 +225,9 @@ impl WidgetStore for PostgresHistory {
 
     fn changes(&self) -> BoxFuture<'_, Result<Option<ChangeStream>, WidgetStoreError>> {
         Box::pin(async move {
-            let mut listener =
-                sqlx::postgres::PgListener::connect_with(&self.pool).await.map_err(failed)?;
-            listener.listen(CHANNEL).await.map_err(failed)?;
-            // The listener reconnects by itself; a notification lost meanwhile only delays a
-            // push until the page's next activity or reconnect, which replays from the store.
-            let stream = futures_util::stream::unfold(listener, |mut listener| async move {
-                loop {
-                    match listener.recv().await {
-                        Ok(notification) => {
-                            return Some((notification.payload().to_owned(), listener));
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "widget change feed interrupted; retrying");
-                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        }
-                    }
-                }
-            });
-            Ok(Some(Box::pin(stream) as ChangeStream))
+            let listener = listen(&self.pool).await.map_err(failed)?;
+            let feed = Feed { pool: self.pool.clone(), listener: Some(listener) };
+            Ok(Some(Box::pin(futures_util::stream::unfold(feed, Feed::next)) as ChangeStream))
         })
     }
 
