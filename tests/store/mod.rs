@@ -2,6 +2,7 @@
 
 mod batching;
 mod conformance;
+mod lease_locks;
 
 mod opening;
 mod retention;

@@ -428,10 +428,14 @@ impl Store for PostgresStore {
         Box::pin(async move {
             // One statement: the CTEs renew the leases, upsert this replica and forget replicas
             // gone for an hour; the count reads the table as it was before them, so this
-            // replica is added by hand.
+            // replica is added by hand. A lease row locked by a statement in flight (this
+            // replica's own round, or another's claim) is skipped, not waited for: the beat
+            // never queues behind a round, so it cannot deadlock with one, and the next beat
+            // renews what this one skipped long before the lease runs out.
             self.trip(1);
             let others: i64 = sqlx::query_scalar(
-                "WITH renewed AS (UPDATE leases SET until_ms = $3 WHERE owner = $1), \
+                "WITH renewed AS (UPDATE leases SET until_ms = $3 WHERE lane IN \
+                          (SELECT lane FROM leases WHERE owner = $1 FOR UPDATE SKIP LOCKED)), \
                       me AS (INSERT INTO replicas (owner, seen_ms) VALUES ($1, $2) \
                              ON CONFLICT (owner) DO UPDATE SET seen_ms = EXCLUDED.seen_ms), \
                       gone AS (DELETE FROM replicas WHERE seen_ms < $2 - 3600000) \

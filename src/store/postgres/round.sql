@@ -76,9 +76,18 @@ WITH rec AS (
 ), claim AS (
     SELECT * FROM unnest($36::text[], $37::text[], $38::int8[])
         WITH ORDINALITY AS x(lane, owner, until_ms, ord)
+), open_claim AS (
+    -- A lane another owner visibly holds is refused without touching its row: the upsert
+    -- below would lock that row even when its WHERE refuses, and such locks taken by one
+    -- replica on the other's leases deadlocked the two replicas' rounds and heartbeats.
+    SELECT c.* FROM claim c
+    WHERE NOT EXISTS (
+        SELECT 1 FROM leases l
+        WHERE l.lane = c.lane AND l.owner <> c.owner AND l.until_ms >= $39::int8
+    )
 ), claimed AS (
     INSERT INTO leases (lane, owner, until_ms)
-    SELECT lane, owner, until_ms FROM claim ORDER BY lane
+    SELECT lane, owner, until_ms FROM open_claim ORDER BY lane
     ON CONFLICT (lane) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
     WHERE leases.owner = excluded.owner OR leases.until_ms < $39::int8
     RETURNING lane
