@@ -182,7 +182,7 @@ impl AppState {
 
     /// Starts a worker for every conversation with queued work (after a restart).
     pub async fn resume(&self) -> Result<usize, crate::store::StoreError> {
-        let conversations = self.store.conversations_with_work().await?;
+        let conversations = self.store.conversations_with_work(self.clock.now()).await?;
         for conversation in &conversations {
             self.wake(conversation);
         }

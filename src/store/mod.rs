@@ -196,8 +196,10 @@ pub trait Store: Send + Sync + 'static {
     /// Records a failed attempt; returns the number of failed attempts so far.
     fn mark_failed(&self, id: i64, retry_at: DateTime<Utc>) -> StoreFuture<'_, u32>;
 
-    /// Conversations with queued inbound events or undelivered outbox items (restart recovery).
-    fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>>;
+    /// Conversations with queued inbound events or undelivered outbox items that no replica
+    /// holds a lease on at `now` (restart recovery, and a replica's look for unheld work: a
+    /// conversation another replica is working on is left to it).
+    fn conversations_with_work(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>>;
 
     /// Moves every timer due at `now` into its conversation's inbound queue, in one
     /// transaction, and returns the conversations that received work.

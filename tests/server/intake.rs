@@ -6,7 +6,7 @@ use serde_json::json;
 use super::harness::{customer_message, Harness, TOKEN};
 
 async fn assert_nothing_stored(h: &Harness) {
-    assert!(h.store.conversations_with_work().await.unwrap().is_empty());
+    assert!(h.store.conversations_with_work(chrono::Utc::now()).await.unwrap().is_empty());
     assert_eq!(h.store.load_conversation("cx:1").await.unwrap(), None);
     assert_eq!(h.store.outbox_depth().await.unwrap(), 0);
 }

@@ -70,8 +70,8 @@ impl Store for GatedStore {
     fn mark_failed(&self, id: i64, retry_at: DateTime<Utc>) -> StoreFuture<'_, u32> {
         self.inner.mark_failed(id, retry_at)
     }
-    fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>> {
-        self.inner.conversations_with_work()
+    fn conversations_with_work(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>> {
+        self.inner.conversations_with_work(now)
     }
     fn fire_due_timers(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>> {
         self.inner.fire_due_timers(now)

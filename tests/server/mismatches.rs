@@ -31,7 +31,7 @@ async fn events_for_an_inbox_no_bot_serves_are_ignored_and_not_stored() {
     elsewhere["inbox"] = serde_json::json!({ "id": 9 });
     let (status, answer) = h.post(&elsewhere).await;
     assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("ignored")));
-    assert!(h.store.conversations_with_work().await.unwrap().is_empty());
+    assert!(h.store.conversations_with_work(chrono::Utc::now()).await.unwrap().is_empty());
     let mut served = customer_message(h.message_id(), 2, "hello");
     served["inbox"] = serde_json::json!({ "id": 5 });
     let (status, answer) = h.post(&served).await;

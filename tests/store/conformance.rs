@@ -74,7 +74,7 @@ async fn per_conversation_order(store: &dyn Store) {
     let err = store.commit_turn(&stale, t(2)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { expected: 7, found: 0, .. }), "{err}");
     assert_eq!(store.next_inbound("b").await.unwrap().unwrap().payload, "b1");
-    let mut work = store.conversations_with_work().await.unwrap();
+    let mut work = store.conversations_with_work(t(2)).await.unwrap();
     work.sort();
     assert_eq!(work, ["b"]);
 }
@@ -433,4 +433,24 @@ async fn sqlite_is_one_process_and_needs_no_leases() {
     assert!(store.claim("cx:1", "b", t(0), t(60)).await.unwrap());
     let beat = Heartbeat { owner: "a", now: t(0), until: t(3), alive_since: t(-3) };
     assert_eq!(store.heartbeat(beat).await.unwrap(), 1, "one process is the only replica");
+}
+
+/// A replica's look for unheld work leaves a conversation another replica holds to it (waking a
+/// worker there only to be refused its lease cost both replicas a round each time), and finds
+/// it again once that lease is given up or lapses.
+#[tokio::test]
+async fn postgres_work_under_a_live_lease_is_left_to_its_holder() {
+    let store = postgres("work_leased").await;
+    store.record_inbound("k1", "held", "m", t(0)).await.unwrap();
+    store.record_inbound("k2", "free", "m", t(0)).await.unwrap();
+    assert!(store.claim("held", "a", t(0), t(3)).await.unwrap());
+    assert_eq!(store.conversations_with_work(t(1)).await.unwrap(), ["free"]);
+    let mut lapsed = store.conversations_with_work(t(4)).await.unwrap();
+    lapsed.sort();
+    assert_eq!(lapsed, ["free", "held"], "a's lease lapsed at 3 s");
+    assert!(store.claim("held", "a", t(4), t(7)).await.unwrap());
+    store.release("held", "a").await.unwrap();
+    let mut released = store.conversations_with_work(t(5)).await.unwrap();
+    released.sort();
+    assert_eq!(released, ["free", "held"], "given up");
 }

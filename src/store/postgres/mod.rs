@@ -244,12 +244,16 @@ impl Store for PostgresStore {
         })
     }
 
-    fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>> {
+    fn conversations_with_work(&self, now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
             self.trip(1);
             let rows: Vec<String> = sqlx::query_scalar(
-                "SELECT conversation FROM inbound UNION SELECT conversation FROM outbox",
+                "SELECT w.conversation \
+                 FROM (SELECT conversation FROM inbound UNION SELECT conversation FROM outbox) w \
+                 WHERE NOT EXISTS (SELECT 1 FROM leases l \
+                                   WHERE l.lane = w.conversation AND l.until_ms >= $1)",
             )
+            .bind(to_millis(now))
             .fetch_all(&self.pool)
             .await?;
             Ok(rows)

@@ -263,7 +263,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn conversations_with_work(&self) -> StoreFuture<'_, Vec<String>> {
+    /// One process: nothing is leased, so every conversation with work counts.
+    fn conversations_with_work(&self, _now: DateTime<Utc>) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
             let query = sqlx::query_scalar(
                 "SELECT conversation FROM inbound UNION SELECT conversation FROM outbox",
