@@ -16,9 +16,8 @@ use tokio::sync::Mutex;
 
 use super::AppState;
 use crate::store::{
-    Committed,
-    Cutoffs, DecisionQuery, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
-    StoreFuture, StoredDecision, Swept, Turn,
+    Committed, Cutoffs, DecisionQuery, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store,
+    StoreError, StoreFuture, StoredDecision, Swept, Turn,
 };
 
 /// How long one probe's answer stands.
@@ -104,11 +103,7 @@ impl Store for CountingStore {
     fn load_conversation<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
         self.counted(self.inner.load_conversation(conversation))
     }
-    fn commit_turn<'a>(
-        &'a self,
-        turn: &'a Turn,
-        now: DateTime<Utc>,
-    ) -> StoreFuture<'a, Committed> {
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, Committed> {
         self.counted(self.inner.commit_turn(turn, now))
     }
     fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>> {

@@ -184,8 +184,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Commits a turn if the conversation is still at `expected_version`; returns the new
     /// version and the ids its outbox items got, or [`StoreError::Conflict`] and changes nothing.
-    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>)
-        -> StoreFuture<'a, Committed>;
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, Committed>;
 
     /// The first undelivered outbox item of a conversation (items go out strictly in order).
     fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>>;

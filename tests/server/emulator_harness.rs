@@ -145,7 +145,13 @@ impl Served {
         while quiet_checks < 2 {
             let quiet = self.control().undelivered() == 0
                 && self.state.idle()
-                && self.state.store.conversations_with_work(chrono::Utc::now()).await.unwrap().is_empty();
+                && self
+                    .state
+                    .store
+                    .conversations_with_work(chrono::Utc::now())
+                    .await
+                    .unwrap()
+                    .is_empty();
             quiet_checks = if quiet { quiet_checks + 1 } else { 0 };
             assert!(started.elapsed() < DEADLINE, "the service did not settle");
             tokio::time::sleep(Duration::from_millis(20)).await;

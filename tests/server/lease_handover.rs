@@ -12,8 +12,7 @@ use botrun::check::{load_program, CheckOptions};
 use botrun::server::{app, AppState, Bots, Config, SystemClock};
 use botrun::store::{
     Committed, Cutoffs, DecisionQuery, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot,
-    SqliteStore, Store,
-    StoreFuture, StoredDecision, Swept, Turn,
+    SqliteStore, Store, StoreFuture, StoredDecision, Swept, Turn,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
@@ -54,11 +53,7 @@ impl Store for GatedStore {
     fn load_conversation<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<Snapshot>> {
         self.inner.load_conversation(conversation)
     }
-    fn commit_turn<'a>(
-        &'a self,
-        turn: &'a Turn,
-        now: DateTime<Utc>,
-    ) -> StoreFuture<'a, Committed> {
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, Committed> {
         self.inner.commit_turn(turn, now)
     }
     fn next_outbox<'a>(&'a self, conversation: &'a str) -> StoreFuture<'a, Option<OutboxItem>> {

@@ -110,7 +110,13 @@ impl Served {
         while quiet < 2 {
             let idle = self.emulator.control().undelivered() == 0
                 && self.state.idle()
-                && self.state.store.conversations_with_work(chrono::Utc::now()).await.unwrap().is_empty();
+                && self
+                    .state
+                    .store
+                    .conversations_with_work(chrono::Utc::now())
+                    .await
+                    .unwrap()
+                    .is_empty();
             quiet = if idle { quiet + 1 } else { 0 };
             assert!(started.elapsed() < DEADLINE, "the app did not settle");
             tokio::time::sleep(Duration::from_millis(20)).await;

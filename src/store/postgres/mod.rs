@@ -32,8 +32,8 @@ use super::{
     decision_from_row, Cutoffs, DecisionQuery, StoredDecision, Swept, DECISION_COLUMNS, SWEEP_CHUNK,
 };
 use super::{
-    from_millis, to_millis, Committed, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError,
-    StoreFuture, Turn, PROBE_FILL, PROBE_KEY,
+    from_millis, to_millis, Committed, Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store,
+    StoreError, StoreFuture, Turn, PROBE_FILL, PROBE_KEY,
 };
 
 /// The scale-out store.
@@ -198,11 +198,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn commit_turn<'a>(
-        &'a self,
-        turn: &'a Turn,
-        now: DateTime<Utc>,
-    ) -> StoreFuture<'a, Committed> {
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, Committed> {
         let write = Write::CommitTurn { turn: turn.clone(), at: to_millis(now) };
         Box::pin(async move {
             match self.write(write).await? {

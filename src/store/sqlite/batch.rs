@@ -12,7 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::super::{to_millis, Committed, DecisionRecord, Recorded, StoreError, Turn, DECISION_INSERT};
+use super::super::{
+    to_millis, Committed, DecisionRecord, Recorded, StoreError, Turn, DECISION_INSERT,
+};
 use super::writes::{self, Write, Written};
 
 /// Most rows in one statement (SQLite allows 32,766 bound values; a decision row binds 15).

@@ -19,9 +19,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    decision_from_row, from_millis, to_millis, Committed, Cutoffs, DecisionQuery, Durability, Heartbeat,
-    Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture, StoredDecision, Swept,
-    Turn, DECISION_COLUMNS, SWEEP_CHUNK,
+    decision_from_row, from_millis, to_millis, Committed, Cutoffs, DecisionQuery, Durability,
+    Heartbeat, Inbound, OutboxItem, Recorded, Snapshot, Store, StoreError, StoreFuture,
+    StoredDecision, Swept, Turn, DECISION_COLUMNS, SWEEP_CHUNK,
 };
 use readers::Readers;
 use writer::Writer;
@@ -217,11 +217,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn commit_turn<'a>(
-        &'a self,
-        turn: &'a Turn,
-        now: DateTime<Utc>,
-    ) -> StoreFuture<'a, Committed> {
+    fn commit_turn<'a>(&'a self, turn: &'a Turn, now: DateTime<Utc>) -> StoreFuture<'a, Committed> {
         let write = Write::CommitTurn { turn: turn.clone(), at: to_millis(now) };
         Box::pin(async move {
             match self.writer.submit(write).await? {

@@ -3,7 +3,9 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use super::super::{Committed, Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK};
+use super::super::{
+    Committed, Recorded, StoreError, Swept, Turn, PROBE_FILL, PROBE_KEY, SWEEP_CHUNK,
+};
 use serde_json::Value;
 
 use crate::widget::{ConversationRecord, StoredActivity};
